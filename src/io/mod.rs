@@ -1,0 +1,4 @@
+//! The I/O room (the original's `src/io/*.asm`): the weights file and the text reports.
+
+pub mod report;
+pub mod weights;

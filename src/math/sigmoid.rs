@@ -1,0 +1,70 @@
+//! The logistic sigmoid `σ(x) = 1 / (1 + e^(−x))` and its derivative — the original's
+//! `sigmoid.asm`. Built on our own [`exp`](super::exp::exp), so it is bit-exact everywhere.
+//!
+//! For very negative `x`, `e^(−x)` overflows to +inf and `1/inf = 0`; for very positive `x`,
+//! `e^(−x)` rounds to 0 and the result is exactly 1. No special cases needed.
+
+use super::exp::exp;
+use super::SimdLevel;
+
+// ANCHOR: sigmoid_scalar
+/// `σ(x)`, the canonical scalar reference.
+pub fn sigmoid(x: f64) -> f64 {
+    1.0 / (1.0 + exp(-x))
+}
+
+/// `σ'(x)` written in terms of the activation `s = σ(x)`: `s·(1 − s)`. Backprop already has `s`,
+/// so it never needs `x` again.
+pub fn sigmoid_derivative_from_output(s: f64) -> f64 {
+    s * (1.0 - s)
+}
+// ANCHOR_END: sigmoid_scalar
+
+/// `σ` of every element of `values`, in place.
+pub fn sigmoid_in_place(level: SimdLevel, values: &mut [f64]) {
+    match level {
+        #[cfg(target_arch = "x86_64")]
+        SimdLevel::Sse2 => unsafe { x86::sigmoid_sse2_in_place(values) },
+        #[cfg(target_arch = "x86_64")]
+        SimdLevel::Avx2 => {
+            assert!(level.is_supported(), "AVX2 requested on a CPU without it");
+            unsafe { x86::sigmoid_avx2_in_place(values) }
+        }
+        _ => values.iter_mut().for_each(|v| *v = sigmoid(*v)),
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use super::*;
+    use crate::math::exp::x86::{exp_pd, exp_pd4};
+    use std::arch::x86_64::*;
+
+    // ANCHOR: sigmoid_sse2
+    pub(super) unsafe fn sigmoid_sse2_in_place(values: &mut [f64]) {
+        let one = _mm_set1_pd(1.0);
+        // Negation flips the sign bit, exactly like scalar `-x` (and unlike `0 − x` at zero).
+        let sign = _mm_set1_pd(-0.0);
+        let mut chunks = values.chunks_exact_mut(2);
+        for c in &mut chunks {
+            let x = _mm_loadu_pd(c.as_ptr());
+            let e = exp_pd(_mm_xor_pd(x, sign));
+            _mm_storeu_pd(c.as_mut_ptr(), _mm_div_pd(one, _mm_add_pd(one, e)));
+        }
+        chunks.into_remainder().iter_mut().for_each(|v| *v = sigmoid(*v));
+    }
+    // ANCHOR_END: sigmoid_sse2
+
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn sigmoid_avx2_in_place(values: &mut [f64]) {
+        let one = _mm256_set1_pd(1.0);
+        let sign = _mm256_set1_pd(-0.0);
+        let mut chunks = values.chunks_exact_mut(4);
+        for c in &mut chunks {
+            let x = _mm256_loadu_pd(c.as_ptr());
+            let e = exp_pd4(_mm256_xor_pd(x, sign));
+            _mm256_storeu_pd(c.as_mut_ptr(), _mm256_div_pd(one, _mm256_add_pd(one, e)));
+        }
+        sigmoid_sse2_in_place(chunks.into_remainder());
+    }
+}

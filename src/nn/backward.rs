@@ -1,0 +1,55 @@
+//! Backpropagation — the original's `backward.asm`.
+//!
+//! With softmax outputs and cross-entropy loss `L = −ln p[y]`, the gradient of the loss with
+//! respect to the output pre-activations collapses to `p − onehot(y)`. One step further back,
+//! the chain rule through `h = σ(z)` multiplies by `σ'(z) = h·(1 − h)`.
+
+use super::{Params, OUTPUTS};
+use crate::math::dot::{accumulate_outer, weighted_sums};
+use crate::math::sigmoid::sigmoid_derivative_from_output;
+use crate::math::SimdLevel;
+
+// ANCHOR: deltas
+/// The per-sample error signals: `delta_out = p − onehot(label)` and
+/// `delta_hidden[j] = (Σ_o w_o[o][j]·delta_out[o]) · h[j]·(1 − h[j])`.
+pub fn backward_deltas(
+    level: SimdLevel,
+    net: &Params,
+    hidden: &[f64],
+    probabilities: &[f64; OUTPUTS],
+    label: usize,
+    delta_out: &mut [f64; OUTPUTS],
+    delta_hidden: &mut [f64],
+) {
+    for (o, (d, &p)) in delta_out.iter_mut().zip(probabilities).enumerate() {
+        *d = p - if o == label { 1.0 } else { 0.0 };
+    }
+    // Backprop through w_o: its rows (one per output) weighted by delta_out.
+    weighted_sums(level, delta_hidden, net.w_output, net.hidden, &net.identity[..OUTPUTS], delta_out);
+    for (d, &h) in delta_hidden.iter_mut().zip(hidden) {
+        *d = *d * sigmoid_derivative_from_output(h);
+    }
+}
+// ANCHOR_END: deltas
+
+/// The output layer's batch gradients, one sample at a time in batch order:
+/// `g_wo[o][j] += delta_out[o]·h[j]`, `g_bo[o] += delta_out[o]`.
+pub fn accumulate_output_gradients(
+    level: SimdLevel,
+    net: &Params,
+    hidden: &[f64],
+    delta_out: &[f64; OUTPUTS],
+    grad_w_output: &mut [f64],
+    grad_b_output: &mut [f64],
+) {
+    accumulate_outer(level, grad_w_output, net.hidden, 0, &net.identity[..OUTPUTS], delta_out, hidden);
+    add_assign(grad_b_output, delta_out);
+}
+
+/// `acc[i] = acc[i] + d[i]`: a bias gradient's batch sum (element-wise, so any SIMD width that
+/// the compiler picks gives the same bits).
+pub fn add_assign(acc: &mut [f64], d: &[f64]) {
+    for (a, &x) in acc.iter_mut().zip(d) {
+        *a = *a + x;
+    }
+}

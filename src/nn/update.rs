@@ -1,0 +1,98 @@
+//! The SGD step — the original's `update.asm`: `w = w − lr·(g / n)`, then `g = 0` for the next
+//! batch.
+//!
+//! Division is slow, and for the default batch of 32 we never need it: when `n` is a power of
+//! two, `g / n` and `g · (1/n)` are both the correctly rounded value of the same real number
+//! (`1/n` is exact), so they are the same bits — including for subnormals. For any other `n`
+//! every path divides.
+
+use crate::math::SimdLevel;
+
+// ANCHOR: step
+/// How to form `g / n` exactly.
+#[derive(Clone, Copy, Debug)]
+pub struct BatchScale {
+    n: f64,
+    /// `Some(1/n)` when that multiply is bit-identical to dividing by `n`.
+    exact_reciprocal: Option<f64>,
+}
+
+impl BatchScale {
+    pub fn new(n: usize) -> BatchScale {
+        assert!(n > 0);
+        let exact_reciprocal = n.is_power_of_two().then(|| 1.0 / n as f64);
+        BatchScale { n: n as f64, exact_reciprocal }
+    }
+}
+
+/// `w[i] = w[i] − lr·(g[i] / n)` and `g[i] = 0`, the canonical scalar reference.
+pub fn sgd_step_scalar(weights: &mut [f64], grads: &mut [f64], lr: f64, scale: BatchScale) {
+    assert_eq!(weights.len(), grads.len());
+    for (w, g) in weights.iter_mut().zip(grads.iter_mut()) {
+        let mean = match scale.exact_reciprocal {
+            Some(r) => *g * r,
+            None => *g / scale.n,
+        };
+        *w = *w - lr * mean;
+        *g = 0.0;
+    }
+}
+// ANCHOR_END: step
+
+/// [`sgd_step_scalar`] on the chosen instruction set.
+pub fn sgd_step(level: SimdLevel, weights: &mut [f64], grads: &mut [f64], lr: f64, scale: BatchScale) {
+    assert_eq!(weights.len(), grads.len());
+    match level {
+        #[cfg(target_arch = "x86_64")]
+        SimdLevel::Sse2 => unsafe { x86::sgd_step_sse2(weights, grads, lr, scale) },
+        #[cfg(target_arch = "x86_64")]
+        SimdLevel::Avx2 => {
+            assert!(level.is_supported(), "AVX2 requested on a CPU without it");
+            unsafe { x86::sgd_step_avx2(weights, grads, lr, scale) }
+        }
+        _ => sgd_step_scalar(weights, grads, lr, scale),
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use super::*;
+    use std::arch::x86_64::*;
+
+    pub(super) unsafe fn sgd_step_sse2(weights: &mut [f64], grads: &mut [f64], lr: f64, scale: BatchScale) {
+        let n = weights.len();
+        let (w, g) = (weights.as_mut_ptr(), grads.as_mut_ptr());
+        let lr_v = _mm_set1_pd(lr);
+        let mut i = 0;
+        while i + 2 <= n {
+            let gv = _mm_loadu_pd(g.add(i));
+            let mean = match scale.exact_reciprocal {
+                Some(r) => _mm_mul_pd(gv, _mm_set1_pd(r)),
+                None => _mm_div_pd(gv, _mm_set1_pd(scale.n)),
+            };
+            _mm_storeu_pd(w.add(i), _mm_sub_pd(_mm_loadu_pd(w.add(i)), _mm_mul_pd(lr_v, mean)));
+            _mm_storeu_pd(g.add(i), _mm_setzero_pd());
+            i += 2;
+        }
+        sgd_step_scalar(&mut weights[i..], &mut grads[i..], lr, scale);
+    }
+
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn sgd_step_avx2(weights: &mut [f64], grads: &mut [f64], lr: f64, scale: BatchScale) {
+        let n = weights.len();
+        let (w, g) = (weights.as_mut_ptr(), grads.as_mut_ptr());
+        let lr_v = _mm256_set1_pd(lr);
+        let mut i = 0;
+        while i + 4 <= n {
+            let gv = _mm256_loadu_pd(g.add(i));
+            let mean = match scale.exact_reciprocal {
+                Some(r) => _mm256_mul_pd(gv, _mm256_set1_pd(r)),
+                None => _mm256_div_pd(gv, _mm256_set1_pd(scale.n)),
+            };
+            _mm256_storeu_pd(w.add(i), _mm256_sub_pd(_mm256_loadu_pd(w.add(i)), _mm256_mul_pd(lr_v, mean)));
+            _mm256_storeu_pd(g.add(i), _mm256_setzero_pd());
+            i += 4;
+        }
+        sgd_step_sse2(&mut weights[i..], &mut grads[i..], lr, scale);
+    }
+}
