@@ -1,0 +1,411 @@
+#!/usr/bin/env python3
+"""NumPy reference implementation of the mnistlearn training recipe.
+
+This script mirrors, in structure, the network trained by the Rust binary
+(and by the original NASM program it reproduces):
+
+    784 inputs -> H hidden units (sigmoid) -> 10 outputs (softmax)
+    cross-entropy loss, float64 everywhere
+
+Recipe
+------
+* Data: the four MNIST IDX files, raw or gzipped, from ``--data DIR``.
+  Pixels are scaled to [0, 1] by dividing by 255.
+* Init: ``numpy.random.default_rng(seed)``; hidden weights uniform in
+  [-0.0815, 0.0815], then output weights uniform in [-0.378, 0.378];
+  all biases zero.
+* Training: mini-batch SGD (batch 32, learning rate 0.1), gradients
+  averaged over the batch (``w -= lr * grad_sum / n``), 30 epochs, a fresh
+  permutation of the training set every epoch (drawn from the same
+  generator). Each batch is processed with matrix operations.
+* Per-epoch loss / accuracy are running averages over the training samples
+  as seen by that epoch's forward passes, i.e. computed before each
+  batch's weight update (like the original program).
+
+The result is NOT expected to be bit-identical to the Rust binary (different
+random numbers, different summation order); it is a sanity check that the
+recipe lands in the same place (about 96.5 % test accuracy).
+
+Usage
+-----
+    python3 scripts/reference_numpy.py [--data DIR] [--epochs N] [--batch N]
+        [--lr F] [--hidden N] [--seed S] [--limit N] [--json FILE]
+        [--threads N]
+
+``--json FILE`` writes, for the benchmark harness::
+
+    {"train_seconds": 21.3, "test_accuracy": 96.52,
+     "test_correct": 9652, "test_total": 10000,
+     "epochs": [{"loss": 0.6105, "accuracy": 85.26}, ...], ...}
+
+where accuracies are percentages (as printed) and ``train_seconds`` is the
+wall time of the training loop only (data loading and testing excluded).
+
+Only the Python standard library and NumPy are used. NumPy is imported after
+the command line is parsed so that ``--threads`` can set the BLAS / OpenMP
+thread-count environment variables before the BLAS library is loaded.
+"""
+
+import argparse
+import gzip
+import json
+import os
+import struct
+import sys
+import time
+
+# Architecture constants fixed by the recipe.
+INPUTS = 28 * 28
+OUTPUTS = 10
+
+# Initialisation ranges of the original program.
+HIDDEN_INIT_RANGE = 0.0815
+OUTPUT_INIT_RANGE = 0.378
+
+# IDX magic numbers (big-endian u32 at the start of each file).
+IDX_MAGIC_IMAGES = 2051  # 0x00000803: unsigned byte, 3 dimensions
+IDX_MAGIC_LABELS = 2049  # 0x00000801: unsigned byte, 1 dimension
+
+GZIP_MAGIC = b"\x1f\x8b"
+
+# Environment variables honoured by the common BLAS / threading runtimes.
+THREAD_ENV_VARS = (
+    "OPENBLAS_NUM_THREADS",
+    "OMP_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "BLIS_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+)
+
+# Filled in by main() once the thread settings are applied.
+np = None
+
+
+class DataError(Exception):
+    """A problem with the input data, reported as a one-line message."""
+
+
+# ---------------------------------------------------------------------------
+# Command line
+# ---------------------------------------------------------------------------
+
+def positive_int(text):
+    """argparse type: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def positive_float(text):
+    """argparse type: a finite float > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    if not (value > 0.0 and value != float("inf")):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
+def non_negative_int(text):
+    """argparse type: an integer >= 0 (used for the seed)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}")
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}")
+    return value
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(
+        description="NumPy reference of the mnistlearn MNIST training recipe.")
+    parser.add_argument("--data", default="data", metavar="DIR",
+                        help="directory holding the MNIST IDX files, raw or .gz (default: data)")
+    parser.add_argument("--epochs", type=positive_int, default=30, metavar="N",
+                        help="number of training epochs (default: 30)")
+    parser.add_argument("--batch", type=positive_int, default=32, metavar="N",
+                        help="mini-batch size (default: 32)")
+    parser.add_argument("--lr", type=positive_float, default=0.1, metavar="F",
+                        help="learning rate (default: 0.1)")
+    parser.add_argument("--hidden", type=positive_int, default=32, metavar="N",
+                        help="number of hidden units (default: 32)")
+    parser.add_argument("--seed", type=non_negative_int, default=1, metavar="S",
+                        help="seed for numpy.random.default_rng (default: 1)")
+    parser.add_argument("--limit", type=positive_int, default=None, metavar="N",
+                        help="use only the first N training images")
+    parser.add_argument("--json", default=None, metavar="FILE",
+                        help="write timings and accuracies as JSON to FILE")
+    parser.add_argument("--threads", type=positive_int, default=None, metavar="N",
+                        help="set OPENBLAS/OMP/MKL thread counts before importing numpy")
+    return parser.parse_args(argv)
+
+
+# ---------------------------------------------------------------------------
+# MNIST IDX loading
+# ---------------------------------------------------------------------------
+
+def find_idx_file(data_dir, name):
+    """Return the path of ``name`` or ``name.gz`` inside ``data_dir``."""
+    for candidate in (name, name + ".gz"):
+        path = os.path.join(data_dir, candidate)
+        if os.path.isfile(path):
+            return path
+    raise DataError(f"cannot find {name} or {name}.gz in {data_dir!r} "
+                    f"(run scripts/download_mnist.sh {data_dir})")
+
+
+def read_maybe_gzip(path):
+    """Read a whole file, decompressing it if it is gzip (magic 1f 8b or .gz suffix)."""
+    try:
+        with open(path, "rb") as f:
+            raw = f.read()
+    except OSError as e:
+        raise DataError(f"cannot read {path}: {e.strerror or e}")
+    if raw[:2] == GZIP_MAGIC or path.endswith(".gz"):
+        try:
+            return gzip.decompress(raw)
+        except (OSError, EOFError, gzip.BadGzipFile) as e:
+            raise DataError(f"{path}: corrupt gzip data ({e})")
+    return raw
+
+
+def parse_idx_images(path):
+    """Parse an IDX3 image file into a (count, rows*cols) uint8 array."""
+    data = read_maybe_gzip(path)
+    if len(data) < 16:
+        raise DataError(f"{path}: too short for an IDX image header ({len(data)} bytes)")
+    magic, count, rows, cols = struct.unpack(">IIII", data[:16])
+    if magic != IDX_MAGIC_IMAGES:
+        raise DataError(f"{path}: bad magic number {magic} (expected {IDX_MAGIC_IMAGES} for IDX images)")
+    if rows * cols != INPUTS:
+        raise DataError(f"{path}: images are {rows}x{cols}, expected 28x28")
+    expected = 16 + count * rows * cols
+    if len(data) != expected:
+        raise DataError(f"{path}: size is {len(data)} bytes, header implies {expected}")
+    pixels = np.frombuffer(data, dtype=np.uint8, offset=16)
+    return pixels.reshape(count, rows * cols)
+
+
+def parse_idx_labels(path):
+    """Parse an IDX1 label file into a (count,) uint8 array of digits 0-9."""
+    data = read_maybe_gzip(path)
+    if len(data) < 8:
+        raise DataError(f"{path}: too short for an IDX label header ({len(data)} bytes)")
+    magic, count = struct.unpack(">II", data[:8])
+    if magic != IDX_MAGIC_LABELS:
+        raise DataError(f"{path}: bad magic number {magic} (expected {IDX_MAGIC_LABELS} for IDX labels)")
+    expected = 8 + count
+    if len(data) != expected:
+        raise DataError(f"{path}: size is {len(data)} bytes, header implies {expected}")
+    labels = np.frombuffer(data, dtype=np.uint8, offset=8)
+    if count and labels.max() >= OUTPUTS:
+        raise DataError(f"{path}: label {int(labels.max())} out of range 0-9")
+    return labels
+
+
+def load_split(data_dir, prefix):
+    """Load one split ("train" or "t10k"): float64 images in [0, 1] and int labels."""
+    images = parse_idx_images(find_idx_file(data_dir, f"{prefix}-images-idx3-ubyte"))
+    labels = parse_idx_labels(find_idx_file(data_dir, f"{prefix}-labels-idx1-ubyte"))
+    if len(images) != len(labels):
+        raise DataError(f"{prefix} split: {len(images)} images but {len(labels)} labels")
+    if len(images) == 0:
+        raise DataError(f"{prefix} split is empty")
+    return images.astype(np.float64) / 255.0, labels.astype(np.intp)
+
+
+# ---------------------------------------------------------------------------
+# Network
+# ---------------------------------------------------------------------------
+
+def init_params(rng, hidden):
+    """Uniform weights (hidden layer first, then output layer), zero biases.
+
+    Weight matrices are stored as (units, inputs): one row per neuron, which is
+    also the row order of weights.bin.
+    """
+    w_hidden = rng.uniform(-HIDDEN_INIT_RANGE, HIDDEN_INIT_RANGE, size=(hidden, INPUTS))
+    w_output = rng.uniform(-OUTPUT_INIT_RANGE, OUTPUT_INIT_RANGE, size=(OUTPUTS, hidden))
+    b_hidden = np.zeros(hidden)
+    b_output = np.zeros(OUTPUTS)
+    return w_hidden, b_hidden, w_output, b_output
+
+
+def sigmoid(z):
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+def forward(params, x):
+    """Forward pass of a batch x (n, 784).
+
+    Returns the hidden activations (n, H), the softmax probabilities (n, 10)
+    and the log-probabilities (n, 10), the latter for a stable cross-entropy.
+    """
+    w_hidden, b_hidden, w_output, b_output = params
+    hidden = sigmoid(x @ w_hidden.T + b_hidden)
+    logits = hidden @ w_output.T + b_output
+    shifted = logits - logits.max(axis=1, keepdims=True)  # avoid overflow in exp
+    exp = np.exp(shifted)
+    sum_exp = exp.sum(axis=1, keepdims=True)
+    probs = exp / sum_exp
+    log_probs = shifted - np.log(sum_exp)
+    return hidden, probs, log_probs
+
+
+def train_batch(params, x, y, lr):
+    """One SGD step on the batch (x, y); updates params in place.
+
+    Returns the summed cross-entropy and the number of correct predictions
+    of the forward pass, i.e. measured before the update.
+    """
+    w_hidden, b_hidden, w_output, b_output = params
+    n = len(y)
+    rows = np.arange(n)
+
+    hidden, probs, log_probs = forward(params, x)
+    loss_sum = -log_probs[rows, y].sum()
+    correct = int((probs.argmax(axis=1) == y).sum())
+
+    # Backward pass. For softmax + cross-entropy, dL/dlogits = p - onehot(y).
+    d_logits = probs
+    d_logits[rows, y] -= 1.0
+    grad_w_output = d_logits.T @ hidden              # (10, H)
+    grad_b_output = d_logits.sum(axis=0)             # (10,)
+    d_hidden = (d_logits @ w_output) * hidden * (1.0 - hidden)  # sigmoid'
+    grad_w_hidden = d_hidden.T @ x                   # (H, 784)
+    grad_b_hidden = d_hidden.sum(axis=0)             # (H,)
+
+    # Gradients are summed over the batch; the step uses their average.
+    step = lr / n
+    w_output -= step * grad_w_output
+    b_output -= step * grad_b_output
+    w_hidden -= step * grad_w_hidden
+    b_hidden -= step * grad_b_hidden
+    return loss_sum, correct
+
+
+def train(params, images, labels, rng, epochs, batch, lr):
+    """Run the training loop, printing one line per epoch; returns epoch stats."""
+    count = len(labels)
+    history = []
+    for epoch in range(1, epochs + 1):
+        order = rng.permutation(count)
+        loss_total = 0.0
+        correct_total = 0
+        for start in range(0, count, batch):
+            idx = order[start:start + batch]
+            loss_sum, correct = train_batch(params, images[idx], labels[idx], lr)
+            loss_total += loss_sum
+            correct_total += correct
+        loss = loss_total / count
+        accuracy = 100.0 * correct_total / count
+        history.append({"loss": loss, "accuracy": accuracy})
+        print(f"Epoch {epoch}/{epochs} | Loss: {loss:.4f} | Accuracy: {accuracy:.2f}%", flush=True)
+    return history
+
+
+def evaluate(params, images, labels):
+    """Return (correct, total, per-digit [(correct, total)] ) on a dataset."""
+    _, probs, _ = forward(params, images)
+    predictions = probs.argmax(axis=1)
+    hits = predictions == labels
+    per_digit = []
+    for digit in range(OUTPUTS):
+        mask = labels == digit
+        per_digit.append((int(hits[mask].sum()), int(mask.sum())))
+    return int(hits.sum()), len(labels), per_digit
+
+
+def print_test_results(correct, total, per_digit):
+    print("--- Test Results ---")
+    print(f"Overall accuracy: {100.0 * correct / total:.2f}% ({correct}/{total})")
+    print("Per-digit accuracy:")
+    for digit, (hit, seen) in enumerate(per_digit):
+        pct = 100.0 * hit / seen if seen else 0.0
+        print(f"{digit}: {pct:.2f}%")
+
+
+# ---------------------------------------------------------------------------
+# Main
+# ---------------------------------------------------------------------------
+
+def main(argv):
+    args = parse_args(argv)
+
+    # Thread settings must be in the environment before numpy loads its BLAS.
+    if args.threads is not None:
+        for var in THREAD_ENV_VARS:
+            os.environ[var] = str(args.threads)
+    global np
+    import numpy
+    np = numpy
+
+    # Fail before a long run, not after it, if the JSON cannot be written.
+    if args.json is not None:
+        json_dir = os.path.dirname(os.path.abspath(args.json))
+        if not os.path.isdir(json_dir):
+            raise DataError(f"cannot write {args.json}: directory {json_dir} does not exist")
+
+    print("=== mnistlearn NumPy reference — MNIST ===", flush=True)
+    train_x, train_y = load_split(args.data, "train")
+    test_x, test_y = load_split(args.data, "t10k")
+    if args.limit is not None:
+        train_x, train_y = train_x[:args.limit], train_y[:args.limit]
+
+    rng = np.random.default_rng(args.seed)
+    params = init_params(rng, args.hidden)
+
+    print(f"Training {INPUTS}-{args.hidden}-{OUTPUTS} network...", flush=True)
+    started = time.perf_counter()
+    history = train(params, train_x, train_y, rng, args.epochs, args.batch, args.lr)
+    train_seconds = time.perf_counter() - started
+
+    correct, total, per_digit = evaluate(params, test_x, test_y)
+    print_test_results(correct, total, per_digit)
+    print(f"Training time: {train_seconds:.1f} s")
+
+    if args.json is not None:
+        report = {
+            "implementation": "numpy-reference",
+            "hidden": args.hidden,
+            "batch": args.batch,
+            "lr": args.lr,
+            "seed": args.seed,
+            "train_samples": len(train_y),
+            "train_seconds": train_seconds,
+            "test_accuracy": 100.0 * correct / total,
+            "test_correct": correct,
+            "test_total": total,
+            "epochs": history,
+        }
+        try:
+            with open(args.json, "w", encoding="utf-8") as f:
+                json.dump(report, f, indent=2)
+                f.write("\n")
+        except OSError as e:
+            raise DataError(f"cannot write {args.json}: {e.strerror or e}")
+    return 0
+
+
+if __name__ == "__main__":
+    # The banner contains an em dash; do not crash on an ASCII-only stdout.
+    if hasattr(sys.stdout, "reconfigure"):
+        sys.stdout.reconfigure(errors="replace")
+    try:
+        sys.exit(main(sys.argv[1:]))
+    except DataError as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(1)
+    except MemoryError:
+        print("error: out of memory", file=sys.stderr)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        sys.exit(130)
