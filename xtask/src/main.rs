@@ -7,6 +7,9 @@
 //! * `ci`     — everything CI runs, in order
 
 mod book;
+mod fetch;
+mod util;
+mod verify;
 
 use std::process::ExitCode;
 
@@ -18,6 +21,8 @@ fn main() -> ExitCode {
     };
     let result = match command.as_str() {
         "book" => book::run(rest),
+        "fetch" => fetch::run(rest),
+        "verify" => verify::run(rest),
         other => Err(format!("unknown xtask command '{other}': expected fetch, verify, bench, book or ci")),
     };
     match result {
@@ -30,7 +35,6 @@ fn main() -> ExitCode {
 }
 
 /// The repository root (the parent of `xtask/`).
-#[allow(dead_code)]
 pub fn project_root() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the repo").to_path_buf()
 }

@@ -1,0 +1,105 @@
+//! Small helpers shared by the xtask commands.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+/// `cargo` as invoked us (so `cargo +toolchain xtask` keeps its toolchain).
+pub fn cargo() -> Command {
+    Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+}
+
+/// Runs a command to completion; fails with its name if it fails.
+pub fn run_checked(mut cmd: Command, what: &str) -> Result<(), String> {
+    let status = cmd.status().map_err(|e| format!("{what}: cannot start: {e}"))?;
+    if !status.success() {
+        return Err(format!("{what}: failed ({status})"));
+    }
+    Ok(())
+}
+
+/// Builds the release binary and returns its path.
+pub fn build_release() -> Result<PathBuf, String> {
+    let mut cmd = cargo();
+    cmd.args(["build", "--release", "--quiet", "-p", "mnistlearn", "--bin", "mnistlearn"]).current_dir(crate::project_root());
+    run_checked(cmd, "cargo build --release")?;
+    Ok(crate::project_root().join("target/release/mnistlearn"))
+}
+
+/// Runs `cmd`, echoing its stdout line by line as it arrives, and returns those lines.
+pub fn run_echo(mut cmd: Command, what: &str) -> Result<Vec<String>, String> {
+    let mut child = cmd.stdout(Stdio::piped()).spawn().map_err(|e| format!("{what}: cannot start: {e}"))?;
+    let mut lines = Vec::new();
+    for line in BufReader::new(child.stdout.take().expect("piped stdout")).lines() {
+        let line = line.map_err(|e| format!("{what}: reading output: {e}"))?;
+        println!("{line}");
+        lines.push(line);
+    }
+    let status = child.wait().map_err(|e| format!("{what}: {e}"))?;
+    if !status.success() {
+        return Err(format!("{what}: failed ({status})"));
+    }
+    Ok(lines)
+}
+
+/// A Python interpreter that can `import numpy`: `$PYTHON`, then `python3`, then a venv in
+/// `target/venv` that we create and install NumPy into (PyPI is reachable in CI).
+pub fn python_with_numpy() -> Result<PathBuf, String> {
+    let has_numpy = |python: &Path| {
+        Command::new(python)
+            .args(["-c", "import numpy"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false)
+    };
+    let venv_python = crate::project_root().join("target/venv/bin/python");
+    let candidates: Vec<PathBuf> = std::env::var_os("PYTHON")
+        .map(PathBuf::from)
+        .into_iter()
+        .chain([venv_python.clone(), PathBuf::from("python3")])
+        .collect();
+    if let Some(found) = candidates.iter().find(|p| has_numpy(p)) {
+        return Ok(found.clone());
+    }
+    println!("xtask: no Python with NumPy found; creating target/venv and installing numpy");
+    let mut venv = Command::new("python3");
+    venv.args(["-m", "venv"]).arg(crate::project_root().join("target/venv"));
+    run_checked(venv, "python3 -m venv target/venv")?;
+    let mut pip = Command::new(&venv_python);
+    pip.args(["-m", "pip", "install", "--quiet", "numpy"]);
+    run_checked(pip, "pip install numpy")?;
+    if has_numpy(&venv_python) {
+        Ok(venv_python)
+    } else {
+        Err("target/venv: numpy still not importable after pip install".into())
+    }
+}
+
+/// Parses `Overall accuracy: 96.54% (9654/10000)` into (percent, correct, total).
+pub fn parse_overall(lines: &[String]) -> Option<(f64, usize, usize)> {
+    let line = lines.iter().find(|l| l.starts_with("Overall accuracy: "))?;
+    let rest = line.strip_prefix("Overall accuracy: ")?;
+    let (percent, counts) = rest.split_once("% (")?;
+    let (correct, total) = counts.trim_end_matches(')').split_once('/')?;
+    Some((percent.parse().ok()?, correct.parse().ok()?, total.parse().ok()?))
+}
+
+/// Parses `Epoch 1/30 | Loss: 0.6063 | Accuracy: 85.40%` lines into (loss, accuracy).
+pub fn parse_epochs(lines: &[String]) -> Vec<(f64, f64)> {
+    lines
+        .iter()
+        .filter(|l| l.starts_with("Epoch "))
+        .filter_map(|l| {
+            let loss = l.split("Loss: ").nth(1)?.split(' ').next()?.parse().ok()?;
+            let acc = l.split("Accuracy: ").nth(1)?.trim_end_matches('%').parse().ok()?;
+            Some((loss, acc))
+        })
+        .collect()
+}
+
+/// Parses `Training time: 4.59 s`.
+pub fn parse_training_seconds(lines: &[String]) -> Option<f64> {
+    lines.iter().find_map(|l| l.strip_prefix("Training time: ")?.strip_suffix(" s")?.parse().ok())
+}
