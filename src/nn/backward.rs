@@ -4,7 +4,7 @@
 //! respect to the output pre-activations collapses to `p − onehot(y)`. One step further back,
 //! the chain rule through `h = σ(z)` multiplies by `σ'(z) = h·(1 − h)`.
 
-use super::{Params, OUTPUTS};
+use super::{Network, Params, OUTPUTS};
 use crate::math::dot::{accumulate_outer, weighted_sums};
 use crate::math::sigmoid::sigmoid_derivative_from_output;
 use crate::math::SimdLevel;
@@ -53,3 +53,37 @@ pub fn add_assign(acc: &mut [f64], d: &[f64]) {
         *a = *a + x;
     }
 }
+
+// ANCHOR: batch_gradients
+/// The mean loss over `samples` (784 raw pixel bytes and a label each) and its gradient with
+/// respect to every parameter, as a [`Network`]-shaped value (so `to_file_order` lays it out like
+/// weights.bin). Uses exactly the trainer's kernels and sample order; the trainer's step is
+/// `w − lr·g` with this `g`. Used by the gradient check and the book.
+pub fn batch_gradients(level: SimdLevel, net: &Network, samples: &[(&[u8], u8)]) -> (f64, Network) {
+    use super::{forward::forward, INPUTS, PIXEL_VALUE};
+    let params = net.params();
+    let h = net.hidden();
+    let mut grad = Network::zeros(h);
+    let (mut hidden, mut delta_hidden) = (vec![0.0; h], vec![0.0; h]);
+    let (mut probabilities, mut delta_out) = ([0.0; OUTPUTS], [0.0; OUTPUTS]);
+    let mut loss_sum = 0.0;
+    for &(pixels, label) in samples {
+        assert_eq!(pixels.len(), INPUTS);
+        let index: Vec<u16> = (0..INPUTS as u16).filter(|&k| pixels[k as usize] != 0).collect();
+        let value: Vec<f64> = index.iter().map(|&k| PIXEL_VALUE[pixels[k as usize] as usize]).collect();
+        let label = label as usize;
+        forward(level, &params, &index, &value, &mut hidden, &mut probabilities);
+        loss_sum = loss_sum + crate::math::softmax::cross_entropy(&probabilities, label);
+        backward_deltas(level, &params, &hidden, &probabilities, label, &mut delta_out, &mut delta_hidden);
+        accumulate_outer(level, &mut grad.w_hidden_t, h, 0, &index, &value, &delta_hidden);
+        add_assign(&mut grad.b_hidden, &delta_hidden);
+        accumulate_output_gradients(level, &params, &hidden, &delta_out, &mut grad.w_output, &mut grad.b_output);
+    }
+    let n = samples.len() as f64;
+    for g in [&mut grad.w_hidden_t, &mut grad.b_hidden, &mut grad.w_output, &mut grad.b_output] {
+        g.iter_mut().for_each(|v| *v = *v / n);
+    }
+    grad.sync_output_transpose();
+    (loss_sum / n, grad)
+}
+// ANCHOR_END: batch_gradients

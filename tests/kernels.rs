@@ -1,0 +1,302 @@
+//! Kernel tests: every SIMD path equals the scalar reference bit for bit, and our exp/ln stay
+//! within the documented ulp bound of the standard library over their whole domains.
+
+mod common;
+
+use mnistlearn::math::dot::{accumulate_outer, accumulate_outer_scalar, weighted_sums, weighted_sums_scalar};
+use mnistlearn::math::exp::{exp, exp_in_place};
+use mnistlearn::math::ln::{ln, ln_in_place};
+use mnistlearn::math::sigmoid::{sigmoid, sigmoid_in_place};
+use mnistlearn::math::softmax::softmax_in_place;
+use mnistlearn::math::SimdLevel;
+use mnistlearn::nn::update::{sgd_step, sgd_step_scalar, BatchScale};
+
+/// A tiny deterministic generator so the tests need no extra crates.
+struct Gen(u64);
+impl Gen {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        let x = self.0;
+        (x ^ (x >> 33)).wrapping_mul(0xff51afd7ed558ccd) ^ (x >> 29)
+    }
+    fn unit(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    }
+    fn range(&mut self, lo: f64, hi: f64) -> f64 {
+        lo + (hi - lo) * self.unit()
+    }
+}
+
+/// Distance in units in the last place between two finite doubles of the same sign (or zero).
+fn ulps(a: f64, b: f64) -> u64 {
+    if a == b {
+        return 0;
+    }
+    let key = |x: f64| {
+        let bits = x.to_bits() as i64;
+        if bits < 0 { i64::MIN - bits } else { bits }
+    };
+    (key(a) - key(b)).unsigned_abs()
+}
+
+fn same_bits(a: f64, b: f64) -> bool {
+    a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan())
+}
+
+fn fast_levels() -> Vec<SimdLevel> {
+    SimdLevel::available().into_iter().filter(|&l| l != SimdLevel::Scalar).collect()
+}
+
+const EDGE: [f64; 24] = [
+    0.0, -0.0, 1.0, -1.0, 0.5, -0.5, 709.78, 709.79, 709.8, 710.0, -708.4, -708.5, -744.4, -745.1, -745.2, -746.0,
+    1e-300, -1e-300, 5e-324, f64::MIN_POSITIVE, f64::INFINITY, f64::NEG_INFINITY, f64::NAN, f64::MAX,
+];
+
+fn exp_inputs() -> Vec<f64> {
+    let mut g = Gen(1);
+    let mut xs: Vec<f64> = EDGE.to_vec();
+    xs.extend((0..200_000).map(|_| g.range(-746.0, 711.0)));
+    xs.extend((0..50_000).map(|_| g.range(-1.0, 1.0)));
+    xs.extend((0..20_000).map(|_| g.range(-40.0, 40.0)));
+    xs
+}
+
+fn ln_inputs() -> Vec<f64> {
+    let mut g = Gen(2);
+    let mut xs: Vec<f64> = EDGE.to_vec();
+    // Every exponent, subnormals included: random bit patterns of positive doubles.
+    xs.extend((0..200_000).map(|_| f64::from_bits(g.next() >> 1)).filter(|x| x.is_finite()));
+    xs.extend((0..20_000).map(|_| f64::from_bits(g.next() >> 12))); // subnormals
+    xs.extend((0..50_000).map(|_| g.range(0.5, 2.0)));
+    xs.extend((0..20_000).map(|_| 1.0 + g.range(-1e-6, 1e-6)));
+    xs.extend([-2.0, -1e-300, 2.0f64.sqrt(), 0.7071067811865476, 0.7071067811865475]);
+    xs
+}
+
+// ANCHOR: ulp_bounds
+/// The documented accuracy: our exp and ln are within 1 ulp of the standard library's.
+const EXP_MAX_ULPS: u64 = 1;
+const LN_MAX_ULPS: u64 = 1;
+
+#[test]
+fn exp_is_within_documented_ulps_of_std() {
+    let mut worst = (0, 0.0);
+    for x in exp_inputs() {
+        let (ours, std) = (exp(x), x.exp());
+        if std.is_nan() {
+            assert!(ours.is_nan(), "exp({x}) = {ours}, expected NaN");
+            continue;
+        }
+        let d = ulps(ours, std);
+        if d > worst.0 {
+            worst = (d, x);
+        }
+    }
+    println!("exp: worst {} ulp at x = {:e}", worst.0, worst.1);
+    assert!(worst.0 <= EXP_MAX_ULPS, "exp is {} ulp off std at x = {:e}", worst.0, worst.1);
+}
+
+#[test]
+fn ln_is_within_documented_ulps_of_std() {
+    let mut worst = (0, 0.0);
+    for x in ln_inputs() {
+        let (ours, std) = (ln(x), x.ln());
+        if std.is_nan() {
+            assert!(ours.is_nan(), "ln({x}) = {ours}, expected NaN");
+            continue;
+        }
+        let d = ulps(ours, std);
+        if d > worst.0 {
+            worst = (d, x);
+        }
+    }
+    println!("ln: worst {} ulp at x = {:e}", worst.0, worst.1);
+    assert!(worst.0 <= LN_MAX_ULPS, "ln is {} ulp off std at x = {:e}", worst.0, worst.1);
+}
+// ANCHOR_END: ulp_bounds
+
+#[test]
+fn exp_and_ln_special_values() {
+    assert_eq!(exp(0.0), 1.0);
+    assert_eq!(exp(f64::NEG_INFINITY), 0.0);
+    assert_eq!(exp(-746.0), 0.0);
+    assert_eq!(exp(f64::INFINITY), f64::INFINITY);
+    assert_eq!(exp(710.0), f64::INFINITY);
+    assert!(exp(f64::NAN).is_nan());
+    assert_eq!(exp(-745.0), 5e-324); // the smallest subnormal
+    assert_eq!(ln(1.0).to_bits(), 0.0f64.to_bits());
+    assert_eq!(ln(0.0), f64::NEG_INFINITY);
+    assert_eq!(ln(-0.0), f64::NEG_INFINITY);
+    assert!(ln(-1.0).is_nan());
+    assert!(ln(f64::NAN).is_nan());
+    assert_eq!(ln(f64::INFINITY), f64::INFINITY);
+    assert_eq!(ln(5e-324), (5e-324f64).ln());
+    assert_eq!(sigmoid(0.0), 0.5);
+    assert_eq!(sigmoid(800.0), 1.0);
+    assert_eq!(sigmoid(-800.0), 0.0);
+}
+
+#[test]
+fn elementwise_kernels_match_scalar_bits_on_every_level() {
+    let xs = exp_inputs();
+    let ys = ln_inputs();
+    for level in fast_levels() {
+        for len in [0usize, 1, 2, 3, 5, 7, 8, 9] {
+            // odd lengths exercise the remainder lanes
+            let mut v = xs[..len].to_vec();
+            exp_in_place(level, &mut v);
+            assert!(v.iter().zip(&xs).all(|(&a, &x)| same_bits(a, exp(x))), "{level} exp len {len}");
+        }
+        let mut v = xs.clone();
+        exp_in_place(level, &mut v);
+        for (a, &x) in v.iter().zip(&xs) {
+            assert!(same_bits(*a, exp(x)), "{level}: exp({x:e}) = {a:e}, scalar {:e}", exp(x));
+        }
+        let mut v = ys.clone();
+        ln_in_place(level, &mut v);
+        for (a, &x) in v.iter().zip(&ys) {
+            assert!(same_bits(*a, ln(x)), "{level}: ln({x:e}) = {a:e}, scalar {:e}", ln(x));
+        }
+        let mut v = xs.clone();
+        sigmoid_in_place(level, &mut v);
+        for (a, &x) in v.iter().zip(&xs) {
+            assert!(same_bits(*a, sigmoid(x)), "{level}: sigmoid({x:e}) = {a:e}, scalar {:e}", sigmoid(x));
+        }
+    }
+}
+
+#[test]
+fn softmax_matches_scalar_bits_and_sums_to_one() {
+    let mut g = Gen(3);
+    for trial in 0..2_000 {
+        let n = 1 + trial % 13;
+        let scale = [1.0, 10.0, 300.0, 1000.0][trial % 4];
+        let z: Vec<f64> = (0..n).map(|_| g.range(-scale, scale)).collect();
+        let mut reference = z.clone();
+        softmax_in_place(SimdLevel::Scalar, &mut reference);
+        let sum: f64 = reference.iter().sum();
+        assert!((sum - 1.0).abs() < 1e-12, "{z:?} sums to {sum}");
+        assert!(reference.iter().all(|p| p.is_finite() && *p >= 0.0));
+        for level in fast_levels() {
+            let mut p = z.clone();
+            softmax_in_place(level, &mut p);
+            assert!(p.iter().zip(&reference).all(|(a, b)| a.to_bits() == b.to_bits()), "{level} softmax {z:?}");
+        }
+    }
+}
+
+/// Random sparse inputs (with zeros, duplicates of magnitude, negative values) for the sums.
+fn sparse_case(g: &mut Gen, rows: usize, width: usize, stride: usize) -> (Vec<f64>, Vec<u16>, Vec<f64>) {
+    let matrix: Vec<f64> = (0..rows * stride).map(|_| g.range(-1.0, 1.0) * [1.0, 1e-3, 1e3][(g.next() % 3) as usize]).collect();
+    let mut idx: Vec<u16> = (0..rows as u16).filter(|_| g.next() % 3 == 0).collect();
+    if g.next() % 4 == 0 {
+        idx.reverse(); // order matters: the kernels must follow idx, whatever it is
+    }
+    let val: Vec<f64> = idx.iter().map(|_| g.range(-2.0, 2.0)).collect();
+    let _ = width;
+    (matrix, idx, val)
+}
+
+#[test]
+fn weighted_sums_match_scalar_bits_for_every_width() {
+    let mut g = Gen(4);
+    for width in [1usize, 2, 3, 4, 5, 7, 8, 10, 15, 16, 17, 31, 32, 33, 40, 64, 100] {
+        for rows in [0usize, 1, 10, 784] {
+            let stride = width + (g.next() % 3) as usize;
+            let (matrix, idx, val) = sparse_case(&mut g, rows, width, stride);
+            let mut reference = vec![f64::NAN; width];
+            weighted_sums_scalar(&mut reference, &matrix, stride, &idx, &val);
+            for level in SimdLevel::available() {
+                let mut out = vec![f64::NAN; width];
+                weighted_sums(level, &mut out, &matrix, stride, &idx, &val);
+                assert!(
+                    out.iter().zip(&reference).all(|(a, b)| a.to_bits() == b.to_bits()),
+                    "{level} width {width} rows {rows}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn accumulate_outer_matches_scalar_bits_for_every_width_and_band() {
+    let mut g = Gen(5);
+    for width in [1usize, 2, 3, 4, 5, 8, 10, 16, 17, 32, 33, 64] {
+        let stride = width + (g.next() % 2) as usize;
+        let (matrix, idx, val) = sparse_case(&mut g, 784, width, stride);
+        let d: Vec<f64> = (0..width).map(|_| g.range(-1.0, 1.0)).collect();
+        // A band of rows starting at `first`, as a thread owns in training.
+        let first = 100usize;
+        let band_idx: Vec<u16> = idx.iter().copied().filter(|&k| k as usize >= first).collect();
+        let band_val: Vec<f64> = idx.iter().zip(&val).filter(|(&k, _)| k as usize >= first).map(|(_, &v)| v).collect();
+        let mut reference = matrix[first * stride..].to_vec();
+        accumulate_outer_scalar(&mut reference, stride, first, &band_idx, &band_val, &d);
+        for level in SimdLevel::available() {
+            let mut acc = matrix[first * stride..].to_vec();
+            accumulate_outer(level, &mut acc, stride, first, &band_idx, &band_val, &d);
+            assert!(acc.iter().zip(&reference).all(|(a, b)| a.to_bits() == b.to_bits()), "{level} width {width}");
+        }
+    }
+}
+
+#[test]
+fn sgd_step_matches_scalar_bits_for_power_of_two_and_other_batches() {
+    let mut g = Gen(6);
+    for n in [1usize, 3, 7, 32, 33, 100, 1 << 20] {
+        for len in [1usize, 2, 5, 32, 33] {
+            let w: Vec<f64> = (0..len).map(|_| g.range(-1.0, 1.0)).collect();
+            let grads: Vec<f64> = (0..len).map(|_| g.range(-50.0, 50.0) * [1.0, 1e-310][(g.next() % 2) as usize]).collect();
+            let (mut w_ref, mut g_ref) = (w.clone(), grads.clone());
+            sgd_step_scalar(&mut w_ref, &mut g_ref, 0.1, BatchScale::new(n));
+            // The canonical definition is a division.
+            for i in 0..len {
+                assert_eq!(w_ref[i].to_bits(), (w[i] - 0.1 * (grads[i] / n as f64)).to_bits());
+            }
+            assert!(g_ref.iter().all(|&v| v == 0.0));
+            for level in fast_levels() {
+                let (mut w2, mut g2) = (w.clone(), grads.clone());
+                sgd_step(level, &mut w2, &mut g2, 0.1, BatchScale::new(n));
+                assert!(w2.iter().zip(&w_ref).all(|(a, b)| a.to_bits() == b.to_bits()), "{level} n {n} len {len}");
+                assert!(g2.iter().all(|&v| v == 0.0));
+            }
+        }
+    }
+}
+
+#[test]
+fn skipping_zero_inputs_is_exact() {
+    // The canonical sum over all 784 inputs equals the sum over the non-zero ones, bit for bit.
+    let mut g = Gen(7);
+    let width = 32;
+    let matrix: Vec<f64> = (0..784 * width).map(|_| g.range(-0.1, 0.1)).collect();
+    let x: Vec<f64> = (0..784).map(|_| if g.next() % 5 == 0 { g.unit() } else { 0.0 }).collect();
+    let all: Vec<u16> = (0..784).collect();
+    let nz: Vec<u16> = all.iter().copied().filter(|&k| x[k as usize] != 0.0).collect();
+    let nz_val: Vec<f64> = nz.iter().map(|&k| x[k as usize]).collect();
+    let (mut dense, mut sparse) = (vec![0.0; width], vec![0.0; width]);
+    weighted_sums_scalar(&mut dense, &matrix, width, &all, &x);
+    weighted_sums_scalar(&mut sparse, &matrix, width, &nz, &nz_val);
+    assert!(dense.iter().zip(&sparse).all(|(a, b)| a.to_bits() == b.to_bits()));
+}
+
+#[test]
+fn kernel_table_snapshot() {
+    // Fixed inputs printed at 17 significant digits: any change to a kernel's arithmetic shows
+    // up here as a readable diff.
+    let mut out = String::new();
+    for x in [-745.0, -100.0, -1.0, -1e-8, 0.0, 1e-8, 0.5, 1.0, 2.0, 10.0, 100.0, 709.0] {
+        out.push_str(&format!("exp({x:e}) = {:.16e}\n", exp(x)));
+    }
+    for x in [5e-324, 1e-300, 1e-8, 0.5, 0.7071067811865476, 1.0, 1.0000001, 2.0, 10.0, 1e300] {
+        out.push_str(&format!("ln({x:e}) = {:.16e}\n", ln(x)));
+    }
+    for x in [-40.0, -5.0, -1.0, 0.0, 1.0, 5.0, 40.0] {
+        out.push_str(&format!("sigmoid({x:e}) = {:.16e}\n", sigmoid(x)));
+    }
+    let mut p = [1.0, 2.0, 3.0, -1.0, 0.0, 10.0, -10.0, 5.5, 4.25, 0.125];
+    softmax_in_place(SimdLevel::Scalar, &mut p);
+    for (i, v) in p.iter().enumerate() {
+        out.push_str(&format!("softmax[{i}] = {v:.16e}\n"));
+    }
+    common::golden().bind(|| insta::assert_snapshot!("kernel_table", out));
+}
