@@ -24,7 +24,7 @@ use super::update::{sgd_step, BatchScale};
 use super::{argmax, Network, Params, DEFAULT_HIDDEN, INPUTS, OUTPUTS, PIXEL_VALUE};
 use crate::data::shuffle::{fisher_yates, Rng};
 use crate::data::Dataset;
-use crate::math::dot::accumulate_outer;
+use crate::math::dot::{accumulate_outer, weighted_sums};
 use crate::math::softmax::cross_entropy;
 use crate::math::SimdLevel;
 
@@ -82,12 +82,12 @@ impl EpochReport {
     }
 }
 
-/// What one thread needs to know about one sample of the current batch.
+/// What phase 1 leaves for phase 2 about one sample of the current batch. The sample's hidden
+/// activations and hidden deltas live in the team's `[batch][H]` matrices instead, so that
+/// phase 2 can gather them by sample number.
 struct Slot {
     sample: usize,
     value: Vec<f64>,
-    hidden: Vec<f64>,
-    delta_hidden: Vec<f64>,
     probabilities: [f64; OUTPUTS],
     delta_out: [f64; OUTPUTS],
     loss: f64,
@@ -118,7 +118,7 @@ impl SpinBarrier {
         } else {
             let mut spins = 0u32;
             while self.generation.load(Ordering::Acquire) == generation {
-                if spins < 2_000 {
+                if spins < 4_000 {
                     std::hint::spin_loop();
                     spins += 1;
                 } else {
@@ -141,7 +141,10 @@ struct Team {
     b_output: *mut f64,
     identity: *const u16,
     identity_len: usize,
-    grad_w_hidden_t: *mut f64,
+    /// `[batch][H]`: row `s` is sample `s`'s hidden activations.
+    hidden_rows: *mut f64,
+    /// `[batch][H]`: row `s` is sample `s`'s hidden deltas.
+    delta_hidden_rows: *mut f64,
     slots: Vec<UnsafeCell<Slot>>,
     order: UnsafeCell<Vec<u32>>,
     barrier: SpinBarrier,
@@ -152,8 +155,8 @@ struct Team {
 unsafe impl Sync for Team {}
 
 impl Team {
-    /// The parameters as the forward pass sees them. Sound in phase 1 and between epochs,
-    /// when nobody writes parameters.
+    /// The parameters as the forward pass sees them. Sound in phase 1, when nobody writes
+    /// parameters.
     unsafe fn params(&self) -> Params<'_> {
         let h = self.hidden;
         Params {
@@ -173,8 +176,7 @@ fn split_evenly(n: usize, parts: usize, i: usize) -> (usize, usize) {
     (n * i / parts, n * (i + 1) / parts)
 }
 
-/// Pixel-row bands with about equal non-zero counts (thread 0 gets a little less: it also
-/// steps the output layer).
+/// Pixel-row bands with about equal non-zero counts.
 fn balanced_bands(histogram: &[u64], threads: usize) -> Vec<(usize, usize)> {
     let weights: Vec<u64> = histogram.iter().map(|&c| c + 1).collect();
     let total: u64 = weights.iter().sum();
@@ -182,7 +184,7 @@ fn balanced_bands(histogram: &[u64], threads: usize) -> Vec<(usize, usize)> {
     let mut start = 0;
     let mut acc = 0u64;
     for t in 0..threads {
-        let target = if t + 1 == threads { u64::MAX } else { total * (t as u64 + 1) / threads as u64 };
+        let target = total * (t as u64 + 1) / threads as u64;
         let mut end = start;
         while end < INPUTS && acc + weights[end] <= target {
             acc += weights[end];
@@ -201,19 +203,20 @@ fn balanced_bands(histogram: &[u64], threads: usize) -> Vec<(usize, usize)> {
 /// Trains a network on `data` as `config` says; `on_epoch` is called after every epoch.
 pub fn train(config: &TrainConfig, data: &Dataset, mut on_epoch: impl FnMut(&EpochReport)) -> Network {
     assert!(config.batch > 0 && config.threads > 0 && !data.is_empty());
+    assert!(config.batch <= u16::MAX as usize + 1, "batch indices are u16");
     let mut rng = Rng::from_seed(config.seed);
     let mut net = Network::init(config.hidden, &mut rng);
     let h = config.hidden;
     let threads = config.threads.min(INPUTS);
-    let mut grad_w_hidden_t = vec![0.0; INPUTS * h];
     let bands = balanced_bands(&data.images.pixel_histogram(), threads);
-    let slots = (0..config.batch.min(data.len()))
+    let batch = config.batch.min(data.len());
+    let mut hidden_rows = vec![0.0; batch * h];
+    let mut delta_hidden_rows = vec![0.0; batch * h];
+    let slots = (0..batch)
         .map(|_| {
             UnsafeCell::new(Slot {
                 sample: 0,
                 value: Vec::with_capacity(INPUTS),
-                hidden: vec![0.0; h],
-                delta_hidden: vec![0.0; h],
                 probabilities: [0.0; OUTPUTS],
                 delta_out: [0.0; OUTPUTS],
                 loss: 0.0,
@@ -231,7 +234,8 @@ pub fn train(config: &TrainConfig, data: &Dataset, mut on_epoch: impl FnMut(&Epo
         b_output: net.b_output.as_mut_ptr(),
         identity: net.identity.as_ptr(),
         identity_len: net.identity.len(),
-        grad_w_hidden_t: grad_w_hidden_t.as_mut_ptr(),
+        hidden_rows: hidden_rows.as_mut_ptr(),
+        delta_hidden_rows: delta_hidden_rows.as_mut_ptr(),
         slots,
         order: UnsafeCell::new((0..data.len() as u32).collect()),
         barrier: SpinBarrier::new(threads),
@@ -251,19 +255,89 @@ pub fn train(config: &TrainConfig, data: &Dataset, mut on_epoch: impl FnMut(&Epo
 /// Thread 0's extra duties: the shuffle, the output layer, and the epoch log.
 type Leader<'a> = (&'a mut Rng, &'a mut dyn FnMut(&EpochReport));
 
+/// Asks the CPU to start loading a sample's pixels before we need them (the shuffle makes
+/// every sample a cache miss otherwise). A hint only: it changes no result.
+#[inline(always)]
+fn prefetch<T>(items: &[T]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        let bytes = std::mem::size_of_val(items);
+        let base = items.as_ptr() as *const i8;
+        for offset in (0..bytes).step_by(64) {
+            // SAFETY: prefetching an address inside the slice; it never faults.
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(base.add(offset)) };
+        }
+    }
+}
+
+/// Phase 2's view of one pixel row: the batch's samples that light that pixel, in batch order,
+/// and the pixel's value in each — the input column of the gradient sum for that row.
+struct ColumnLists {
+    starts: Vec<u32>,
+    cursor: Vec<u32>,
+    sample: Vec<u16>,
+    value: Vec<f64>,
+}
+
+impl ColumnLists {
+    fn new(rows: usize) -> ColumnLists {
+        ColumnLists { starts: vec![0; rows + 1], cursor: vec![0; rows], sample: Vec::new(), value: Vec::new() }
+    }
+
+    /// A counting sort of the batch's non-zero pixels in `band` by pixel, stable in sample order.
+    fn build(&mut self, band: (usize, usize), data: &Dataset, slots: &[&Slot]) {
+        let (start, end) = band;
+        self.starts.iter_mut().for_each(|c| *c = 0);
+        let ranges: Vec<(usize, usize)> = slots
+            .iter()
+            .map(|slot| {
+                let index = data.images.get(slot.sample).index;
+                let lo = index.partition_point(|&k| (k as usize) < start);
+                let hi = lo + index[lo..].partition_point(|&k| (k as usize) < end);
+                for &k in &index[lo..hi] {
+                    self.starts[k as usize - start + 1] += 1;
+                }
+                (lo, hi)
+            })
+            .collect();
+        for r in 1..self.starts.len() {
+            self.starts[r] += self.starts[r - 1];
+        }
+        let total = self.starts[end - start] as usize;
+        self.sample.resize(total, 0);
+        self.value.resize(total, 0.0);
+        self.cursor.copy_from_slice(&self.starts[..end - start]);
+        for (s, (slot, &(lo, hi))) in slots.iter().zip(&ranges).enumerate() {
+            let index = data.images.get(slot.sample).index;
+            for t in lo..hi {
+                let row = index[t] as usize - start;
+                let at = self.cursor[row] as usize;
+                self.cursor[row] += 1;
+                self.sample[at] = s as u16;
+                self.value[at] = slot.value[t];
+            }
+        }
+    }
+
+    fn row(&self, row: usize) -> (&[u16], &[f64]) {
+        let (a, b) = (self.starts[row] as usize, self.starts[row + 1] as usize);
+        (&self.sample[a..b], &self.value[a..b])
+    }
+}
+
 /// The loop every thread runs in lockstep (SPMD, like an OpenMP parallel region).
 fn worker(id: usize, team: &Team, band: (usize, usize), config: &TrainConfig, data: &Dataset, mut leader: Option<Leader<'_>>) {
     let (h, level, n) = (team.hidden, config.level, data.len());
     let (band_start, band_end) = band;
-    // Thread 0's private state: output-layer gradients and the epoch's running totals.
+    // Thread 0's private state: output-layer and bias gradients.
     let mut grad_b_hidden = vec![0.0; h];
     let mut grad_w_output = vec![0.0; OUTPUTS * h];
     let mut grad_b_output = vec![0.0; OUTPUTS];
-    // Rows of this thread's band touched by the current batch.
-    let mut touched: Vec<usize> = Vec::with_capacity(band_end - band_start);
-    let mut touched_in_batch = vec![usize::MAX; band_end - band_start];
+    // One row of the hidden-weight gradient, summed and stepped before the next row.
+    let mut grad_row = vec![0.0; h];
+    let mut columns = ColumnLists::new(band_end - band_start);
     let started = Instant::now();
-    let mut batch_number = 0usize;
 
     for epoch in 1..=config.epochs {
         if let Some((rng, _)) = leader.as_mut() {
@@ -277,7 +351,6 @@ fn worker(id: usize, team: &Team, band: (usize, usize), config: &TrainConfig, da
 
         for batch_start in (0..n).step_by(config.batch) {
             let batch_len = config.batch.min(n - batch_start);
-            batch_number += 1;
 
             // ---- Phase 1: per-sample forward and backward, samples split between threads.
             {
@@ -285,68 +358,75 @@ fn worker(id: usize, team: &Team, band: (usize, usize), config: &TrainConfig, da
                 let params = unsafe { team.params() };
                 let (s0, s1) = split_evenly(batch_len, team.threads, id);
                 for s in s0..s1 {
-                    // SAFETY: slot `s` belongs to exactly one thread in phase 1.
-                    let slot = unsafe { &mut *team.slots[s].get() };
+                    if s + 1 < s1 {
+                        let next = data.images.get(order[batch_start + s + 1] as usize);
+                        prefetch(next.index);
+                        prefetch(next.value);
+                    }
+                    // SAFETY: slot `s` and row `s` of the two matrices belong to this thread
+                    // in phase 1.
+                    let (slot, hidden, delta_hidden) = unsafe {
+                        (
+                            &mut *team.slots[s].get(),
+                            std::slice::from_raw_parts_mut(team.hidden_rows.add(s * h), h),
+                            std::slice::from_raw_parts_mut(team.delta_hidden_rows.add(s * h), h),
+                        )
+                    };
                     slot.sample = order[batch_start + s] as usize;
                     let image = data.images.get(slot.sample);
                     let label = data.labels[slot.sample] as usize;
                     slot.value.clear();
                     slot.value.extend(image.value.iter().map(|&v| PIXEL_VALUE[v as usize]));
-                    forward(level, &params, image.index, &slot.value, &mut slot.hidden, &mut slot.probabilities);
+                    forward(level, &params, image.index, &slot.value, hidden, &mut slot.probabilities);
                     slot.loss = cross_entropy(&slot.probabilities, label);
                     slot.correct = argmax(&slot.probabilities) == label;
-                    backward_deltas(level, &params, &slot.hidden, &slot.probabilities, label, &mut slot.delta_out, &mut slot.delta_hidden);
+                    backward_deltas(level, &params, hidden, &slot.probabilities, label, &mut slot.delta_out, delta_hidden);
                 }
             }
             team.barrier.wait();
 
             // ---- Phase 2: per-parameter batch sums and SGD steps, parameters split.
             {
-                // SAFETY: phase 2 — slots are read-only for everyone.
+                // SAFETY: phase 2 — slots and the two matrices are read-only for everyone.
                 let slots: Vec<&Slot> = team.slots[..batch_len].iter().map(|c| unsafe { &*c.get() }).collect();
-                let scale = BatchScale::new(batch_len);
-                // SAFETY: this thread's band of rows is written by this thread only.
-                let (grad_band, weight_band) = unsafe {
-                    let len = (band_end - band_start) * h;
+                let (hidden_rows, delta_hidden_rows) = unsafe {
                     (
-                        std::slice::from_raw_parts_mut(team.grad_w_hidden_t.add(band_start * h), len),
-                        std::slice::from_raw_parts_mut(team.w_hidden_t.add(band_start * h), len),
+                        std::slice::from_raw_parts(team.hidden_rows, batch_len * h),
+                        std::slice::from_raw_parts(team.delta_hidden_rows, batch_len * h),
                     )
                 };
-                touched.clear();
-                for slot in &slots {
-                    let image = data.images.get(slot.sample);
-                    let lo = image.index.partition_point(|&k| (k as usize) < band_start);
-                    let hi = image.index.partition_point(|&k| (k as usize) < band_end);
-                    accumulate_outer(level, grad_band, h, band_start, &image.index[lo..hi], &slot.value[lo..hi], &slot.delta_hidden);
-                    for &k in &image.index[lo..hi] {
-                        let row = k as usize - band_start;
-                        if touched_in_batch[row] != batch_number {
-                            touched_in_batch[row] = batch_number;
-                            touched.push(row);
-                        }
+                let scale = BatchScale::new(batch_len);
+                // SAFETY: this thread's band of weight rows is written by this thread only.
+                let weight_band = unsafe {
+                    std::slice::from_raw_parts_mut(team.w_hidden_t.add(band_start * h), (band_end - band_start) * h)
+                };
+                // g_wh[k][·] = Σ_s x[s][k]·delta_hidden[s][·] over the samples that light pixel k,
+                // in batch order: a weighted sum of delta rows. Pixels no sample lights have a zero
+                // gradient, and stepping them would change no bit, so they are skipped.
+                columns.build(band, data, &slots);
+                for (row, weights) in weight_band.chunks_exact_mut(h).enumerate() {
+                    let (samples, values) = columns.row(row);
+                    if !samples.is_empty() {
+                        weighted_sums(level, &mut grad_row, delta_hidden_rows, h, samples, values);
+                        sgd_step(level, weights, &mut grad_row, config.lr, scale);
                     }
-                }
-                // Rows no sample touched have a zero gradient: stepping them would change no bit.
-                for &row in &touched {
-                    let r = row * h..(row + 1) * h;
-                    sgd_step(level, &mut weight_band[r.clone()], &mut grad_band[r], config.lr, scale);
                 }
 
                 if id == 0 {
                     // SAFETY: phase 2 — the output layer and the biases belong to thread 0.
-                    let (b_hidden, w_output, w_output_t, b_output) = unsafe {
+                    let (b_hidden, w_output, w_output_t, b_output, identity) = unsafe {
                         (
                             std::slice::from_raw_parts_mut(team.b_hidden, h),
                             std::slice::from_raw_parts_mut(team.w_output, OUTPUTS * h),
                             std::slice::from_raw_parts_mut(team.w_output_t, h * OUTPUTS),
                             std::slice::from_raw_parts_mut(team.b_output, OUTPUTS),
+                            std::slice::from_raw_parts(team.identity, team.identity_len),
                         )
                     };
-                    let identity = unsafe { std::slice::from_raw_parts(team.identity, team.identity_len) };
-                    for slot in &slots {
-                        add_assign(&mut grad_b_hidden, &slot.delta_hidden);
-                        accumulate_outer(level, &mut grad_w_output, h, 0, &identity[..OUTPUTS], &slot.delta_out, &slot.hidden);
+                    for (s, slot) in slots.iter().enumerate() {
+                        let (hidden, delta_hidden) = (&hidden_rows[s * h..][..h], &delta_hidden_rows[s * h..][..h]);
+                        add_assign(&mut grad_b_hidden, delta_hidden);
+                        accumulate_outer(level, &mut grad_w_output, h, 0, &identity[..OUTPUTS], &slot.delta_out, hidden);
                         add_assign(&mut grad_b_output, &slot.delta_out);
                         loss_sum = loss_sum + slot.loss;
                         correct += slot.correct as usize;
@@ -376,7 +456,6 @@ fn worker(id: usize, team: &Team, band: (usize, usize), config: &TrainConfig, da
         }
     }
 }
-
 
 #[cfg(test)]
 mod tests {
