@@ -16,6 +16,7 @@ use crate::nn::train::{train, TrainConfig};
 use crate::nn::MAX_HIDDEN;
 use crate::Error;
 
+// ANCHOR: usage
 pub const USAGE: &str = "\
 mnistlearn — a 784-32-10 digit network, bit-exact, reproducing a NASM original
 
@@ -24,12 +25,14 @@ Usage:
                    [--hidden 32] [--seed 1] [--threads N] [--limit N] [--simd LEVEL]
   mnistlearn test  [--data DIR] [--weights FILE] [--threads N] [--simd LEVEL]
   mnistlearn serve [--addr 127.0.0.1:8080] [--weights FILE] [--simd LEVEL]
+  mnistlearn time-forward [--data DIR] [--weights FILE] [--repeat 5] [--simd LEVEL]
   mnistlearn help | --help | --version
 
 Defaults: --data data, --out/--weights data/weights.bin, --threads = number of CPUs,
 --simd auto (or the MNISTLEARN_SIMD environment variable): auto, scalar, sse2 or avx2.
 Every --simd level and every --threads count gives bit-identical results.
 ";
+// ANCHOR_END: usage
 
 /// Parsed `--flag value` pairs of one subcommand.
 struct Flags {
@@ -135,6 +138,7 @@ pub fn run(args: &[OsString]) -> Result<(), Error> {
         "train" => run_train(rest),
         "test" => run_test(rest),
         "serve" => run_serve(rest),
+        "time-forward" => run_time_forward(rest),
         other => Err(Error::Usage(format!(
             "unknown command '{}': expected train, test or serve (see 'mnistlearn --help')",
             if other.is_empty() { first.to_string_lossy().into_owned() } else { other.to_string() }
@@ -225,4 +229,30 @@ fn run_serve(args: &[OsString]) -> Result<(), Error> {
         .map_err(|_| usage("serve", format!("--addr: expected HOST:PORT such as 127.0.0.1:8080, got '{addr_text}'")))?;
     let weights_path = flags.path("--weights", "data/weights.bin");
     crate::serve::run(addr, Path::new(&weights_path), level)
+}
+
+/// Times the bare forward pass (one thread, one sample at a time, as the server runs it) over
+/// the test set; used by `cargo xtask bench`.
+fn run_time_forward(args: &[OsString]) -> Result<(), Error> {
+    let flags = Flags::parse("time-forward", args, &["--data", "--weights", "--repeat", "--simd"])?;
+    let level = flags.simd()?;
+    let repeat = flags.number("--repeat", 5usize, "a repeat count from 1 to 1000", |&n| (1..=1000).contains(&n))?;
+    let net = weights::load(&flags.path("--weights", "data/weights.bin"))?;
+    let test_set = load_test(&flags.path("--data", "data"))?;
+    let images: Vec<Vec<u8>> = (0..test_set.len()).map(|i| test_set.images.dense(i)).collect();
+    let mut best = f64::INFINITY;
+    let mut checksum = 0usize;
+    for _ in 0..repeat {
+        let started = Instant::now();
+        for image in &images {
+            checksum += crate::nn::argmax(&net.predict(level, image));
+        }
+        best = best.min(started.elapsed().as_secs_f64());
+    }
+    std::hint::black_box(checksum);
+    let per_sample_ns = best * 1e9 / images.len() as f64;
+    print_lines(&[format!(
+        "forward pass: {per_sample_ns:.0} ns/sample ({} samples, best of {repeat}, {level}, from raw bytes to probabilities)",
+        images.len()
+    )])
 }

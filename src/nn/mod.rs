@@ -1,5 +1,6 @@
 //! The network room (the original's `src/nn/*.asm`): 784 → H (sigmoid) → 10 (softmax).
 //!
+// ANCHOR: canonical_arithmetic
 //! # Canonical arithmetic
 //!
 //! Every golden file depends on these definitions, so they are fixed here once. For one sample
@@ -23,12 +24,15 @@
 //! own (`crate::math`), and no sum is ever split or reordered: SIMD lanes and threads only ever
 //! divide *independent output elements* between them. That is why the scalar, SSE2 and AVX2
 //! paths, and any thread count, give the same bits on any x86-64 machine.
+// ANCHOR_END: canonical_arithmetic
 //!
+// ANCHOR: layout
 //! # Layout
 //!
 //! weights.bin stores each matrix with one row per output unit (`w_h` is H rows of 784). For
 //! the hot loops we keep `w_h` transposed: one row of H weights per *input pixel*, so a non-zero
 //! pixel adds one contiguous row to all H hidden sums at once (and a zero pixel costs nothing).
+// ANCHOR_END: layout
 
 pub mod backward;
 pub mod evaluate;
@@ -57,6 +61,7 @@ pub const HIDDEN_INIT_BOUND: f64 = 0.0815;
 pub const OUTPUT_INIT_BOUND: f64 = 0.378;
 // ANCHOR_END: init_bounds
 
+// ANCHOR: pixel_value
 /// `PIXEL_VALUE[b] = b / 255.0`: the original's normalisation, as a table.
 pub static PIXEL_VALUE: [f64; 256] = {
     let mut t = [0.0; 256];
@@ -67,6 +72,7 @@ pub static PIXEL_VALUE: [f64; 256] = {
     }
     t
 };
+// ANCHOR_END: pixel_value
 
 // ANCHOR: network
 /// The parameters of a 784 → H → 10 network.
@@ -170,20 +176,23 @@ impl Network {
         net
     }
 
+    // ANCHOR: predict
     /// Class probabilities for one dense 28×28 image of raw bytes (0–255, row-major).
     pub fn predict(&self, level: SimdLevel, pixels: &[u8]) -> [f64; OUTPUTS] {
         assert_eq!(pixels.len(), INPUTS, "an image has 784 pixels");
-        let mut index = Vec::with_capacity(INPUTS);
-        let mut value = Vec::with_capacity(INPUTS);
+        // Compact the non-zero pixels without a branch per pixel: always write, advance only
+        // past non-zeros (a data-dependent branch here mispredicts on most stroke edges).
+        let mut index = [0u16; INPUTS];
+        let mut value = [0.0f64; INPUTS];
+        let mut count = 0;
         for (k, &p) in pixels.iter().enumerate() {
-            if p != 0 {
-                index.push(k as u16);
-                value.push(PIXEL_VALUE[p as usize]);
-            }
+            index[count] = k as u16;
+            value[count] = PIXEL_VALUE[p as usize];
+            count += (p != 0) as usize;
         }
         let mut hidden = vec![0.0; self.hidden];
         let mut probabilities = [0.0; OUTPUTS];
-        forward::forward(level, &self.params(), &index, &value, &mut hidden, &mut probabilities);
+        forward::forward(level, &self.params(), &index[..count], &value[..count], &mut hidden, &mut probabilities);
         probabilities
     }
 }
@@ -200,6 +209,7 @@ pub struct Params<'a> {
     pub b_output: &'a [f64],
     pub identity: &'a [u16],
 }
+// ANCHOR_END: params
 
 impl Network {
     pub fn params(&self) -> Params<'_> {
@@ -220,6 +230,7 @@ pub fn parameter_count(hidden: usize) -> usize {
     (INPUTS + 1 + OUTPUTS) * hidden + OUTPUTS
 }
 
+// ANCHOR: argmax
 /// The index of the largest probability (the first one on a tie), i.e. the predicted digit.
 pub fn argmax(values: &[f64]) -> usize {
     let mut best = 0;
@@ -230,3 +241,4 @@ pub fn argmax(values: &[f64]) -> usize {
     }
     best
 }
+// ANCHOR_END: argmax

@@ -6,6 +6,7 @@
 //! * `book`   — build the mdBook, failing on broken includes, anchors or links
 //! * `ci`     — everything CI runs, in order
 
+mod bench;
 mod book;
 mod fetch;
 mod util;
@@ -20,6 +21,7 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     };
     let result = match command.as_str() {
+        "bench" => bench::run(rest),
         "book" => book::run(rest),
         "fetch" => fetch::run(rest),
         "verify" => verify::run(rest),
