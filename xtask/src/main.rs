@@ -2,13 +2,18 @@
 //!
 //! * `fetch`  — download MNIST into `data/` (or copy from a local mirror) and check SHA-256
 //! * `verify` — fetch if needed, build release, train the default run, check the golden log
+//! * `seeds`  — the default run under seeds 1–5, as a table
 //! * `bench`  — time our training against the NumPy reference, in one run
 //! * `book`   — build the mdBook, failing on broken includes, anchors or links
-//! * `ci`     — everything CI runs, in order
+//! * `browser` — the drawing app in headless Chromium
+//! * `ci`     — everything CI runs after `cargo test`, in order
 
 mod bench;
 mod book;
+mod browser;
+mod ci;
 mod fetch;
+mod seeds;
 mod util;
 mod verify;
 
@@ -17,15 +22,18 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some((command, rest)) = args.split_first() else {
-        eprintln!("usage: cargo xtask <fetch|verify|bench|book|ci> [options]");
+        eprintln!("usage: cargo xtask <fetch|verify|seeds|bench|book|browser|ci> [options]");
         return ExitCode::from(2);
     };
     let result = match command.as_str() {
         "bench" => bench::run(rest),
         "book" => book::run(rest),
+        "browser" => browser::run(rest),
+        "ci" => ci::run(rest),
         "fetch" => fetch::run(rest),
+        "seeds" => seeds::run(rest),
         "verify" => verify::run(rest),
-        other => Err(format!("unknown xtask command '{other}': expected fetch, verify, bench, book or ci")),
+        other => Err(format!("unknown xtask command '{other}': expected fetch, verify, seeds, bench, book, browser or ci")),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

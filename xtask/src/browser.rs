@@ -1,0 +1,54 @@
+//! `cargo xtask browser [--weights FILE]`: the real-browser test of the drawing app.
+//!
+//! Starts `mnistlearn serve` on a free loopback port with trained weights (default
+//! `data/weights.bin`, as `cargo xtask verify` leaves it), installs the test's one npm package
+//! (`playwright-core`, no browser download) and runs `node --test tests/browser/draw.test.mjs`
+//! against Debian's Chromium. Screenshots land in `target/browser/`.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+use crate::util::{build_release, run_checked};
+
+pub fn run(args: &[String]) -> Result<(), String> {
+    let root = crate::project_root();
+    let weights = match args {
+        [] => root.join("data/weights.bin"),
+        [flag, path] if flag == "--weights" => PathBuf::from(path),
+        _ => return Err("browser: expected no arguments or --weights FILE".into()),
+    };
+    if !weights.exists() {
+        return Err(format!("{}: not found; run `cargo xtask verify` first (it trains the default model)", weights.display()));
+    }
+    let bin = build_release()?;
+    let test_dir = root.join("tests/browser");
+    if !test_dir.join("node_modules/playwright-core").exists() {
+        let mut npm = Command::new("npm");
+        npm.args(["ci", "--no-audit", "--no-fund"]).current_dir(&test_dir);
+        run_checked(npm, "npm ci (tests/browser)")?;
+    }
+    let mut server = Command::new(&bin)
+        .args(["serve", "--addr", "127.0.0.1:0", "--weights"])
+        .arg(&weights)
+        .stdout(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("mnistlearn serve: cannot start: {e}"))?;
+    let result = (|| {
+        let mut line = String::new();
+        BufReader::new(server.stdout.take().expect("piped")).read_line(&mut line).map_err(|e| e.to_string())?;
+        let url = line
+            .split_whitespace()
+            .find(|w| w.starts_with("http://"))
+            .ok_or_else(|| format!("mnistlearn serve printed {line:?}, expected its URL"))?
+            .trim_end_matches('/')
+            .to_string();
+        println!("browser: server at {url}");
+        let mut node = Command::new("node");
+        node.args(["--test", "draw.test.mjs"]).current_dir(&test_dir).env("MNISTLEARN_URL", &url);
+        run_checked(node, "node --test tests/browser/draw.test.mjs")
+    })();
+    let _ = server.kill();
+    let _ = server.wait();
+    result
+}
