@@ -37,6 +37,7 @@
 pub mod backward;
 pub mod evaluate;
 pub mod forward;
+pub mod hidden_step;
 pub mod train;
 pub mod update;
 
@@ -195,8 +196,10 @@ impl Network {
         forward::forward(level, &self.params(), &index[..count], &value[..count], &mut hidden, &mut probabilities);
         probabilities
     }
+    // ANCHOR_END: predict
 }
 
+// ANCHOR: params
 /// A borrowed view of a network's parameters: what the forward and backward passes read. The
 /// trainer builds one from raw parts while its threads share the buffers (see `train.rs`).
 #[derive(Clone, Copy, Debug)]

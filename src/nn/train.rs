@@ -1,30 +1,30 @@
 //! The training loop — the original's `main.asm` training section — run by a small team of
 //! threads that never split a sum.
 //!
-//! Each mini-batch takes two phases separated by a barrier:
+//! Each mini-batch takes two phases, separated by barriers:
 //!
-//! 1. **Per sample** (samples divided between threads): forward pass, loss, and the two delta
-//!    vectors, each written to that sample's own slot.
-//! 2. **Per parameter** (parameters divided between threads): every gradient element is summed
-//!    over the batch's samples *in batch order* by exactly one thread, then stepped. Thread `t`
-//!    owns a band of input pixels — rows `bands[t]` of the transposed hidden weights and their
-//!    gradients; thread 0 also owns the biases and the output layer.
+//! 1. **By samples.** The batch's samples are divided between the threads: forward pass, loss,
+//!    and the two delta vectors of each sample, written to that sample's own slot and rows.
+//! 2. **By parameters.** Thread `t` owns a band of input pixels — rows `band` of the transposed
+//!    hidden weights — plus some output units and some hidden biases. It sums each of their
+//!    gradient elements over the batch in sample order and steps it.
 //!
 //! No element is ever computed by more than one thread and no sum is ever split, so the result
-//! is bit-identical for any thread count. The bands are only a work division; they are sized so
-//! each thread sees about the same number of non-zero pixels.
+//! is bit-identical for any thread count; the division of work only decides who computes what.
 
 use std::cell::UnsafeCell;
+use std::ops::Range;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use super::backward::{add_assign, backward_deltas};
 use super::forward::forward;
+use super::hidden_step::{hidden_step_shared, Columns};
 use super::update::{sgd_step, BatchScale};
 use super::{argmax, Network, Params, DEFAULT_HIDDEN, INPUTS, OUTPUTS, PIXEL_VALUE};
 use crate::data::shuffle::{fisher_yates, Rng};
 use crate::data::Dataset;
-use crate::math::dot::{accumulate_outer, weighted_sums};
+use crate::math::dot::weighted_sums;
 use crate::math::softmax::cross_entropy;
 use crate::math::SimdLevel;
 
@@ -82,19 +82,17 @@ impl EpochReport {
     }
 }
 
-/// What phase 1 leaves for phase 2 about one sample of the current batch. The sample's hidden
-/// activations and hidden deltas live in the team's `[batch][H]` matrices instead, so that
-/// phase 2 can gather them by sample number.
+/// What phase 2 leaves for phase 3 about one sample of the current batch. Its hidden activations
+/// and hidden deltas live in the team's `[batch][H]` matrices instead, so that phase 3 can
+/// gather them by sample number.
 struct Slot {
-    sample: usize,
-    value: Vec<f64>,
     probabilities: [f64; OUTPUTS],
     delta_out: [f64; OUTPUTS],
     loss: f64,
     correct: bool,
 }
 
-/// A barrier for a few threads that meet ~100,000 times per run: spinning briefly is much
+/// A barrier for a few threads that meet ~170,000 times per run: spinning briefly is much
 /// cheaper than a futex sleep; after a while it yields, so oversubscribed cores still progress.
 struct SpinBarrier {
     count: usize,
@@ -129,7 +127,7 @@ impl SpinBarrier {
     }
 }
 
-/// Raw views of the buffers the team shares. Access follows the two-phase protocol in the
+/// Raw views of the buffers the team shares. Access follows the three-phase protocol in the
 /// module docs; every `unsafe` block below names the phase that makes it sound.
 struct Team {
     hidden: usize,
@@ -155,8 +153,8 @@ struct Team {
 unsafe impl Sync for Team {}
 
 impl Team {
-    /// The parameters as the forward pass sees them. Sound in phase 1, when nobody writes
-    /// parameters.
+    /// The parameters as the forward pass sees them. Sound in phases 1 and 2, when nobody
+    /// writes parameters.
     unsafe fn params(&self) -> Params<'_> {
         let h = self.hidden;
         Params {
@@ -176,13 +174,12 @@ fn split_evenly(n: usize, parts: usize, i: usize) -> (usize, usize) {
     (n * i / parts, n * (i + 1) / parts)
 }
 
-/// Pixel-row bands with about equal non-zero counts.
-fn balanced_bands(histogram: &[u64], threads: usize) -> Vec<(usize, usize)> {
+/// Pixel-row bands with about equal non-zero counts over the training set, so both threads
+/// of phase 2 see about the same work. Only a division of work: it changes no result.
+fn balanced_bands(histogram: &[u64], threads: usize) -> Vec<Range<usize>> {
     let weights: Vec<u64> = histogram.iter().map(|&c| c + 1).collect();
     let total: u64 = weights.iter().sum();
-    let mut bands = Vec::with_capacity(threads);
-    let mut start = 0;
-    let mut acc = 0u64;
+    let (mut bands, mut start, mut acc) = (Vec::with_capacity(threads), 0, 0u64);
     for t in 0..threads {
         let target = total * (t as u64 + 1) / threads as u64;
         let mut end = start;
@@ -193,36 +190,34 @@ fn balanced_bands(histogram: &[u64], threads: usize) -> Vec<(usize, usize)> {
         if t + 1 == threads {
             end = INPUTS;
         }
-        bands.push((start, end));
+        bands.push(start..end);
         start = end;
     }
     bands
+}
+
+/// Thread `id`'s hidden units: whole groups of eight lanes (a 64-byte line of a weight row), so
+/// no two threads ever write the same cache line.
+fn lane_range(hidden: usize, threads: usize, id: usize) -> Range<usize> {
+    let groups = hidden.div_ceil(8);
+    let (g0, g1) = split_evenly(groups, threads, id);
+    (g0 * 8).min(hidden)..(g1 * 8).min(hidden)
 }
 
 // ANCHOR: train
 /// Trains a network on `data` as `config` says; `on_epoch` is called after every epoch.
 pub fn train(config: &TrainConfig, data: &Dataset, mut on_epoch: impl FnMut(&EpochReport)) -> Network {
     assert!(config.batch > 0 && config.threads > 0 && !data.is_empty());
-    assert!(config.batch <= u16::MAX as usize + 1, "batch indices are u16");
     let mut rng = Rng::from_seed(config.seed);
     let mut net = Network::init(config.hidden, &mut rng);
     let h = config.hidden;
-    let threads = config.threads.min(INPUTS);
-    let bands = balanced_bands(&data.images.pixel_histogram(), threads);
+    let threads = config.threads;
     let batch = config.batch.min(data.len());
+    assert!(batch <= u16::MAX as usize + 1, "batch indices are u16");
     let mut hidden_rows = vec![0.0; batch * h];
     let mut delta_hidden_rows = vec![0.0; batch * h];
     let slots = (0..batch)
-        .map(|_| {
-            UnsafeCell::new(Slot {
-                sample: 0,
-                value: Vec::with_capacity(INPUTS),
-                probabilities: [0.0; OUTPUTS],
-                delta_out: [0.0; OUTPUTS],
-                loss: 0.0,
-                correct: false,
-            })
-        })
+        .map(|_| UnsafeCell::new(Slot { probabilities: [0.0; OUTPUTS], delta_out: [0.0; OUTPUTS], loss: 0.0, correct: false }))
         .collect();
     let team = Team {
         hidden: h,
@@ -240,19 +235,20 @@ pub fn train(config: &TrainConfig, data: &Dataset, mut on_epoch: impl FnMut(&Epo
         order: UnsafeCell::new((0..data.len() as u32).collect()),
         barrier: SpinBarrier::new(threads),
     };
+    let bands = balanced_bands(&data.images.pixel_histogram(), threads);
     std::thread::scope(|scope| {
         for id in 1..threads {
-            let (team, bands) = (&team, &bands);
-            scope.spawn(move || worker(id, team, bands[id], config, data, None));
+            let (team, band) = (&team, bands[id].clone());
+            scope.spawn(move || worker(id, team, band, config, data, None));
         }
-        worker(0, &team, bands[0], config, data, Some((&mut rng, &mut on_epoch)));
+        worker(0, &team, bands[0].clone(), config, data, Some((&mut rng, &mut on_epoch)));
     });
     drop(team);
     net
 }
 // ANCHOR_END: train
 
-/// Thread 0's extra duties: the shuffle, the output layer, and the epoch log.
+/// Thread 0's extra duties: the shuffle, the loss and accuracy totals, and the epoch log.
 type Leader<'a> = (&'a mut Rng, &'a mut dyn FnMut(&EpochReport));
 
 /// Asks the CPU to start loading a sample's pixels before we need them (the shuffle makes
@@ -271,72 +267,48 @@ fn prefetch<T>(items: &[T]) {
     }
 }
 
-/// Phase 2's view of one pixel row: the batch's samples that light that pixel, in batch order,
-/// and the pixel's value in each — the input column of the gradient sum for that row.
-struct ColumnLists {
-    starts: Vec<u32>,
-    cursor: Vec<u32>,
-    sample: Vec<u16>,
-    value: Vec<f64>,
+/// The batch's pixels in one band of pixel rows (`pixels[k − band.start][s]`), for
+/// `hidden_step`.
+struct BandColumns {
+    band: Range<usize>,
+    stride: usize,
+    pixels: Vec<u8>,
 }
 
-impl ColumnLists {
-    fn new(rows: usize) -> ColumnLists {
-        ColumnLists { starts: vec![0; rows + 1], cursor: vec![0; rows], sample: Vec::new(), value: Vec::new() }
+impl BandColumns {
+    fn new(band: Range<usize>, batch: usize) -> BandColumns {
+        let stride = batch.div_ceil(64) * 64;
+        BandColumns { pixels: vec![0; band.len() * stride], band, stride }
     }
 
-    /// A counting sort of the batch's non-zero pixels in `band` by pixel, stable in sample order.
-    fn build(&mut self, band: (usize, usize), data: &Dataset, slots: &[&Slot]) {
-        let (start, end) = band;
-        self.starts.iter_mut().for_each(|c| *c = 0);
-        let ranges: Vec<(usize, usize)> = slots
-            .iter()
-            .map(|slot| {
-                let index = data.images.get(slot.sample).index;
-                let lo = index.partition_point(|&k| (k as usize) < start);
-                let hi = lo + index[lo..].partition_point(|&k| (k as usize) < end);
-                for &k in &index[lo..hi] {
-                    self.starts[k as usize - start + 1] += 1;
-                }
-                (lo, hi)
-            })
-            .collect();
-        for r in 1..self.starts.len() {
-            self.starts[r] += self.starts[r - 1];
-        }
-        let total = self.starts[end - start] as usize;
-        self.sample.resize(total, 0);
-        self.value.resize(total, 0.0);
-        self.cursor.copy_from_slice(&self.starts[..end - start]);
-        for (s, (slot, &(lo, hi))) in slots.iter().zip(&ranges).enumerate() {
-            let index = data.images.get(slot.sample).index;
-            for t in lo..hi {
-                let row = index[t] as usize - start;
-                let at = self.cursor[row] as usize;
-                self.cursor[row] += 1;
-                self.sample[at] = s as u16;
-                self.value[at] = slot.value[t];
-            }
+    /// Records sample `s`'s non-zero pixels that fall in the band (indices are ascending).
+    #[inline]
+    fn add(&mut self, s: usize, index: &[u16], value: &[u8]) {
+        let lo = index.partition_point(|&k| (k as usize) < self.band.start);
+        let hi = lo + index[lo..].partition_point(|&k| (k as usize) < self.band.end);
+        for (&k, &v) in index[lo..hi].iter().zip(&value[lo..hi]) {
+            self.pixels[(k as usize - self.band.start) * self.stride + s] = v;
         }
     }
 
-    fn row(&self, row: usize) -> (&[u16], &[f64]) {
-        let (a, b) = (self.starts[row] as usize, self.starts[row + 1] as usize);
-        (&self.sample[a..b], &self.value[a..b])
+    fn view(&mut self) -> Columns<'_> {
+        Columns { pixels: &mut self.pixels, stride: self.stride }
     }
 }
 
+// ANCHOR: worker
 /// The loop every thread runs in lockstep (SPMD, like an OpenMP parallel region).
-fn worker(id: usize, team: &Team, band: (usize, usize), config: &TrainConfig, data: &Dataset, mut leader: Option<Leader<'_>>) {
+fn worker(id: usize, team: &Team, band: Range<usize>, config: &TrainConfig, data: &Dataset, mut leader: Option<Leader<'_>>) {
     let (h, level, n) = (team.hidden, config.level, data.len());
-    let (band_start, band_end) = band;
-    // Thread 0's private state: output-layer and bias gradients.
-    let mut grad_b_hidden = vec![0.0; h];
-    let mut grad_w_output = vec![0.0; OUTPUTS * h];
-    let mut grad_b_output = vec![0.0; OUTPUTS];
-    // One row of the hidden-weight gradient, summed and stepped before the next row.
+    let lanes = lane_range(h, team.threads, id);
+    let (o_start, o_end) = split_evenly(OUTPUTS, team.threads, id);
+    let batch = config.batch.min(n);
+    let batch_identity: Vec<u16> = (0..batch as u16).collect();
+    let mut value: Vec<f64> = Vec::with_capacity(INPUTS);
+    let mut columns = BandColumns::new(band.clone(), batch);
     let mut grad_row = vec![0.0; h];
-    let mut columns = ColumnLists::new(band_end - band_start);
+    let mut grad_bias = vec![0.0; lanes.len()];
+    let mut delta_column: Vec<f64> = Vec::with_capacity(batch);
     let started = Instant::now();
 
     for epoch in 1..=config.epochs {
@@ -345,12 +317,13 @@ fn worker(id: usize, team: &Team, band: (usize, usize), config: &TrainConfig, da
             fisher_yates(rng, unsafe { &mut *team.order.get() });
         }
         team.barrier.wait();
-        // SAFETY: `order` is only read until the next epoch's barrier.
+        // SAFETY: `order` is only read until the next epoch's first barrier.
         let order = unsafe { &*team.order.get() };
         let (mut loss_sum, mut correct) = (0.0, 0usize);
 
         for batch_start in (0..n).step_by(config.batch) {
             let batch_len = config.batch.min(n - batch_start);
+            let samples = &order[batch_start..batch_start + batch_len];
 
             // ---- Phase 1: per-sample forward and backward, samples split between threads.
             {
@@ -359,7 +332,7 @@ fn worker(id: usize, team: &Team, band: (usize, usize), config: &TrainConfig, da
                 let (s0, s1) = split_evenly(batch_len, team.threads, id);
                 for s in s0..s1 {
                     if s + 1 < s1 {
-                        let next = data.images.get(order[batch_start + s + 1] as usize);
+                        let next = data.images.get(samples[s + 1] as usize);
                         prefetch(next.index);
                         prefetch(next.value);
                     }
@@ -372,12 +345,11 @@ fn worker(id: usize, team: &Team, band: (usize, usize), config: &TrainConfig, da
                             std::slice::from_raw_parts_mut(team.delta_hidden_rows.add(s * h), h),
                         )
                     };
-                    slot.sample = order[batch_start + s] as usize;
-                    let image = data.images.get(slot.sample);
-                    let label = data.labels[slot.sample] as usize;
-                    slot.value.clear();
-                    slot.value.extend(image.value.iter().map(|&v| PIXEL_VALUE[v as usize]));
-                    forward(level, &params, image.index, &slot.value, hidden, &mut slot.probabilities);
+                    let image = data.images.get(samples[s] as usize);
+                    let label = data.labels[samples[s] as usize] as usize;
+                    value.clear();
+                    value.extend(image.value.iter().map(|&v| PIXEL_VALUE[v as usize]));
+                    forward(level, &params, image.index, &value, hidden, &mut slot.probabilities);
                     slot.loss = cross_entropy(&slot.probabilities, label);
                     slot.correct = argmax(&slot.probabilities) == label;
                     backward_deltas(level, &params, hidden, &slot.probabilities, label, &mut slot.delta_out, delta_hidden);
@@ -385,9 +357,9 @@ fn worker(id: usize, team: &Team, band: (usize, usize), config: &TrainConfig, da
             }
             team.barrier.wait();
 
-            // ---- Phase 2: per-parameter batch sums and SGD steps, parameters split.
+            // ---- Phase 2: gradients and steps, parameters split between threads.
             {
-                // SAFETY: phase 2 — slots and the two matrices are read-only for everyone.
+                // SAFETY: phase 2 — slots and the two row matrices are read-only for everyone.
                 let slots: Vec<&Slot> = team.slots[..batch_len].iter().map(|c| unsafe { &*c.get() }).collect();
                 let (hidden_rows, delta_hidden_rows) = unsafe {
                     (
@@ -396,48 +368,60 @@ fn worker(id: usize, team: &Team, band: (usize, usize), config: &TrainConfig, da
                     )
                 };
                 let scale = BatchScale::new(batch_len);
-                // SAFETY: this thread's band of weight rows is written by this thread only.
-                let weight_band = unsafe {
-                    std::slice::from_raw_parts_mut(team.w_hidden_t.add(band_start * h), (band_end - band_start) * h)
-                };
-                // g_wh[k][·] = Σ_s x[s][k]·delta_hidden[s][·] over the samples that light pixel k,
-                // in batch order: a weighted sum of delta rows. Pixels no sample lights have a zero
-                // gradient, and stepping them would change no bit, so they are skipped.
-                columns.build(band, data, &slots);
-                for (row, weights) in weight_band.chunks_exact_mut(h).enumerate() {
-                    let (samples, values) = columns.row(row);
-                    if !samples.is_empty() {
-                        weighted_sums(level, &mut grad_row, delta_hidden_rows, h, samples, values);
-                        sgd_step(level, weights, &mut grad_row, config.lr, scale);
+
+                // This thread's band of hidden-weight rows (see `hidden_step`).
+                for (s, &sample) in samples.iter().enumerate() {
+                    let image = data.images.get(sample as usize);
+                    columns.add(s, image.index, image.value);
+                }
+                // SAFETY: rows `band` of the hidden weights are this thread's in phase 2.
+                unsafe {
+                    hidden_step_shared(
+                        level,
+                        team.w_hidden_t.add(band.start * h),
+                        band.len(),
+                        h,
+                        0..h,
+                        &mut columns.view(),
+                        delta_hidden_rows,
+                        config.lr,
+                        scale,
+                    );
+                }
+
+                // This thread's hidden biases: g_bh[j] = Σ_s delta_hidden[s][j].
+                if !lanes.is_empty() {
+                    grad_bias.iter_mut().for_each(|g| *g = 0.0);
+                    for delta_hidden in delta_hidden_rows.chunks_exact(h) {
+                        add_assign(&mut grad_bias, &delta_hidden[lanes.clone()]);
+                    }
+                    // SAFETY: lanes `lanes` of the hidden bias are this thread's in phase 2.
+                    let b_hidden = unsafe { std::slice::from_raw_parts_mut(team.b_hidden.add(lanes.start), lanes.len()) };
+                    sgd_step(level, b_hidden, &mut grad_bias, config.lr, scale);
+                }
+
+                // This thread's output units: g_wo[o][·] = Σ_s delta_out[s][o]·h[s][·], and g_bo[o].
+                for o in o_start..o_end {
+                    delta_column.clear();
+                    delta_column.extend(slots.iter().map(|slot| slot.delta_out[o]));
+                    weighted_sums(level, &mut grad_row, hidden_rows, h, &batch_identity[..batch_len], &delta_column);
+                    let grad_b = delta_column.iter().fold(0.0, |acc, &d| acc + d);
+                    // SAFETY: output unit o's weights, bias and transposed column are this thread's.
+                    unsafe {
+                        let w_row = std::slice::from_raw_parts_mut(team.w_output.add(o * h), h);
+                        sgd_step(level, w_row, &mut grad_row, config.lr, scale);
+                        for (j, &w) in w_row.iter().enumerate() {
+                            *team.w_output_t.add(j * OUTPUTS + o) = w;
+                        }
+                        let b = team.b_output.add(o);
+                        *b = *b - config.lr * scale.mean(grad_b);
                     }
                 }
 
                 if id == 0 {
-                    // SAFETY: phase 2 — the output layer and the biases belong to thread 0.
-                    let (b_hidden, w_output, w_output_t, b_output, identity) = unsafe {
-                        (
-                            std::slice::from_raw_parts_mut(team.b_hidden, h),
-                            std::slice::from_raw_parts_mut(team.w_output, OUTPUTS * h),
-                            std::slice::from_raw_parts_mut(team.w_output_t, h * OUTPUTS),
-                            std::slice::from_raw_parts_mut(team.b_output, OUTPUTS),
-                            std::slice::from_raw_parts(team.identity, team.identity_len),
-                        )
-                    };
-                    for (s, slot) in slots.iter().enumerate() {
-                        let (hidden, delta_hidden) = (&hidden_rows[s * h..][..h], &delta_hidden_rows[s * h..][..h]);
-                        add_assign(&mut grad_b_hidden, delta_hidden);
-                        accumulate_outer(level, &mut grad_w_output, h, 0, &identity[..OUTPUTS], &slot.delta_out, hidden);
-                        add_assign(&mut grad_b_output, &slot.delta_out);
+                    for slot in &slots {
                         loss_sum = loss_sum + slot.loss;
                         correct += slot.correct as usize;
-                    }
-                    sgd_step(level, b_hidden, &mut grad_b_hidden, config.lr, scale);
-                    sgd_step(level, w_output, &mut grad_w_output, config.lr, scale);
-                    sgd_step(level, b_output, &mut grad_b_output, config.lr, scale);
-                    for o in 0..OUTPUTS {
-                        for j in 0..h {
-                            w_output_t[j * OUTPUTS + o] = w_output[o * h + j];
-                        }
                     }
                 }
             }
@@ -456,6 +440,7 @@ fn worker(id: usize, team: &Team, band: (usize, usize), config: &TrainConfig, da
         }
     }
 }
+// ANCHOR_END: worker
 
 #[cfg(test)]
 mod tests {
@@ -467,10 +452,26 @@ mod tests {
         for threads in 1..=6 {
             let bands = balanced_bands(&hist, threads);
             assert_eq!(bands.len(), threads);
-            assert_eq!(bands[0].0, 0);
-            assert_eq!(bands[threads - 1].1, INPUTS);
+            assert_eq!(bands[0].start, 0);
+            assert_eq!(bands[threads - 1].end, INPUTS);
             for w in bands.windows(2) {
-                assert_eq!(w[0].1, w[1].0);
+                assert_eq!(w[0].end, w[1].start);
+            }
+        }
+    }
+
+    #[test]
+    fn lane_ranges_cover_every_unit_once_in_whole_lines() {
+        for hidden in [1usize, 7, 8, 10, 32, 33, 100] {
+            for threads in 1..=6 {
+                let mut next = 0;
+                for id in 0..threads {
+                    let r = lane_range(hidden, threads, id);
+                    assert_eq!(r.start, next);
+                    assert!(r.start % 8 == 0 || r.is_empty());
+                    next = r.end;
+                }
+                assert_eq!(next, hidden);
             }
         }
     }

@@ -23,17 +23,30 @@ impl BatchScale {
         let exact_reciprocal = n.is_power_of_two().then(|| 1.0 / n as f64);
         BatchScale { n: n as f64, exact_reciprocal }
     }
+
+    /// `g / n`, exactly as the canonical definition (a division) rounds it.
+    #[inline(always)]
+    pub fn mean(self, g: f64) -> f64 {
+        match self.exact_reciprocal {
+            Some(r) => g * r,
+            None => g / self.n,
+        }
+    }
+
+    pub fn n(self) -> f64 {
+        self.n
+    }
+
+    pub fn exact_reciprocal(self) -> Option<f64> {
+        self.exact_reciprocal
+    }
 }
 
 /// `w[i] = w[i] − lr·(g[i] / n)` and `g[i] = 0`, the canonical scalar reference.
 pub fn sgd_step_scalar(weights: &mut [f64], grads: &mut [f64], lr: f64, scale: BatchScale) {
     assert_eq!(weights.len(), grads.len());
     for (w, g) in weights.iter_mut().zip(grads.iter_mut()) {
-        let mean = match scale.exact_reciprocal {
-            Some(r) => *g * r,
-            None => *g / scale.n,
-        };
-        *w = *w - lr * mean;
+        *w = *w - lr * scale.mean(*g);
         *g = 0.0;
     }
 }
@@ -59,6 +72,7 @@ mod x86 {
     use super::*;
     use std::arch::x86_64::*;
 
+    // ANCHOR: sgd_step_sse2
     pub(super) unsafe fn sgd_step_sse2(weights: &mut [f64], grads: &mut [f64], lr: f64, scale: BatchScale) {
         let n = weights.len();
         let (w, g) = (weights.as_mut_ptr(), grads.as_mut_ptr());
@@ -76,6 +90,7 @@ mod x86 {
         }
         sgd_step_scalar(&mut weights[i..], &mut grads[i..], lr, scale);
     }
+    // ANCHOR_END: sgd_step_sse2
 
     #[target_feature(enable = "avx2")]
     pub(super) unsafe fn sgd_step_avx2(weights: &mut [f64], grads: &mut [f64], lr: f64, scale: BatchScale) {
