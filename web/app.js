@@ -20,6 +20,7 @@
 
   // ---- Preprocessing: small pure functions, exposed on window.mnist for tests -------------
 
+  // ANCHOR: canvas_intensity
   /**
    * Grey level of each pixel of an RGBA buffer (such as ImageData.data): the mean of R, G and
    * B, 0 (black) to 255 (white). Alpha is ignored: the canvas is painted opaque.
@@ -33,7 +34,9 @@
     }
     return out;
   }
+  // ANCHOR_END: canvas_intensity
 
+  // ANCHOR: downsample10
   /**
    * Shrinks a square grey image by 10 in each direction: each output pixel is the mean of a
    * 10×10 block of input pixels, rounded to the nearest integer. A 280×280 canvas gives the
@@ -61,7 +64,9 @@
     }
     return out;
   }
+  // ANCHOR_END: downsample10
 
+  // ANCHOR: centre_of_mass
   /**
    * The intensity-weighted centre of mass of a square image, in pixel coordinates (pixel
    * (x, y) has its centre at (x, y); the middle of a 28×28 image is (13.5, 13.5)).
@@ -81,7 +86,9 @@
     }
     return mass > 0 ? { x: sx / mass, y: sy / mass, mass } : null;
   }
+  // ANCHOR_END: centre_of_mass
 
+  // ANCHOR: shift_image
   /**
    * Moves a square image by whole pixels: pixel (x, y) goes to (x + dx, y + dy). Pixels moved
    * past an edge are dropped, vacated pixels are 0 (black). The input is not modified.
@@ -104,7 +111,9 @@
     }
     return out;
   }
+  // ANCHOR_END: shift_image
 
+  // ANCHOR: centre_and_preprocess
   /**
    * MNIST's centring: shift a 28×28 image by the whole number of pixels (rounded) that brings
    * its centre of mass closest to the middle, (13.5, 13.5). An empty image comes back as is.
@@ -126,6 +135,7 @@
   function preprocess(intensity280) {
     return centreImage(downsample10(intensity280, CANVAS_SIZE));
   }
+  // ANCHOR_END: centre_and_preprocess
 
   window.mnist = {
     CANVAS_SIZE, SIDE, CENTRE, LINE_WIDTH,
@@ -296,6 +306,7 @@
     }
     const sentVersion = version;
     if (sentVersion <= clearedAt || sentVersion === lastSent) return; // empty or already sent
+    // ANCHOR: send_prediction
     const pixels = canvasIntensity(ctx.getImageData(0, 0, CANVAS_SIZE, CANVAS_SIZE).data);
     const input = preprocess(pixels);
     drawPreview(input);
@@ -308,6 +319,7 @@
       headers: { 'Content-Type': 'application/octet-stream' },
       body: input,
     })
+    // ANCHOR_END: send_prediction
       .then(async (res) => {
         let body = null;
         try { body = await res.json(); } catch (_) { /* not JSON: reported below */ }

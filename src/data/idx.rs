@@ -81,10 +81,12 @@ impl fmt::Display for IdxError {
 
 impl std::error::Error for IdxError {}
 
+// ANCHOR: idx_constants
 pub const IMAGES_MAGIC: u32 = 2051;
 pub const LABELS_MAGIC: u32 = 2049;
 pub const SIDE: usize = 28;
 pub const PIXELS: usize = SIDE * SIDE;
+// ANCHOR_END: idx_constants
 
 // ANCHOR: images
 /// A set of 28×28 images, stored sparsely: for image `i`, the positions and values of its
@@ -109,6 +111,7 @@ impl Images {
         Images { offsets: vec![0], index: Vec::new(), value: Vec::new() }
     }
 
+    // ANCHOR: push_dense
     /// Appends one dense image of 784 bytes.
     pub fn push_dense(&mut self, pixels: &[u8]) {
         assert_eq!(pixels.len(), PIXELS, "an image has 784 pixels");
@@ -120,6 +123,7 @@ impl Images {
         }
         self.offsets.push(self.index.len() as u32);
     }
+    // ANCHOR_END: push_dense
 
     pub fn len(&self) -> usize {
         self.offsets.len() - 1
@@ -192,6 +196,7 @@ pub struct Mnist {
     pub test: Dataset,
 }
 
+// ANCHOR: open_idx
 /// Opens `path`, or `path.gz` if `path` does not exist, transparently un-gzipping either.
 fn open_idx(path: &Path) -> Result<(PathBuf, Box<dyn Read>), IdxError> {
     let gz = PathBuf::from(format!("{}.gz", path.display()));
@@ -214,6 +219,7 @@ fn open_idx(path: &Path) -> Result<(PathBuf, Box<dyn Read>), IdxError> {
     };
     Ok((chosen, stream))
 }
+// ANCHOR_END: open_idx
 
 /// Reads until `buf` is full or the stream ends; returns how many bytes arrived.
 fn read_full(reader: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
@@ -252,6 +258,7 @@ impl IdxReader {
         Ok(())
     }
 
+    // ANCHOR: u32_be
     fn u32_be(&mut self) -> Result<u32, IdxError> {
         let mut b = [0u8; 4];
         self.exact(&mut b)?;
@@ -265,6 +272,7 @@ impl IdxReader {
         }
         Ok(())
     }
+    // ANCHOR_END: u32_be
 
     /// After reading everything the header describes (only when the whole file was read).
     fn expect_end(&mut self) -> Result<(), IdxError> {
@@ -310,6 +318,7 @@ fn read_images_counted(path: &Path, limit: Option<usize>) -> Result<(Images, usi
 }
 // ANCHOR_END: read_images
 
+// ANCHOR: read_labels
 /// Reads an IDX label file (raw or gzipped): at most `limit` labels if given.
 pub fn read_labels(path: &Path, limit: Option<usize>) -> Result<Vec<u8>, IdxError> {
     read_labels_counted(path, limit).map(|(labels, _)| labels)
@@ -332,6 +341,7 @@ fn read_labels_counted(path: &Path, limit: Option<usize>) -> Result<(Vec<u8>, us
     }
     Ok((labels, count))
 }
+// ANCHOR_END: read_labels
 
 /// Reads an image file and its label file and checks that they describe the same samples.
 pub fn read_dataset(images_path: &Path, labels_path: &Path, limit: Option<usize>) -> Result<Dataset, IdxError> {

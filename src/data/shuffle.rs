@@ -14,6 +14,7 @@ use rand_pcg::Pcg64;
 pub struct Rng(Pcg64);
 
 impl Rng {
+    // ANCHOR: from_seed
     /// A generator fully determined by `seed`. The seed goes through SplitMix64 so that nearby
     /// seeds (1, 2, 3…) start far apart in PCG's state space.
     pub fn from_seed(seed: u64) -> Rng {
@@ -22,11 +23,13 @@ impl Rng {
         let stream = ((splitmix64(&mut sm) as u128) << 64) | splitmix64(&mut sm) as u128;
         Rng(Pcg64::new(state, stream))
     }
+    // ANCHOR_END: from_seed
 
     pub fn next_u64(&mut self) -> u64 {
         self.0.next_u64()
     }
 
+    // ANCHOR: unit
     /// Uniform in `[0, 1)`: the top 53 bits of a draw, scaled by `2^-53` (exact).
     pub fn next_unit(&mut self) -> f64 {
         (self.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
@@ -36,7 +39,9 @@ impl Rng {
     pub fn next_symmetric(&mut self, bound: f64) -> f64 {
         bound * (2.0 * self.next_unit() - 1.0)
     }
+    // ANCHOR_END: unit
 
+    // ANCHOR: below
     /// Uniform integer in `0..n` without bias (Lemire's multiply-and-reject method):
     /// the high half of `x·n` is the candidate; the low half tells whether `x` fell in the
     /// short, over-represented slice of the range, in which case we draw again.
@@ -51,8 +56,10 @@ impl Rng {
         }
         (m >> 64) as u64
     }
+    // ANCHOR_END: below
 }
 
+// ANCHOR: splitmix64
 fn splitmix64(state: &mut u64) -> u64 {
     *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
     let mut z = *state;
@@ -60,6 +67,7 @@ fn splitmix64(state: &mut u64) -> u64 {
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     z ^ (z >> 31)
 }
+// ANCHOR_END: splitmix64
 // ANCHOR_END: rng
 
 // ANCHOR: fisher_yates

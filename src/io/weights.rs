@@ -46,6 +46,7 @@ fn field_of(index: usize, hidden: usize) -> &'static str {
     bounds.iter().find(|(end, _)| index < *end).map_or("b_output", |(_, name)| name)
 }
 
+// ANCHOR: hidden_for_size
 /// The hidden size whose weights file has exactly `bytes` bytes, if any.
 pub fn hidden_for_size(bytes: u64) -> Option<usize> {
     if bytes % 8 != 0 {
@@ -58,6 +59,7 @@ pub fn hidden_for_size(bytes: u64) -> Option<usize> {
     let hidden = ((values - 10) / 795) as usize;
     (1..=MAX_HIDDEN).contains(&hidden).then_some(hidden)
 }
+// ANCHOR_END: hidden_for_size
 
 // ANCHOR: encode
 /// The file's bytes for `net`.

@@ -76,6 +76,7 @@ fn pow2(k: i64) -> f64 {
 }
 // ANCHOR_END: exp_scalar
 
+// ANCHOR: exp_in_place
 /// `e^x` for every element of `values`, in place, on the given instruction set.
 pub fn exp_in_place(level: SimdLevel, values: &mut [f64]) {
     match level {
@@ -89,6 +90,7 @@ pub fn exp_in_place(level: SimdLevel, values: &mut [f64]) {
         _ => values.iter_mut().for_each(|v| *v = exp(*v)),
     }
 }
+// ANCHOR_END: exp_in_place
 
 #[cfg(target_arch = "x86_64")]
 pub(crate) mod x86 {

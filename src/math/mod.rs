@@ -93,6 +93,7 @@ impl FromStr for SimdLevel {
     }
 }
 
+// ANCHOR: min_max_like_sse
 /// `a < b ? a : b` with the exact semantics of `minsd`/`minpd` (the second operand is returned
 /// when either is NaN), so that scalar clamping matches the SIMD clamping bit for bit.
 #[inline(always)]
@@ -113,3 +114,4 @@ pub(crate) fn max_like_sse(a: f64, b: f64) -> f64 {
         b
     }
 }
+// ANCHOR_END: min_max_like_sse

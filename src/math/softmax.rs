@@ -31,9 +31,11 @@ pub fn softmax_in_place(level: SimdLevel, values: &mut [f64]) {
 }
 // ANCHOR_END: softmax
 
+// ANCHOR: cross_entropy
 /// Cross-entropy of a softmax output against the true class: `−ln p[label]`. The probability is
 /// floored at the smallest normal double so a (practically impossible) underflow to 0 gives a
 /// large finite loss instead of +inf.
 pub fn cross_entropy(probabilities: &[f64], label: usize) -> f64 {
     -super::ln::ln(max_like_sse(probabilities[label], f64::MIN_POSITIVE))
 }
+// ANCHOR_END: cross_entropy

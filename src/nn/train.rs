@@ -92,6 +92,7 @@ struct Slot {
     correct: bool,
 }
 
+// ANCHOR: spin_barrier
 /// A barrier for a few threads that meet ~170,000 times per run: spinning briefly is much
 /// cheaper than a futex sleep; after a while it yields, so oversubscribed cores still progress.
 struct SpinBarrier {
@@ -126,6 +127,7 @@ impl SpinBarrier {
         }
     }
 }
+// ANCHOR_END: spin_barrier
 
 /// Raw views of the buffers the team shares. Access follows the three-phase protocol in the
 /// module docs; every `unsafe` block below names the phase that makes it sound.
@@ -174,6 +176,7 @@ fn split_evenly(n: usize, parts: usize, i: usize) -> (usize, usize) {
     (n * i / parts, n * (i + 1) / parts)
 }
 
+// ANCHOR: balanced_bands
 /// Pixel-row bands with about equal non-zero counts over the training set, so both threads
 /// of phase 2 see about the same work. Only a division of work: it changes no result.
 fn balanced_bands(histogram: &[u64], threads: usize) -> Vec<Range<usize>> {
@@ -195,6 +198,7 @@ fn balanced_bands(histogram: &[u64], threads: usize) -> Vec<Range<usize>> {
     }
     bands
 }
+// ANCHOR_END: balanced_bands
 
 /// Thread `id`'s hidden units: whole groups of eight lanes (a 64-byte line of a weight row), so
 /// no two threads ever write the same cache line.
@@ -251,22 +255,6 @@ pub fn train(config: &TrainConfig, data: &Dataset, mut on_epoch: impl FnMut(&Epo
 /// Thread 0's extra duties: the shuffle, the loss and accuracy totals, and the epoch log.
 type Leader<'a> = (&'a mut Rng, &'a mut dyn FnMut(&EpochReport));
 
-/// Asks the CPU to start loading a sample's pixels before we need them (the shuffle makes
-/// every sample a cache miss otherwise). A hint only: it changes no result.
-#[inline(always)]
-fn prefetch<T>(items: &[T]) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-        let bytes = std::mem::size_of_val(items);
-        let base = items.as_ptr() as *const i8;
-        for offset in (0..bytes).step_by(64) {
-            // SAFETY: prefetching an address inside the slice; it never faults.
-            unsafe { _mm_prefetch::<_MM_HINT_T0>(base.add(offset)) };
-        }
-    }
-}
-
 /// The batch's pixels in one band of pixel rows (`pixels[k − band.start][s]`), for
 /// `hidden_step`.
 struct BandColumns {
@@ -312,6 +300,7 @@ fn worker(id: usize, team: &Team, band: Range<usize>, config: &TrainConfig, data
     let started = Instant::now();
 
     for epoch in 1..=config.epochs {
+        // ANCHOR: epoch_shuffle
         if let Some((rng, _)) = leader.as_mut() {
             // SAFETY: between epochs only thread 0 touches `order`; the barrier publishes it.
             fisher_yates(rng, unsafe { &mut *team.order.get() });
@@ -319,23 +308,20 @@ fn worker(id: usize, team: &Team, band: Range<usize>, config: &TrainConfig, data
         team.barrier.wait();
         // SAFETY: `order` is only read until the next epoch's first barrier.
         let order = unsafe { &*team.order.get() };
+        // ANCHOR_END: epoch_shuffle
         let (mut loss_sum, mut correct) = (0.0, 0usize);
 
         for batch_start in (0..n).step_by(config.batch) {
             let batch_len = config.batch.min(n - batch_start);
             let samples = &order[batch_start..batch_start + batch_len];
 
+            // ANCHOR: phase1
             // ---- Phase 1: per-sample forward and backward, samples split between threads.
             {
                 // SAFETY: phase 1 — parameters are read-only for everyone.
                 let params = unsafe { team.params() };
                 let (s0, s1) = split_evenly(batch_len, team.threads, id);
                 for s in s0..s1 {
-                    if s + 1 < s1 {
-                        let next = data.images.get(samples[s + 1] as usize);
-                        prefetch(next.index);
-                        prefetch(next.value);
-                    }
                     // SAFETY: slot `s` and row `s` of the two matrices belong to this thread
                     // in phase 1.
                     let (slot, hidden, delta_hidden) = unsafe {
@@ -356,7 +342,9 @@ fn worker(id: usize, team: &Team, band: Range<usize>, config: &TrainConfig, data
                 }
             }
             team.barrier.wait();
+            // ANCHOR_END: phase1
 
+            // ANCHOR: phase2
             // ---- Phase 2: gradients and steps, parameters split between threads.
             {
                 // SAFETY: phase 2 — slots and the two row matrices are read-only for everyone.
@@ -426,6 +414,7 @@ fn worker(id: usize, team: &Team, band: Range<usize>, config: &TrainConfig, data
                 }
             }
             team.barrier.wait();
+            // ANCHOR_END: phase2
         }
 
         if let Some((_, on_epoch)) = leader.as_mut() {
