@@ -322,6 +322,13 @@ fn worker(id: usize, team: &Team, band: Range<usize>, config: &TrainConfig, data
                 let params = unsafe { team.params() };
                 let (s0, s1) = split_evenly(batch_len, team.threads, id);
                 for s in s0..s1 {
+                    // Start loading the samples this thread needs next (a hint; no result changes).
+                    if let Some(&ahead) = order.get(batch_start + s + 4) {
+                        data.images.prefetch_offsets(ahead as usize);
+                    }
+                    if s + 1 < s1 {
+                        data.images.prefetch_pixels(samples[s + 1] as usize);
+                    }
                     // SAFETY: slot `s` and row `s` of the two matrices belong to this thread
                     // in phase 1.
                     let (slot, hidden, delta_hidden) = unsafe {
