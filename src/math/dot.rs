@@ -37,22 +37,44 @@ fn check_shapes(width: usize, rows_len: usize, stride: usize, first_row: usize, 
 // ANCHOR: weighted_sums
 /// `out[i] = Σ_t rows[idx[t]·stride + i] · val[t]`, summed from +0.0 in ascending `t`.
 pub fn weighted_sums(level: SimdLevel, out: &mut [f64], rows: &[f64], stride: usize, idx: &[u16], val: &[f64]) {
+    gather(level, out, rows, stride, idx, val, false)
+}
+
+/// [`weighted_sums`] continued: each `out[i]` is a sum already begun over earlier inputs, and
+/// goes on adding `rows[idx[t]·stride + i] · val[t]` in ascending `t`. Splitting a canonical sum
+/// into consecutive stretches this way — on one thread or handed from one to the next — performs
+/// exactly the same operations in the same order, so it gives the same bits.
+pub fn weighted_sums_continue(level: SimdLevel, out: &mut [f64], rows: &[f64], stride: usize, idx: &[u16], val: &[f64]) {
+    gather(level, out, rows, stride, idx, val, true)
+}
+
+fn gather(level: SimdLevel, out: &mut [f64], rows: &[f64], stride: usize, idx: &[u16], val: &[f64], carry: bool) {
     check_shapes(out.len(), rows.len(), stride, 0, idx, val);
     match level {
         #[cfg(target_arch = "x86_64")]
-        SimdLevel::Sse2 => unsafe { x86::weighted_sums_sse2(out, rows.as_ptr(), stride, idx, val) },
+        SimdLevel::Sse2 => unsafe { x86::weighted_sums_sse2(out, rows.as_ptr(), stride, idx, val, carry) },
         #[cfg(target_arch = "x86_64")]
         SimdLevel::Avx2 => {
             assert!(level.is_supported(), "AVX2 requested on a CPU without it");
-            unsafe { x86::weighted_sums_avx2(out, rows.as_ptr(), stride, idx, val) }
+            unsafe { x86::weighted_sums_avx2(out, rows.as_ptr(), stride, idx, val, carry) }
         }
-        _ => weighted_sums_scalar(out, rows, stride, idx, val),
+        _ => {
+            if !carry {
+                out.fill(0.0);
+            }
+            weighted_sums_continue_scalar(out, rows, stride, idx, val)
+        }
     }
 }
 
 /// The canonical scalar reference of [`weighted_sums`].
 pub fn weighted_sums_scalar(out: &mut [f64], rows: &[f64], stride: usize, idx: &[u16], val: &[f64]) {
     out.fill(0.0);
+    weighted_sums_continue_scalar(out, rows, stride, idx, val)
+}
+
+/// The canonical scalar reference of [`weighted_sums_continue`].
+pub fn weighted_sums_continue_scalar(out: &mut [f64], rows: &[f64], stride: usize, idx: &[u16], val: &[f64]) {
     for (&k, &x) in idx.iter().zip(val) {
         let row = &rows[k as usize * stride..][..out.len()];
         for (acc, &w) in out.iter_mut().zip(row) {
@@ -106,8 +128,13 @@ mod x86 {
     // ANCHOR: weighted_sums_avx2
     /// `V` four-lane accumulators stay in registers while all inputs stream past.
     #[inline(always)]
-    unsafe fn gather_block_avx2<const V: usize>(out: *mut f64, rows: *const f64, stride: usize, idx: &[u16], val: &[f64]) {
+    unsafe fn gather_block_avx2<const V: usize>(out: *mut f64, rows: *const f64, stride: usize, idx: &[u16], val: &[f64], carry: bool) {
         let mut acc = [_mm256_setzero_pd(); V];
+        if carry {
+            for (v, a) in acc.iter_mut().enumerate() {
+                *a = _mm256_loadu_pd(out.add(4 * v));
+            }
+        }
         for t in 0..idx.len() {
             let x = _mm256_set1_pd(*val.get_unchecked(t));
             let row = rows.add(*idx.get_unchecked(t) as usize * stride);
@@ -122,8 +149,13 @@ mod x86 {
     // ANCHOR_END: weighted_sums_avx2
 
     #[inline(always)]
-    unsafe fn gather_block_sse2<const V: usize>(out: *mut f64, rows: *const f64, stride: usize, idx: &[u16], val: &[f64]) {
+    unsafe fn gather_block_sse2<const V: usize>(out: *mut f64, rows: *const f64, stride: usize, idx: &[u16], val: &[f64], carry: bool) {
         let mut acc = [_mm_setzero_pd(); V];
+        if carry {
+            for (v, a) in acc.iter_mut().enumerate() {
+                *a = _mm_loadu_pd(out.add(2 * v));
+            }
+        }
         for t in 0..idx.len() {
             let x = _mm_set1_pd(*val.get_unchecked(t));
             let row = rows.add(*idx.get_unchecked(t) as usize * stride);
@@ -139,8 +171,8 @@ mod x86 {
     // ANCHOR: gather_lane
     /// Lanes that do not fill a register: the scalar sequence, one lane at a time.
     #[inline(always)]
-    unsafe fn gather_lane(out: *mut f64, rows: *const f64, stride: usize, idx: &[u16], val: &[f64]) {
-        let mut acc = 0.0;
+    unsafe fn gather_lane(out: *mut f64, rows: *const f64, stride: usize, idx: &[u16], val: &[f64], carry: bool) {
+        let mut acc = if carry { *out } else { 0.0 };
         for t in 0..idx.len() {
             acc = acc + *rows.add(*idx.get_unchecked(t) as usize * stride) * *val.get_unchecked(t);
         }
@@ -148,47 +180,47 @@ mod x86 {
     }
     // ANCHOR_END: gather_lane
 
-    pub(super) unsafe fn weighted_sums_sse2(out: &mut [f64], rows: *const f64, stride: usize, idx: &[u16], val: &[f64]) {
+    pub(super) unsafe fn weighted_sums_sse2(out: &mut [f64], rows: *const f64, stride: usize, idx: &[u16], val: &[f64], carry: bool) {
         let width = out.len();
         let o = out.as_mut_ptr();
         let mut i = 0;
         while i + 16 <= width {
-            gather_block_sse2::<8>(o.add(i), rows.add(i), stride, idx, val);
+            gather_block_sse2::<8>(o.add(i), rows.add(i), stride, idx, val, carry);
             i += 16;
         }
         while i + 2 <= width {
-            gather_block_sse2::<1>(o.add(i), rows.add(i), stride, idx, val);
+            gather_block_sse2::<1>(o.add(i), rows.add(i), stride, idx, val, carry);
             i += 2;
         }
         if i < width {
-            gather_lane(o.add(i), rows.add(i), stride, idx, val);
+            gather_lane(o.add(i), rows.add(i), stride, idx, val, carry);
         }
     }
 
     // ANCHOR: weighted_sums_avx2_driver
     #[target_feature(enable = "avx2")]
-    pub(super) unsafe fn weighted_sums_avx2(out: &mut [f64], rows: *const f64, stride: usize, idx: &[u16], val: &[f64]) {
+    pub(super) unsafe fn weighted_sums_avx2(out: &mut [f64], rows: *const f64, stride: usize, idx: &[u16], val: &[f64], carry: bool) {
         let width = out.len();
         let o = out.as_mut_ptr();
         let mut i = 0;
         while i + 32 <= width {
-            gather_block_avx2::<8>(o.add(i), rows.add(i), stride, idx, val);
+            gather_block_avx2::<8>(o.add(i), rows.add(i), stride, idx, val, carry);
             i += 32;
         }
         while i + 8 <= width {
-            gather_block_avx2::<2>(o.add(i), rows.add(i), stride, idx, val);
+            gather_block_avx2::<2>(o.add(i), rows.add(i), stride, idx, val, carry);
             i += 8;
         }
         while i + 4 <= width {
-            gather_block_avx2::<1>(o.add(i), rows.add(i), stride, idx, val);
+            gather_block_avx2::<1>(o.add(i), rows.add(i), stride, idx, val, carry);
             i += 4;
         }
         while i + 2 <= width {
-            gather_block_sse2::<1>(o.add(i), rows.add(i), stride, idx, val);
+            gather_block_sse2::<1>(o.add(i), rows.add(i), stride, idx, val, carry);
             i += 2;
         }
         if i < width {
-            gather_lane(o.add(i), rows.add(i), stride, idx, val);
+            gather_lane(o.add(i), rows.add(i), stride, idx, val, carry);
         }
     }
     // ANCHOR_END: weighted_sums_avx2_driver

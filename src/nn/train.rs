@@ -1,13 +1,21 @@
 //! The training loop — the original's `main.asm` training section — run by a small team of
 //! threads that never split a sum.
 //!
-//! Each mini-batch takes two phases, separated by barriers:
+//! Thread `t` owns a band of input pixels — rows `band` of the transposed hidden weights — for
+//! the whole run, so that 200 KB matrix never travels between cores. Each mini-batch takes
+//! three phases, separated by barriers:
 //!
-//! 1. **By samples.** The batch's samples are divided between the threads: forward pass, loss,
-//!    and the two delta vectors of each sample, written to that sample's own slot and rows.
-//! 2. **By parameters.** Thread `t` owns a band of input pixels — rows `band` of the transposed
-//!    hidden weights — plus some output units and some hidden biases. It sums each of their
-//!    gradient elements over the batch in sample order and steps it.
+//! 1. **Hidden sums, as a pipeline over the bands.** A hidden unit's sum runs over the pixels in
+//!    ascending order; thread 0 adds the terms of its (lowest) band for a sample and hands the
+//!    partial sums on to thread 1, which continues them with its band while thread 0 starts on
+//!    the next sample, and so on. The sum is still one sequential chain of operations — only the
+//!    core performing each stretch of it changes.
+//! 2. **The rest of each sample, by samples.** Samples are divided between threads: bias and
+//!    σ, the output layer, softmax, loss, `delta_out` and the full `delta_hidden` row of each
+//!    sample (the output layer is tiny).
+//! 3. **Gradients and steps, by parameters.** Thread `t` sums and steps the hidden weights of
+//!    its band, some output units and some hidden biases: each gradient element is summed over
+//!    the batch in sample order by exactly one thread.
 //!
 //! No element is ever computed by more than one thread and no sum is ever split, so the result
 //! is bit-identical for any thread count; the division of work only decides who computes what.
@@ -18,13 +26,14 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use super::backward::{add_assign, backward_deltas};
-use super::forward::forward;
+use super::forward::forward_output;
 use super::hidden_step::{hidden_step_shared, Columns};
 use super::update::{sgd_step, BatchScale};
 use super::{argmax, Network, Params, DEFAULT_HIDDEN, INPUTS, OUTPUTS, PIXEL_VALUE};
 use crate::data::shuffle::{fisher_yates, Rng};
 use crate::data::Dataset;
-use crate::math::dot::weighted_sums;
+use crate::math::dot::{weighted_sums, weighted_sums_continue};
+use crate::math::sigmoid::sigmoid_in_place;
 use crate::math::softmax::cross_entropy;
 use crate::math::SimdLevel;
 
@@ -93,7 +102,7 @@ struct Slot {
 }
 
 // ANCHOR: spin_barrier
-/// A barrier for a few threads that meet ~170,000 times per run: spinning briefly is much
+/// A barrier for a few threads that meet ~170,000 times per run (three times per batch): spinning briefly is much
 /// cheaper than a futex sleep; after a while it yields, so oversubscribed cores still progress.
 struct SpinBarrier {
     count: usize,
@@ -148,6 +157,28 @@ struct Team {
     slots: Vec<UnsafeCell<Slot>>,
     order: UnsafeCell<Vec<u32>>,
     barrier: SpinBarrier,
+    /// `progress[t]`: how many samples (counted from the start of the run) thread `t` has
+    /// finished its stretch of in phase 1; thread `t + 1` waits on it.
+    progress: Vec<Progress>,
+}
+
+/// A sample counter on a cache line of its own (so two threads' counters never share one).
+#[repr(align(64))]
+struct Progress(AtomicUsize);
+
+impl Progress {
+    /// Waits until at least `count` samples are done (spinning briefly, then yielding).
+    fn wait_for(&self, count: usize) {
+        let mut spins = 0u32;
+        while self.0.load(Ordering::Acquire) < count {
+            if spins < 4_000 {
+                std::hint::spin_loop();
+                spins += 1;
+            } else {
+                std::thread::yield_now();
+            }
+        }
+    }
 }
 
 // SAFETY: the raw pointers point into buffers owned by `train`, which outlive the thread scope;
@@ -238,6 +269,7 @@ pub fn train(config: &TrainConfig, data: &Dataset, mut on_epoch: impl FnMut(&Epo
         slots,
         order: UnsafeCell::new((0..data.len() as u32).collect()),
         barrier: SpinBarrier::new(threads),
+        progress: (0..threads).map(|_| Progress(AtomicUsize::new(0))).collect(),
     };
     let bands = balanced_bands(&data.images.pixel_histogram(), threads);
     std::thread::scope(|scope| {
@@ -269,12 +301,10 @@ impl BandColumns {
         BandColumns { pixels: vec![0; band.len() * stride], band, stride }
     }
 
-    /// Records sample `s`'s non-zero pixels that fall in the band (indices are ascending).
+    /// Records sample `s`'s non-zero pixels in the band (`index` holds only those).
     #[inline]
     fn add(&mut self, s: usize, index: &[u16], value: &[u8]) {
-        let lo = index.partition_point(|&k| (k as usize) < self.band.start);
-        let hi = lo + index[lo..].partition_point(|&k| (k as usize) < self.band.end);
-        for (&k, &v) in index[lo..hi].iter().zip(&value[lo..hi]) {
+        for (&k, &v) in index.iter().zip(value) {
             self.pixels[(k as usize - self.band.start) * self.stride + s] = v;
         }
     }
@@ -290,6 +320,7 @@ fn worker(id: usize, team: &Team, band: Range<usize>, config: &TrainConfig, data
     let (h, level, n) = (team.hidden, config.level, data.len());
     let lanes = lane_range(h, team.threads, id);
     let (o_start, o_end) = split_evenly(OUTPUTS, team.threads, id);
+    let first_stage = id == 0;
     let batch = config.batch.min(n);
     let batch_identity: Vec<u16> = (0..batch as u16).collect();
     let mut value: Vec<f64> = Vec::with_capacity(INPUTS);
@@ -297,6 +328,8 @@ fn worker(id: usize, team: &Team, band: Range<usize>, config: &TrainConfig, data
     let mut grad_row = vec![0.0; h];
     let mut grad_bias = vec![0.0; lanes.len()];
     let mut delta_column: Vec<f64> = Vec::with_capacity(batch);
+    // Samples this thread has passed through phase 1 since the start (its `progress`).
+    let mut ticket = 0usize;
     let started = Instant::now();
 
     for epoch in 1..=config.epochs {
@@ -316,21 +349,52 @@ fn worker(id: usize, team: &Team, band: Range<usize>, config: &TrainConfig, data
             let samples = &order[batch_start..batch_start + batch_len];
 
             // ANCHOR: phase1
-            // ---- Phase 1: per-sample forward and backward, samples split between threads.
+            // ---- Phase 1: the hidden sums, a pipeline over the pixel bands.
             {
                 // SAFETY: phase 1 — parameters are read-only for everyone.
                 let params = unsafe { team.params() };
-                let (s0, s1) = split_evenly(batch_len, team.threads, id);
-                for s in s0..s1 {
-                    // Start loading the samples this thread needs next (a hint; no result changes).
+                for (s, &sample) in samples.iter().enumerate() {
+                    // Start loading the samples to come (a hint; no result changes).
                     if let Some(&ahead) = order.get(batch_start + s + 4) {
                         data.images.prefetch_offsets(ahead as usize);
                     }
-                    if s + 1 < s1 {
-                        data.images.prefetch_pixels(samples[s + 1] as usize);
+                    if let Some(&next) = samples.get(s + 1) {
+                        data.images.prefetch_pixels(next as usize);
                     }
-                    // SAFETY: slot `s` and row `s` of the two matrices belong to this thread
-                    // in phase 1.
+                    let image = data.images.get(sample as usize);
+                    let lo = image.index.partition_point(|&k| (k as usize) < band.start);
+                    let hi = lo + image.index[lo..].partition_point(|&k| (k as usize) < band.end);
+                    let (index, bytes) = (&image.index[lo..hi], &image.value[lo..hi]);
+                    // Phase 3 needs the batch by pixel; note this band's part while it is in cache.
+                    columns.add(s, index, bytes);
+                    value.clear();
+                    value.extend(bytes.iter().map(|&v| PIXEL_VALUE[v as usize]));
+                    if !first_stage {
+                        team.progress[id - 1].wait_for(ticket + 1);
+                    }
+                    // SAFETY: row `s` is this thread's from the moment the previous stage has
+                    // published it until this thread publishes it to the next.
+                    let sums = unsafe { std::slice::from_raw_parts_mut(team.hidden_rows.add(s * h), h) };
+                    if first_stage {
+                        weighted_sums(level, sums, params.w_hidden_t, h, index, &value);
+                    } else {
+                        weighted_sums_continue(level, sums, params.w_hidden_t, h, index, &value);
+                    }
+                    ticket += 1;
+                    team.progress[id].0.store(ticket, Ordering::Release);
+                }
+            }
+            team.barrier.wait();
+            // ANCHOR_END: phase1
+
+            // ---- Phase 2: the rest of the forward pass and both deltas, samples split between threads.
+            {
+                // SAFETY: phase 2 — parameters are read-only for everyone.
+                let params = unsafe { team.params() };
+                let (s0, s1) = split_evenly(batch_len, team.threads, id);
+                for s in s0..s1 {
+                    // SAFETY: slot `s`, hidden row `s` and delta row `s` belong to this thread
+                    // in phase 2.
                     let (slot, hidden, delta_hidden) = unsafe {
                         (
                             &mut *team.slots[s].get(),
@@ -338,24 +402,25 @@ fn worker(id: usize, team: &Team, band: Range<usize>, config: &TrainConfig, data
                             std::slice::from_raw_parts_mut(team.delta_hidden_rows.add(s * h), h),
                         )
                     };
-                    let image = data.images.get(samples[s] as usize);
                     let label = data.labels[samples[s] as usize] as usize;
-                    value.clear();
-                    value.extend(image.value.iter().map(|&v| PIXEL_VALUE[v as usize]));
-                    forward(level, &params, image.index, &value, hidden, &mut slot.probabilities);
+                    // Finish the hidden layer: the sums from phase 1, plus the bias, through σ.
+                    for (z, &b) in hidden.iter_mut().zip(params.b_hidden) {
+                        *z = *z + b;
+                    }
+                    sigmoid_in_place(level, hidden);
+                    let hidden = &*hidden;
+                    forward_output(level, &params, hidden, &mut slot.probabilities);
                     slot.loss = cross_entropy(&slot.probabilities, label);
                     slot.correct = argmax(&slot.probabilities) == label;
                     backward_deltas(level, &params, hidden, &slot.probabilities, label, &mut slot.delta_out, delta_hidden);
                 }
             }
             team.barrier.wait();
-            // ANCHOR_END: phase1
 
             // ANCHOR: phase2
-            // ---- Phase 2: gradients and steps, parameters split between threads.
+            // ---- Phase 3: gradients and steps, parameters split between threads.
             {
-                // SAFETY: phase 2 — slots and the two row matrices are read-only for everyone.
-                let slots: Vec<&Slot> = team.slots[..batch_len].iter().map(|c| unsafe { &*c.get() }).collect();
+                // SAFETY: phase 3 — slots and the two row matrices are read-only for everyone.
                 let (hidden_rows, delta_hidden_rows) = unsafe {
                     (
                         std::slice::from_raw_parts(team.hidden_rows, batch_len * h),
@@ -365,11 +430,7 @@ fn worker(id: usize, team: &Team, band: Range<usize>, config: &TrainConfig, data
                 let scale = BatchScale::new(batch_len);
 
                 // This thread's band of hidden-weight rows (see `hidden_step`).
-                for (s, &sample) in samples.iter().enumerate() {
-                    let image = data.images.get(sample as usize);
-                    columns.add(s, image.index, image.value);
-                }
-                // SAFETY: rows `band` of the hidden weights are this thread's in phase 2.
+                // SAFETY: rows `band` of the hidden weights are this thread's in phase 3.
                 unsafe {
                     hidden_step_shared(
                         level,
@@ -390,7 +451,7 @@ fn worker(id: usize, team: &Team, band: Range<usize>, config: &TrainConfig, data
                     for delta_hidden in delta_hidden_rows.chunks_exact(h) {
                         add_assign(&mut grad_bias, &delta_hidden[lanes.clone()]);
                     }
-                    // SAFETY: lanes `lanes` of the hidden bias are this thread's in phase 2.
+                    // SAFETY: lanes `lanes` of the hidden bias are this thread's in phase 3.
                     let b_hidden = unsafe { std::slice::from_raw_parts_mut(team.b_hidden.add(lanes.start), lanes.len()) };
                     sgd_step(level, b_hidden, &mut grad_bias, config.lr, scale);
                 }
@@ -398,7 +459,8 @@ fn worker(id: usize, team: &Team, band: Range<usize>, config: &TrainConfig, data
                 // This thread's output units: g_wo[o][·] = Σ_s delta_out[s][o]·h[s][·], and g_bo[o].
                 for o in o_start..o_end {
                     delta_column.clear();
-                    delta_column.extend(slots.iter().map(|slot| slot.delta_out[o]));
+                    // SAFETY: phase 3 — slots are read-only for everyone.
+                    delta_column.extend((0..batch_len).map(|s| unsafe { (*team.slots[s].get()).delta_out[o] }));
                     weighted_sums(level, &mut grad_row, hidden_rows, h, &batch_identity[..batch_len], &delta_column);
                     let grad_b = delta_column.iter().fold(0.0, |acc, &d| acc + d);
                     // SAFETY: output unit o's weights, bias and transposed column are this thread's.
@@ -414,7 +476,9 @@ fn worker(id: usize, team: &Team, band: Range<usize>, config: &TrainConfig, data
                 }
 
                 if id == 0 {
-                    for slot in &slots {
+                    for s in 0..batch_len {
+                        // SAFETY: phase 3 — slots are read-only for everyone.
+                        let slot = unsafe { &*team.slots[s].get() };
                         loss_sum = loss_sum + slot.loss;
                         correct += slot.correct as usize;
                     }
