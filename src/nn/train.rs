@@ -231,6 +231,34 @@ fn balanced_bands(histogram: &[u64], threads: usize) -> Vec<Range<usize>> {
 }
 // ANCHOR_END: balanced_bands
 
+/// Where each image's (ascending) pixel list crosses from one band to the next, computed once
+/// per run so the per-sample loop needs no search: image `i`'s pixels in band `t` are positions
+/// `at[i·(T+1) + t] .. at[i·(T+1) + t + 1]` of its list.
+struct BandSplits {
+    bands: usize,
+    at: Vec<u16>,
+}
+
+impl BandSplits {
+    fn new(data: &Dataset, bands: &[Range<usize>]) -> BandSplits {
+        let mut at = Vec::with_capacity(data.len() * (bands.len() + 1));
+        for i in 0..data.len() {
+            let index = data.images.get(i).index;
+            at.push(0);
+            for band in bands {
+                at.push(index.partition_point(|&k| (k as usize) < band.end) as u16);
+            }
+        }
+        BandSplits { bands: bands.len(), at }
+    }
+
+    #[inline(always)]
+    fn range(&self, image: usize, band: usize) -> (usize, usize) {
+        let base = image * (self.bands + 1) + band;
+        (self.at[base] as usize, self.at[base + 1] as usize)
+    }
+}
+
 /// Thread `id`'s hidden units: whole groups of eight lanes (a 64-byte line of a weight row), so
 /// no two threads ever write the same cache line.
 fn lane_range(hidden: usize, threads: usize, id: usize) -> Range<usize> {
@@ -272,12 +300,13 @@ pub fn train(config: &TrainConfig, data: &Dataset, mut on_epoch: impl FnMut(&Epo
         progress: (0..threads).map(|_| Progress(AtomicUsize::new(0))).collect(),
     };
     let bands = balanced_bands(&data.images.pixel_histogram(), threads);
+    let splits = BandSplits::new(data, &bands);
     std::thread::scope(|scope| {
         for id in 1..threads {
-            let (team, band) = (&team, bands[id].clone());
-            scope.spawn(move || worker(id, team, band, config, data, None));
+            let (team, band, splits) = (&team, bands[id].clone(), &splits);
+            scope.spawn(move || worker(id, team, band, splits, config, data, None));
         }
-        worker(0, &team, bands[0].clone(), config, data, Some((&mut rng, &mut on_epoch)));
+        worker(0, &team, bands[0].clone(), &splits, config, data, Some((&mut rng, &mut on_epoch)));
     });
     drop(team);
     net
@@ -301,11 +330,14 @@ impl BandColumns {
         BandColumns { pixels: vec![0; band.len() * stride], band, stride }
     }
 
-    /// Records sample `s`'s non-zero pixels in the band (`index` holds only those).
+    /// Records sample `s`'s non-zero pixels in the band (`index` holds only those), and puts
+    /// their input values (`byte / 255`) in `values`.
     #[inline]
-    fn add(&mut self, s: usize, index: &[u16], value: &[u8]) {
-        for (&k, &v) in index.iter().zip(value) {
+    fn add_and_convert(&mut self, s: usize, index: &[u16], bytes: &[u8], values: &mut Vec<f64>) {
+        values.clear();
+        for (&k, &v) in index.iter().zip(bytes) {
             self.pixels[(k as usize - self.band.start) * self.stride + s] = v;
+            values.push(PIXEL_VALUE[v as usize]);
         }
     }
 
@@ -316,7 +348,15 @@ impl BandColumns {
 
 // ANCHOR: worker
 /// The loop every thread runs in lockstep (SPMD, like an OpenMP parallel region).
-fn worker(id: usize, team: &Team, band: Range<usize>, config: &TrainConfig, data: &Dataset, mut leader: Option<Leader<'_>>) {
+fn worker(
+    id: usize,
+    team: &Team,
+    band: Range<usize>,
+    band_splits: &BandSplits,
+    config: &TrainConfig,
+    data: &Dataset,
+    mut leader: Option<Leader<'_>>,
+) {
     let (h, level, n) = (team.hidden, config.level, data.len());
     let lanes = lane_range(h, team.threads, id);
     let (o_start, o_end) = split_evenly(OUTPUTS, team.threads, id);
@@ -362,13 +402,11 @@ fn worker(id: usize, team: &Team, band: Range<usize>, config: &TrainConfig, data
                         data.images.prefetch_pixels(next as usize);
                     }
                     let image = data.images.get(sample as usize);
-                    let lo = image.index.partition_point(|&k| (k as usize) < band.start);
-                    let hi = lo + image.index[lo..].partition_point(|&k| (k as usize) < band.end);
+                    let (lo, hi) = band_splits.range(sample as usize, id);
                     let (index, bytes) = (&image.index[lo..hi], &image.value[lo..hi]);
-                    // Phase 3 needs the batch by pixel; note this band's part while it is in cache.
-                    columns.add(s, index, bytes);
-                    value.clear();
-                    value.extend(bytes.iter().map(|&v| PIXEL_VALUE[v as usize]));
+                    // Phase 3 needs the batch by pixel: note this band's part while it is in
+                    // cache, in the same pass that turns the bytes into inputs.
+                    columns.add_and_convert(s, index, bytes, &mut value);
                     if !first_stage {
                         team.progress[id - 1].wait_for(ticket + 1);
                     }
