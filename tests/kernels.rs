@@ -362,3 +362,34 @@ fn hidden_step_matches_scalar_bits_and_the_unfused_definition() {
         }
     }
 }
+
+#[test]
+fn a_sum_continued_in_stretches_equals_the_whole_sum() {
+    // The trainer's pipeline hands a partial sum from one band of rows to the next.
+    use mnistlearn::math::dot::weighted_sums_continue;
+    let mut g = Gen(9);
+    for width in [1usize, 2, 5, 10, 17, 32, 33] {
+        let stride = width;
+        let (matrix, idx, val) = sparse_case(&mut g, 784, width, stride);
+        let mut whole = vec![0.0; width];
+        weighted_sums_scalar(&mut whole, &matrix, stride, &idx, &val);
+        for level in SimdLevel::available() {
+            for cuts in [vec![], vec![idx.len() / 2], vec![1, idx.len() / 3, idx.len() / 2], vec![0, idx.len()]] {
+                let mut out = vec![f64::NAN; width];
+                let mut from = 0;
+                let mut first = true;
+                for &cut in cuts.iter().chain(std::iter::once(&idx.len())) {
+                    let cut = cut.min(idx.len()).max(from);
+                    if first {
+                        weighted_sums(level, &mut out, &matrix, stride, &idx[from..cut], &val[from..cut]);
+                        first = false;
+                    } else {
+                        weighted_sums_continue(level, &mut out, &matrix, stride, &idx[from..cut], &val[from..cut]);
+                    }
+                    from = cut;
+                }
+                assert!(out.iter().zip(&whole).all(|(a, b)| a.to_bits() == b.to_bits()), "{level} width {width} cuts {cuts:?}");
+            }
+        }
+    }
+}

@@ -5,7 +5,7 @@
 //!    instruction is needed and SSE2 can do it), and `r = x − k·ln2` in two steps (Cody–Waite:
 //!    `ln2_hi` has trailing zero bits so `k·ln2_hi` is exact). Now `|r| ≤ ln2/2 ≈ 0.347`.
 //! 3. Approximate `e^r` by its Taylor polynomial of degree 13 in Horner form; the first omitted
-//!    term, `r¹⁴/14!`, is below 4·10⁻¹⁸, far under half an ulp.
+//!    term, `r¹⁴/14!`, is at most 4.2·10⁻¹⁸, far under half an ulp.
 //! 4. Scale by `2^k` by building the powers of two from exponent bits. `k` is split into two
 //!    halves so that every factor is a normal number and only the very last multiply rounds;
 //!    that makes subnormal results and the overflow to +inf come out right.

@@ -425,6 +425,7 @@ fn worker(
             team.barrier.wait();
             // ANCHOR_END: phase1
 
+            // ANCHOR: phase2
             // ---- Phase 2: the rest of the forward pass and both deltas, samples split between threads.
             {
                 // SAFETY: phase 2 — parameters are read-only for everyone.
@@ -454,8 +455,9 @@ fn worker(
                 }
             }
             team.barrier.wait();
+            // ANCHOR_END: phase2
 
-            // ANCHOR: phase2
+            // ANCHOR: phase3
             // ---- Phase 3: gradients and steps, parameters split between threads.
             {
                 // SAFETY: phase 3 — slots and the two row matrices are read-only for everyone.
@@ -523,7 +525,7 @@ fn worker(
                 }
             }
             team.barrier.wait();
-            // ANCHOR_END: phase2
+            // ANCHOR_END: phase3
         }
 
         if let Some((_, on_epoch)) = leader.as_mut() {
