@@ -240,3 +240,19 @@ fn unwritable_output_keeps_the_old_weights() {
     fails_with(&mut train_in(&fixture_dir(), &blocked).args(["--limit", "64"]), 1, &["weights.bin"]);
     assert_eq!(fs::read(&out).unwrap(), b"old model");
 }
+
+#[test]
+fn time_forward_reports_a_per_sample_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("w.bin");
+    train_in(&fixture_dir(), &out).args(["--limit", "100"]).assert().success();
+    mnistlearn()
+        .args(["time-forward", "--repeat", "1", "--data"])
+        .arg(fixture_dir())
+        .arg("--weights")
+        .arg(&out)
+        .assert()
+        .success()
+        .stdout(predicate::str::is_match(r"^forward pass: \d+ ns/sample \(500 samples, best of 1, \w+, from raw bytes to probabilities\)\n$").unwrap());
+    fails_with(mnistlearn().args(["time-forward", "--repeat", "0"]), 2, &["--repeat"]);
+}

@@ -65,6 +65,13 @@ fn nonzero_mask64(level: SimdLevel, chunk: &[u8; 64]) -> u64 {
     chunk.iter().enumerate().fold(0u64, |m, (i, &b)| m | (((b != 0) as u64) << i))
 }
 
+/// Zeroes the row's lit bytes for the next batch (only those: a row has a handful of them, and a
+/// 64-byte fill would be a call to `memset`).
+#[inline(always)]
+fn clear_lit(bytes: &mut [u8], masks: &[u64]) {
+    for_each_sample(masks, |s| bytes[s] = 0);
+}
+
 /// Calls `f(s)` for every set bit `s` of `masks`, lowest first: the batch order.
 #[inline(always)]
 fn for_each_sample(masks: &[u64], mut f: impl FnMut(usize)) {
@@ -97,7 +104,7 @@ pub fn hidden_step_scalar(weights: &mut [f64], h: usize, lanes: Range<usize>, co
             let weight = &mut weights[row * h + j];
             *weight = *weight - lr * scale.mean(acc);
         }
-        bytes.fill(0);
+        clear_lit(bytes, &masks);
     }
 }
 // ANCHOR_END: hidden_step_scalar
@@ -221,7 +228,7 @@ mod x86 {
                 continue;
             }
             blocks(row, &masks, bytes.as_ptr());
-            bytes.fill(0);
+            clear_lit(bytes, &masks);
         }
     }
 
