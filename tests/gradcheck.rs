@@ -89,3 +89,23 @@ fn one_training_step_is_w_minus_lr_times_the_gradient() {
         assert!(got.iter().zip(&expected).all(|(a, b)| a.to_bits() == b.to_bits()), "{level}");
     }
 }
+
+#[test]
+fn predict_on_dense_bytes_equals_the_forward_pass_on_the_sparse_image() {
+    use mnistlearn::nn::forward::forward;
+    use mnistlearn::nn::PIXEL_VALUE;
+    let net = Network::init(32, &mut Rng::from_seed(21));
+    let data = samples(50, 22);
+    for (pixels, _) in &data {
+        let mut images = Images::new();
+        images.push_dense(pixels);
+        let image = images.get(0);
+        let value: Vec<f64> = image.value.iter().map(|&v| PIXEL_VALUE[v as usize]).collect();
+        for level in SimdLevel::available() {
+            let (mut hidden, mut p) = (vec![0.0; 32], [0.0; 10]);
+            forward(level, &net.params(), image.index, &value, &mut hidden, &mut p);
+            let q = net.predict(level, pixels);
+            assert!(p.iter().zip(&q).all(|(a, b)| a.to_bits() == b.to_bits()), "{level}");
+        }
+    }
+}

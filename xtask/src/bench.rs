@@ -1,4 +1,4 @@
-//! `cargo xtask bench [--runs N] [--skip-numpy]`: speed, measured, never assumed.
+//! `cargo xtask bench [--runs N] [--skip-numpy] [--serve-only]`: speed, measured, never assumed.
 //!
 //! In one run, on the same data and machine:
 //! * our default 30-epoch training (best of `--runs`, default 3), its wall time and peak RSS;
@@ -50,10 +50,11 @@ fn wait_with_rusage(child: &mut Child) -> std::io::Result<(i32, i64)> {
 struct Options {
     runs: usize,
     numpy: bool,
+    serve_only: bool,
 }
 
 fn parse(args: &[String]) -> Result<Options, String> {
-    let mut options = Options { runs: 3, numpy: true };
+    let mut options = Options { runs: 3, numpy: true, serve_only: false };
     let mut it = args.iter();
     while let Some(flag) = it.next() {
         match flag.as_str() {
@@ -65,7 +66,8 @@ fn parse(args: &[String]) -> Result<Options, String> {
                     .ok_or("bench: --runs needs a positive number")?
             }
             "--skip-numpy" => options.numpy = false,
-            other => return Err(format!("bench: unknown flag '{other}' (expected --runs N or --skip-numpy)")),
+            "--serve-only" => options.serve_only = true,
+            other => return Err(format!("bench: unknown flag '{other}' (expected --runs N, --skip-numpy or --serve-only)")),
         }
     }
     Ok(options)
@@ -81,6 +83,15 @@ pub fn run(args: &[String]) -> Result<(), String> {
     std::fs::create_dir_all(&out_dir).map_err(|e| format!("{}: {e}", out_dir.display()))?;
     let mut json = serde_json::Map::new();
     let mut table: Vec<(String, String)> = Vec::new();
+    if options.serve_only {
+        let weights = data.join("weights.bin");
+        if !weights.exists() {
+            return Err(format!("{}: not found; run `cargo xtask verify` first", weights.display()));
+        }
+        let serve = bench_serve(&bin, &weights, &data)?;
+        println!("serve: p50 {:.0} µs, p99 {:.0} µs, {:.0} requests/s with {} clients", serve.p50_us, serve.p99_us, serve.requests_per_s, serve.clients);
+        return Ok(());
+    }
 
     // (a) Our default training, best of N.
     let fast_weights = out_dir.join("weights-fast.bin");
