@@ -30,12 +30,12 @@ stderr and exit status 1.
 """
 
 import argparse
-import gzip
 import os
-import struct
 import sys
 
-import numpy as np
+from reference_numpy import DataError, load_split, print_test_results, use_numpy
+
+np = use_numpy()
 
 INPUTS = 28 * 28
 OUTPUTS = 10
@@ -44,9 +44,6 @@ FLOAT_BYTES = 8
 # Per hidden unit: 784 input weights, 1 bias, 10 output weights.
 PER_HIDDEN = INPUTS + 1 + OUTPUTS  # 795
 
-IDX_MAGIC_IMAGES = 2051
-IDX_MAGIC_LABELS = 2049
-GZIP_MAGIC = b"\x1f\x8b"
 
 
 class CheckError(Exception):
@@ -100,64 +97,6 @@ def load_weights(path):
 
 
 # ---------------------------------------------------------------------------
-# MNIST test set (IDX files, raw or gzipped)
-# ---------------------------------------------------------------------------
-
-def read_idx(data_dir, name):
-    """Return the decompressed bytes of ``name`` or ``name.gz`` in data_dir."""
-    for candidate in (name, name + ".gz"):
-        path = os.path.join(data_dir, candidate)
-        if os.path.isfile(path):
-            break
-    else:
-        raise CheckError(f"cannot find {name} or {name}.gz in {data_dir!r}")
-    try:
-        with open(path, "rb") as f:
-            raw = f.read()
-    except OSError as e:
-        raise CheckError(f"cannot read {path}: {e.strerror or e}")
-    if raw[:2] == GZIP_MAGIC or path.endswith(".gz"):
-        try:
-            raw = gzip.decompress(raw)
-        except (OSError, EOFError, gzip.BadGzipFile) as e:
-            raise CheckError(f"{path}: corrupt gzip data ({e})")
-    return path, raw
-
-
-def load_test_set(data_dir):
-    """Load t10k images as float64 in [0, 1] (n, 784) and labels (n,)."""
-    path, data = read_idx(data_dir, "t10k-images-idx3-ubyte")
-    if len(data) < 16:
-        raise CheckError(f"{path}: too short for an IDX image header")
-    magic, count, rows, cols = struct.unpack(">IIII", data[:16])
-    if magic != IDX_MAGIC_IMAGES:
-        raise CheckError(f"{path}: bad magic number {magic} (expected {IDX_MAGIC_IMAGES} for IDX images)")
-    if rows * cols != INPUTS:
-        raise CheckError(f"{path}: images are {rows}x{cols}, expected 28x28")
-    if len(data) != 16 + count * INPUTS:
-        raise CheckError(f"{path}: size is {len(data)} bytes, header implies {16 + count * INPUTS}")
-    images = np.frombuffer(data, dtype=np.uint8, offset=16).reshape(count, INPUTS)
-
-    path, data = read_idx(data_dir, "t10k-labels-idx1-ubyte")
-    if len(data) < 8:
-        raise CheckError(f"{path}: too short for an IDX label header")
-    magic, label_count = struct.unpack(">II", data[:8])
-    if magic != IDX_MAGIC_LABELS:
-        raise CheckError(f"{path}: bad magic number {magic} (expected {IDX_MAGIC_LABELS} for IDX labels)")
-    if len(data) != 8 + label_count:
-        raise CheckError(f"{path}: size is {len(data)} bytes, header implies {8 + label_count}")
-    labels = np.frombuffer(data, dtype=np.uint8, offset=8)
-
-    if count != label_count:
-        raise CheckError(f"test set: {count} images but {label_count} labels")
-    if count == 0:
-        raise CheckError("test set is empty")
-    if labels.max() >= OUTPUTS:
-        raise CheckError(f"{path}: label {int(labels.max())} out of range 0-9")
-    return images.astype(np.float64) / 255.0, labels.astype(np.intp)
-
-
-# ---------------------------------------------------------------------------
 # Evaluation
 # ---------------------------------------------------------------------------
 
@@ -181,19 +120,18 @@ def main(argv):
     args = parser.parse_args(argv)
 
     _hidden, params = load_weights(args.weights)
-    images, labels = load_test_set(args.data)
+    # The IDX reader is the reference's: this script's independence is about weights.bin.
+    try:
+        images, labels = load_split(args.data, "t10k")
+    except DataError as e:
+        raise CheckError(str(e))
 
     with np.errstate(over="ignore"):  # exp overflow in sigmoid saturates to 0, harmlessly
         hits = predict(params, images) == labels
     correct, total = int(hits.sum()), len(labels)
 
-    print(f"Overall accuracy: {100.0 * correct / total:.2f}% ({correct}/{total})")
-    print("Per-digit accuracy:")
-    for digit in range(OUTPUTS):
-        mask = labels == digit
-        seen = int(mask.sum())
-        pct = 100.0 * int(hits[mask].sum()) / seen if seen else 0.0
-        print(f"{digit}: {pct:.2f}%")
+    per_digit = [(int(hits[labels == d].sum()), int((labels == d).sum())) for d in range(OUTPUTS)]
+    print_test_results(correct, total, per_digit)
     return 0
 
 

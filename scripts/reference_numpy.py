@@ -78,8 +78,16 @@ THREAD_ENV_VARS = (
     "NUMEXPR_NUM_THREADS",
 )
 
-# Filled in by main() once the thread settings are applied.
+# Filled in by use_numpy() once the thread settings are applied.
 np = None
+
+
+def use_numpy():
+    """Import numpy (after any thread settings are in the environment) for this module."""
+    global np
+    import numpy
+    np = numpy
+    return numpy
 
 
 class DataError(Exception):
@@ -343,9 +351,7 @@ def main(argv):
     if args.threads is not None:
         for var in THREAD_ENV_VARS:
             os.environ[var] = str(args.threads)
-    global np
-    import numpy
-    np = numpy
+    use_numpy()
 
     # Fail before a long run, not after it, if the JSON cannot be written.
     if args.json is not None:
