@@ -102,8 +102,8 @@ struct Slot {
 }
 
 // ANCHOR: spin_barrier
-/// A barrier for a few threads that meet ~170,000 times per run (three times per batch): spinning briefly is much
-/// cheaper than a futex sleep; after a while it yields, so oversubscribed cores still progress.
+/// A barrier for a few threads that meet ~170,000 times per run (three times per batch):
+/// spinning briefly is much cheaper than a futex sleep (see [`spin_until`]).
 struct SpinBarrier {
     count: usize,
     arrived: AtomicUsize,
@@ -124,15 +124,22 @@ impl SpinBarrier {
             self.arrived.store(0, Ordering::Relaxed);
             self.generation.fetch_add(1, Ordering::Release);
         } else {
-            let mut spins = 0u32;
-            while self.generation.load(Ordering::Acquire) == generation {
-                if spins < 4_000 {
-                    std::hint::spin_loop();
-                    spins += 1;
-                } else {
-                    std::thread::yield_now();
-                }
-            }
+            spin_until(|| self.generation.load(Ordering::Acquire) != generation);
+        }
+    }
+}
+
+/// Waits for `done()`: a few thousand pause-spins first (the awaited thread is usually a
+/// microsecond away), then yielding the core, so an oversubscribed machine still progresses.
+#[inline]
+fn spin_until(done: impl Fn() -> bool) {
+    let mut spins = 0u32;
+    while !done() {
+        if spins < 4_000 {
+            std::hint::spin_loop();
+            spins += 1;
+        } else {
+            std::thread::yield_now();
         }
     }
 }
@@ -167,17 +174,9 @@ struct Team {
 struct Progress(AtomicUsize);
 
 impl Progress {
-    /// Waits until at least `count` samples are done (spinning briefly, then yielding).
+    /// Waits until at least `count` samples are done.
     fn wait_for(&self, count: usize) {
-        let mut spins = 0u32;
-        while self.0.load(Ordering::Acquire) < count {
-            if spins < 4_000 {
-                std::hint::spin_loop();
-                spins += 1;
-            } else {
-                std::thread::yield_now();
-            }
-        }
+        spin_until(|| self.0.load(Ordering::Acquire) >= count);
     }
 }
 
