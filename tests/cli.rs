@@ -237,7 +237,7 @@ fn unwritable_output_keeps_the_old_weights() {
     fs::write(&out, b"old model").unwrap();
     // The output path is a directory's child that cannot be created: a file stands where the dir should be.
     let blocked = out.join("sub/weights.bin");
-    fails_with(&mut train_in(&fixture_dir(), &blocked).args(["--limit", "64"]), 1, &["weights.bin"]);
+    fails_with(train_in(&fixture_dir(), &blocked).args(["--limit", "64"]), 1, &["weights.bin"]);
     assert_eq!(fs::read(&out).unwrap(), b"old model");
 }
 

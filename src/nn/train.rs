@@ -301,8 +301,8 @@ pub fn train(config: &TrainConfig, data: &Dataset, mut on_epoch: impl FnMut(&Epo
     let bands = balanced_bands(&data.images.pixel_histogram(), threads);
     let splits = BandSplits::new(data, &bands);
     std::thread::scope(|scope| {
-        for id in 1..threads {
-            let (team, band, splits) = (&team, bands[id].clone(), &splits);
+        for (id, band) in bands.iter().enumerate().skip(1) {
+            let (team, band, splits) = (&team, band.clone(), &splits);
             scope.spawn(move || worker(id, team, band, splits, config, data, None));
         }
         worker(0, &team, bands[0].clone(), &splits, config, data, Some((&mut rng, &mut on_epoch)));
@@ -430,7 +430,7 @@ fn worker(
                 // SAFETY: phase 2 — parameters are read-only for everyone.
                 let params = unsafe { team.params() };
                 let (s0, s1) = split_evenly(batch_len, team.threads, id);
-                for s in s0..s1 {
+                for (s, &sample) in samples.iter().enumerate().take(s1).skip(s0) {
                     // SAFETY: slot `s`, hidden row `s` and delta row `s` belong to this thread
                     // in phase 2.
                     let (slot, hidden, delta_hidden) = unsafe {
@@ -440,7 +440,7 @@ fn worker(
                             std::slice::from_raw_parts_mut(team.delta_hidden_rows.add(s * h), h),
                         )
                     };
-                    let label = data.labels[samples[s] as usize] as usize;
+                    let label = data.labels[sample as usize] as usize;
                     // Finish the hidden layer: the sums from phase 1, plus the bias, through σ.
                     for (z, &b) in hidden.iter_mut().zip(params.b_hidden) {
                         *z = *z + b;
