@@ -329,14 +329,11 @@ impl BandColumns {
         BandColumns { pixels: vec![0; band.len() * stride], band, stride }
     }
 
-    /// Records sample `s`'s non-zero pixels in the band (`index` holds only those), and puts
-    /// their input values (`byte / 255`) in `values`.
+    /// Records sample `s`'s non-zero pixels in the band (`index` holds only those).
     #[inline]
-    fn add_and_convert(&mut self, s: usize, index: &[u16], bytes: &[u8], values: &mut Vec<f64>) {
-        values.clear();
+    fn add(&mut self, s: usize, index: &[u16], bytes: &[u8]) {
         for (&k, &v) in index.iter().zip(bytes) {
             self.pixels[(k as usize - self.band.start) * self.stride + s] = v;
-            values.push(PIXEL_VALUE[v as usize]);
         }
     }
 
@@ -403,9 +400,8 @@ fn worker(
                     let image = data.images.get(sample as usize);
                     let (lo, hi) = band_splits.range(sample as usize, id);
                     let (index, bytes) = (&image.index[lo..hi], &image.value[lo..hi]);
-                    // Phase 3 needs the batch by pixel: note this band's part while it is in
-                    // cache, in the same pass that turns the bytes into inputs.
-                    columns.add_and_convert(s, index, bytes, &mut value);
+                    value.clear();
+                    value.extend(bytes.iter().map(|&v| PIXEL_VALUE[v as usize]));
                     if !first_stage {
                         team.progress[id - 1].wait_for(ticket + 1);
                     }
@@ -468,6 +464,14 @@ fn worker(
                 };
                 let scale = BatchScale::new(batch_len);
 
+                // The batch's pixels in this band, by row, for `hidden_step`. (Recorded here rather
+                // than in phase 1, where the scattered byte stores would compete with the weight
+                // rows for the L1 cache.)
+                for (s, &sample) in samples.iter().enumerate() {
+                    let image = data.images.get(sample as usize);
+                    let (lo, hi) = band_splits.range(sample as usize, id);
+                    columns.add(s, &image.index[lo..hi], &image.value[lo..hi]);
+                }
                 // This thread's band of hidden-weight rows (see `hidden_step`).
                 // SAFETY: rows `band` of the hidden weights are this thread's in phase 3.
                 unsafe {
