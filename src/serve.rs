@@ -19,8 +19,8 @@
 //!   binary is the whole app and no request can reach the file system (no path traversal to
 //!   worry about, no "which directory was it started from").
 //! * **The network is shared read-only.** Inference only reads the parameters, so one
-//!   `Arc<Network>` serves every connection without a lock. A prediction costs about ten
-//!   microseconds, far less than moving the task to a blocking pool would, so it runs inline
+//!   `Arc<Network>` serves every connection without a lock. A prediction costs about a
+//!   microsecond, far less than moving the task to a blocking pool would, so it runs inline
 //!   on the async worker.
 //! * **The wire format is the original's: 784 raw bytes**, row-major 28×28, 0 = background,
 //!   exactly what the IDX files hold. No JSON parsing on the way in, and the bytes go straight
