@@ -12,9 +12,15 @@ use common::{fixture_dir, golden, redact_time, sha256_hex};
 const RUN: [&str; 2] = ["--epochs", "5"];
 
 fn train_fixture(dir: &std::path::Path, extra: &[&str]) -> (String, Vec<u8>) {
+    train_fixture_with_env(dir, extra, &[])
+}
+
+/// [`train_fixture`] with extra environment variables.
+fn train_fixture_with_env(dir: &std::path::Path, extra: &[&str], env: &[(&str, &str)]) -> (String, Vec<u8>) {
     let out = dir.join("weights.bin");
     let assert = Command::cargo_bin("mnistlearn")
         .unwrap()
+        .envs(env.iter().copied())
         .arg("train")
         .arg("--data")
         .arg(fixture_dir())
@@ -71,19 +77,8 @@ fn simd_level_can_be_forced_by_environment_variable() {
     let dir = tempfile::tempdir().unwrap();
     let (_, reference) = train_fixture(dir.path(), &["--simd", "scalar"]);
     for level in mnistlearn::math::SimdLevel::available() {
-        let out = dir.path().join("env.bin");
-        Command::cargo_bin("mnistlearn")
-            .unwrap()
-            .env("MNISTLEARN_SIMD", level.name())
-            .arg("train")
-            .arg("--data")
-            .arg(fixture_dir())
-            .arg("--out")
-            .arg(&out)
-            .args(RUN)
-            .assert()
-            .success();
-        assert!(std::fs::read(&out).unwrap() == reference, "MNISTLEARN_SIMD={level}");
+        let (_, bytes) = train_fixture_with_env(dir.path(), &[], &[("MNISTLEARN_SIMD", level.name())]);
+        assert!(bytes == reference, "MNISTLEARN_SIMD={level}");
     }
 }
 
