@@ -166,21 +166,11 @@ impl Images {
         out
     }
 
-    /// Number of non-zero pixels over all images.
-    pub fn nonzero_count(&self) -> usize {
-        self.index.len()
-    }
-
     /// How often each of the 784 pixel positions is non-zero (used to balance thread work).
     pub fn pixel_histogram(&self) -> Vec<u64> {
         let mut counts = vec![0u64; PIXELS];
         self.index.iter().for_each(|&k| counts[k as usize] += 1);
         counts
-    }
-
-    /// Heap bytes held (for the memory budget).
-    pub fn heap_bytes(&self) -> usize {
-        self.offsets.capacity() * 4 + self.index.capacity() * 2 + self.value.capacity()
     }
 
     fn shrink_to_fit(&mut self) {
