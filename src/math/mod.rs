@@ -6,6 +6,7 @@
 //! scalar sequence of IEEE 754 operations: a multiply rounded to f64, then an add, never a fused
 //! multiply-add, and never a reordered sum. `SimdLevel` picks the path at run time.
 
+pub mod aligned;
 pub mod dot;
 pub mod exp;
 pub mod ln;

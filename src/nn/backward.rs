@@ -80,7 +80,7 @@ pub fn batch_gradients(level: SimdLevel, net: &Network, samples: &[(&[u8], u8)])
         accumulate_output_gradients(level, &params, &hidden, &delta_out, &mut grad.w_output, &mut grad.b_output);
     }
     let n = samples.len() as f64;
-    for g in [&mut grad.w_hidden_t, &mut grad.b_hidden, &mut grad.w_output, &mut grad.b_output] {
+    for g in [&mut grad.w_hidden_t[..], &mut grad.b_hidden, &mut grad.w_output, &mut grad.b_output] {
         g.iter_mut().for_each(|v| *v = *v / n);
     }
     grad.sync_output_transpose();

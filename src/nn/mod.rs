@@ -41,6 +41,7 @@ pub mod hidden_step;
 pub mod train;
 pub mod update;
 
+use crate::math::aligned::AlignedF64s;
 use crate::data::idx::PIXELS;
 use crate::data::shuffle::Rng;
 use crate::math::SimdLevel;
@@ -81,7 +82,8 @@ pub static PIXEL_VALUE: [f64; 256] = {
 pub struct Network {
     hidden: usize,
     /// `w_h` transposed: row `k` (one per input pixel) holds the H weights from pixel `k`.
-    pub(crate) w_hidden_t: Vec<f64>,
+    /// Cache-line aligned, so no SIMD load of a row straddles two lines.
+    pub(crate) w_hidden_t: AlignedF64s,
     pub(crate) b_hidden: Vec<f64>,
     /// `w_o` as in weights.bin: row `o` holds the H weights into output `o`.
     pub(crate) w_output: Vec<f64>,
@@ -100,7 +102,7 @@ impl Network {
         assert!((1..=MAX_HIDDEN).contains(&hidden), "hidden size out of range");
         Network {
             hidden,
-            w_hidden_t: vec![0.0; INPUTS * hidden],
+            w_hidden_t: AlignedF64s::zeros(INPUTS * hidden),
             b_hidden: vec![0.0; hidden],
             w_output: vec![0.0; OUTPUTS * hidden],
             w_output_t: vec![0.0; hidden * OUTPUTS],

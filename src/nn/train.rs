@@ -32,6 +32,7 @@ use super::update::{sgd_step, BatchScale};
 use super::{argmax, Network, Params, DEFAULT_HIDDEN, INPUTS, OUTPUTS, PIXEL_VALUE};
 use crate::data::shuffle::{fisher_yates, Rng};
 use crate::data::Dataset;
+use crate::math::aligned::AlignedF64s;
 use crate::math::dot::{weighted_sums, weighted_sums_continue};
 use crate::math::sigmoid::sigmoid_in_place;
 use crate::math::softmax::cross_entropy;
@@ -276,8 +277,8 @@ pub fn train(config: &TrainConfig, data: &Dataset, mut on_epoch: impl FnMut(&Epo
     let threads = config.threads;
     let batch = config.batch.min(data.len());
     assert!(batch <= u16::MAX as usize + 1, "batch indices are u16");
-    let mut hidden_rows = vec![0.0; batch * h];
-    let mut delta_hidden_rows = vec![0.0; batch * h];
+    let mut hidden_rows = AlignedF64s::zeros(batch * h);
+    let mut delta_hidden_rows = AlignedF64s::zeros(batch * h);
     let slots = (0..batch)
         .map(|_| UnsafeCell::new(Slot { probabilities: [0.0; OUTPUTS], delta_out: [0.0; OUTPUTS], loss: 0.0, correct: false }))
         .collect();
