@@ -306,27 +306,27 @@ fn kernel_table_snapshot() {
 
 #[test]
 fn hidden_step_matches_scalar_bits_and_the_unfused_definition() {
-    use mnistlearn::nn::hidden_step::{hidden_step, hidden_step_scalar, Columns};
+    use mnistlearn::nn::hidden_step::{hidden_step, hidden_step_scalar, LitPixels};
     use mnistlearn::nn::PIXEL_VALUE;
     let mut g = Gen(8);
     for (h, batch, rows) in [(32usize, 32usize, 50usize), (7, 5, 20), (33, 70, 30), (16, 1, 10), (10, 64, 12)] {
-        let stride = batch.div_ceil(64) * 64;
         let weights: Vec<f64> = (0..rows * h).map(|_| g.range(-0.1, 0.1)).collect();
         let delta: Vec<f64> = (0..batch * h).map(|_| g.range(-0.01, 0.01)).collect();
-        let mut pixels = vec![0u8; rows * stride];
-        for row in 0..rows {
-            for s in 0..batch {
-                if g.next() % 3 == 0 {
-                    pixels[row * stride + s] = (1 + g.next() % 255) as u8;
-                }
-            }
-        }
+        // pixels[s][row]: about a third lit.
+        let pixels: Vec<Vec<u8>> = (0..batch)
+            .map(|_| (0..rows).map(|_| if g.next() % 3 == 0 { (1 + g.next() % 255) as u8 } else { 0 }).collect())
+            .collect();
         for n in [batch, batch.saturating_sub(1).max(1)] {
             // The last batch of an epoch may be short: only its first n samples have deltas.
-            let mut px = pixels.clone();
-            for row in 0..rows {
-                px[row * stride + n..row * stride + stride].fill(0);
-            }
+            let record = |first_row: usize| {
+                let mut lit = LitPixels::new(first_row..first_row + rows, batch);
+                for (s, px) in pixels.iter().enumerate().take(n) {
+                    let index: Vec<u16> = (0..rows).filter(|&k| px[k] != 0).map(|k| (first_row + k) as u16).collect();
+                    let bytes: Vec<u8> = px.iter().copied().filter(|&b| b != 0).collect();
+                    lit.record(s, &index, &bytes);
+                }
+                lit
+            };
             let scale = BatchScale::new(n);
             // The definition, unfused: gradient sums in sample order, then w − lr·(g/n).
             let mut expected = weights.clone();
@@ -334,8 +334,8 @@ fn hidden_step_matches_scalar_bits_and_the_unfused_definition() {
                 for j in 0..h {
                     let mut acc = 0.0;
                     let mut any = false;
-                    for s in 0..n {
-                        let p = px[row * stride + s];
+                    for (s, px) in pixels.iter().enumerate().take(n) {
+                        let p = px[row];
                         if p != 0 {
                             acc = acc + delta[s * h + j] * PIXEL_VALUE[p as usize];
                             any = true;
@@ -347,17 +347,19 @@ fn hidden_step_matches_scalar_bits_and_the_unfused_definition() {
                 }
             }
             let mut reference = weights.clone();
-            let mut p0 = px.clone();
-            hidden_step_scalar(&mut reference, h, 0..h, &mut Columns { pixels: &mut p0, stride }, &delta[..n * h], 0.1, scale);
+            let mut lit = record(0);
+            hidden_step_scalar(&mut reference, h, 0..h, &mut lit, &delta[..n * h], 0.1, scale);
             assert!(reference.iter().zip(&expected).all(|(a, b)| a.to_bits() == b.to_bits()), "scalar h {h} batch {batch} n {n}");
-            assert!(p0.iter().all(|&b| b == 0), "the pixel matrix is left clear");
+            assert!(lit.is_clear(), "the step leaves the masks clear for the next batch");
             for level in SimdLevel::available() {
-                // Whole rows, and the rows split into lane bands as threads split them.
+                // Whole rows, and the rows split into lane bands as threads split them; the
+                // rows may be a band that starts past pixel 0.
                 for bands in [vec![0..h, h..h], vec![0..h / 2, h / 2..h]] {
                     let mut w = weights.clone();
                     for band in bands {
-                        let mut p = px.clone();
-                        hidden_step(level, &mut w, h, band, &mut Columns { pixels: &mut p, stride }, &delta[..n * h], 0.1, scale);
+                        let mut lit = record(100);
+                        hidden_step(level, &mut w, h, band, &mut lit, &delta[..n * h], 0.1, scale);
+                        assert!(lit.is_clear());
                     }
                     assert!(w.iter().zip(&reference).all(|(a, b)| a.to_bits() == b.to_bits()), "{level} h {h} batch {batch} n {n}");
                 }

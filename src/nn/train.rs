@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 
 use super::backward::{add_assign, backward_deltas};
 use super::forward::forward_output;
-use super::hidden_step::{hidden_step_shared, Columns};
+use super::hidden_step::{hidden_step_shared, LitPixels};
 use super::update::{sgd_step, BatchScale};
 use super::{argmax, Network, Params, DEFAULT_HIDDEN, INPUTS, OUTPUTS, PIXEL_VALUE};
 use crate::data::shuffle::{fisher_yates, Rng};
@@ -316,33 +316,6 @@ pub fn train(config: &TrainConfig, data: &Dataset, mut on_epoch: impl FnMut(&Epo
 /// Thread 0's extra duties: the shuffle, the loss and accuracy totals, and the epoch log.
 type Leader<'a> = (&'a mut Rng, &'a mut dyn FnMut(&EpochReport));
 
-/// The batch's pixels in one band of pixel rows (`pixels[k − band.start][s]`), for
-/// `hidden_step`.
-struct BandColumns {
-    band: Range<usize>,
-    stride: usize,
-    pixels: Vec<u8>,
-}
-
-impl BandColumns {
-    fn new(band: Range<usize>, batch: usize) -> BandColumns {
-        let stride = batch.div_ceil(64) * 64;
-        BandColumns { pixels: vec![0; band.len() * stride], band, stride }
-    }
-
-    /// Records sample `s`'s non-zero pixels in the band (`index` holds only those).
-    #[inline]
-    fn add(&mut self, s: usize, index: &[u16], bytes: &[u8]) {
-        for (&k, &v) in index.iter().zip(bytes) {
-            self.pixels[(k as usize - self.band.start) * self.stride + s] = v;
-        }
-    }
-
-    fn view(&mut self) -> Columns<'_> {
-        Columns { pixels: &mut self.pixels, stride: self.stride }
-    }
-}
-
 // ANCHOR: worker
 /// The loop every thread runs in lockstep (SPMD, like an OpenMP parallel region).
 fn worker(
@@ -361,7 +334,7 @@ fn worker(
     let batch = config.batch.min(n);
     let batch_identity: Vec<u16> = (0..batch as u16).collect();
     let mut value: Vec<f64> = Vec::with_capacity(INPUTS);
-    let mut columns = BandColumns::new(band.clone(), batch);
+    let mut lit = LitPixels::new(band.clone(), batch);
     let mut grad_row = vec![0.0; h];
     let mut grad_bias = vec![0.0; lanes.len()];
     let mut delta_column: Vec<f64> = Vec::with_capacity(batch);
@@ -471,7 +444,7 @@ fn worker(
                 for (s, &sample) in samples.iter().enumerate() {
                     let image = data.images.get(sample as usize);
                     let (lo, hi) = band_splits.range(sample as usize, id);
-                    columns.add(s, &image.index[lo..hi], &image.value[lo..hi]);
+                    lit.record(s, &image.index[lo..hi], &image.value[lo..hi]);
                 }
                 // This thread's band of hidden-weight rows (see `hidden_step`).
                 // SAFETY: rows `band` of the hidden weights are this thread's in phase 3.
@@ -482,7 +455,7 @@ fn worker(
                         band.len(),
                         h,
                         0..h,
-                        &mut columns.view(),
+                        &mut lit,
                         delta_hidden_rows,
                         config.lr,
                         scale,
