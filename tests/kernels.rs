@@ -398,3 +398,55 @@ fn a_sum_continued_in_stretches_equals_the_whole_sum() {
         }
     }
 }
+
+#[test]
+fn finishing_samples_in_groups_matches_the_per_sample_scalar_code() {
+    use mnistlearn::nn::backward::backward_deltas;
+    use mnistlearn::nn::finish::{finish_samples, SampleOutputs};
+    use mnistlearn::nn::forward::forward_output;
+    use mnistlearn::nn::{argmax, parameter_count, Network};
+    use mnistlearn::math::softmax::cross_entropy;
+    let mut g = Gen(9);
+    // h = 32 (the default, four-sample groups), 12 (groups, fewer lanes), 7 (no groups: h % 4 ≠ 0).
+    for h in [32usize, 12, 7] {
+        let values: Vec<f64> = (0..parameter_count(h)).map(|_| g.range(-0.5, 0.5)).collect();
+        let net = Network::from_file_order(h, &values);
+        let params = net.params();
+        for n in 0..10usize {
+            let labels: Vec<u8> = (0..n).map(|_| (g.next() % 10) as u8).collect();
+            // Hidden sums as phase 1 leaves them, some large enough to saturate σ.
+            let sums: Vec<f64> = (0..n * h).map(|i| if i % 11 == 0 { g.range(-40.0, 40.0) } else { g.range(-4.0, 4.0) }).collect();
+            // The reference: the per-sample scalar code, written out.
+            let mut hidden_ref = sums.clone();
+            let mut delta_ref = vec![0.0; n * h];
+            let mut out_ref = vec![SampleOutputs::default(); n];
+            for s in 0..n {
+                let hidden = &mut hidden_ref[s * h..(s + 1) * h];
+                // weights.bin order: 784·H hidden weights, then the H hidden biases.
+                for (z, b) in hidden.iter_mut().zip(&values[784 * h..785 * h]) {
+                    *z = *z + b;
+                }
+                hidden.iter_mut().for_each(|z| *z = sigmoid(*z));
+                let out = &mut out_ref[s];
+                forward_output(SimdLevel::Scalar, &params, hidden, &mut out.probabilities);
+                let label = labels[s] as usize;
+                out.loss = cross_entropy(&out.probabilities, label);
+                out.correct = argmax(&out.probabilities) == label;
+                backward_deltas(SimdLevel::Scalar, &params, hidden, &out.probabilities, label, &mut out.delta_out, &mut delta_ref[s * h..(s + 1) * h]);
+            }
+            for level in SimdLevel::available() {
+                let (mut hidden, mut delta, mut out) = (sums.clone(), vec![0.0; n * h], vec![SampleOutputs::default(); n]);
+                finish_samples(level, &params, &labels, &mut hidden, &mut delta, &mut out);
+                let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(&hidden), bits(&hidden_ref), "{level} h {h} n {n}: activations");
+                assert_eq!(bits(&delta), bits(&delta_ref), "{level} h {h} n {n}: hidden deltas");
+                for (a, b) in out.iter().zip(&out_ref) {
+                    assert_eq!(bits(&a.probabilities), bits(&b.probabilities), "{level} h {h} n {n}: probabilities");
+                    assert_eq!(bits(&a.delta_out), bits(&b.delta_out), "{level} h {h} n {n}: output deltas");
+                    assert_eq!((a.loss.to_bits(), a.correct), (b.loss.to_bits(), b.correct), "{level} h {h} n {n}");
+                }
+            }
+        }
+    }
+}
+

@@ -36,6 +36,7 @@
 
 pub mod backward;
 pub mod evaluate;
+pub mod finish;
 pub mod forward;
 pub mod hidden_step;
 pub mod train;

@@ -25,17 +25,15 @@ use std::ops::Range;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use super::backward::{add_assign, backward_deltas};
-use super::forward::forward_output;
+use super::backward::add_assign;
+use super::finish::{finish_samples, SampleOutputs};
 use super::hidden_step::{hidden_step_shared, LitPixels};
 use super::update::{sgd_step, BatchScale};
-use super::{argmax, Network, Params, DEFAULT_HIDDEN, INPUTS, OUTPUTS, PIXEL_VALUE};
+use super::{Network, Params, DEFAULT_HIDDEN, INPUTS, OUTPUTS, PIXEL_VALUE};
 use crate::data::shuffle::{fisher_yates, Rng};
 use crate::data::Dataset;
 use crate::math::aligned::AlignedF64s;
 use crate::math::dot::{weighted_sums, weighted_sums_continue};
-use crate::math::sigmoid::sigmoid_in_place;
-use crate::math::softmax::cross_entropy;
 use crate::math::SimdLevel;
 
 // ANCHOR: config
@@ -90,16 +88,6 @@ impl EpochReport {
     pub fn accuracy_percent(&self) -> f64 {
         100.0 * self.correct as f64 / self.samples as f64
     }
-}
-
-/// What phase 2 leaves for phase 3 about one sample of the current batch. Its hidden activations
-/// and hidden deltas live in the team's `[batch][H]` matrices instead, so that phase 3 can
-/// gather them by sample number.
-struct Slot {
-    probabilities: [f64; OUTPUTS],
-    delta_out: [f64; OUTPUTS],
-    loss: f64,
-    correct: bool,
 }
 
 // ANCHOR: spin_barrier
@@ -162,7 +150,8 @@ struct Team {
     hidden_rows: *mut f64,
     /// `[batch][H]`: row `s` is sample `s`'s hidden deltas.
     delta_hidden_rows: *mut f64,
-    slots: Vec<UnsafeCell<Slot>>,
+    /// Slot `s`: what phase 2 leaves for phase 3 about sample `s` of the current batch.
+    slots: Vec<UnsafeCell<SampleOutputs>>,
     order: UnsafeCell<Vec<u32>>,
     barrier: SpinBarrier,
     /// `progress[t]`: how many samples (counted from the start of the run) thread `t` has
@@ -279,9 +268,7 @@ pub fn train(config: &TrainConfig, data: &Dataset, mut on_epoch: impl FnMut(&Epo
     assert!(batch <= u16::MAX as usize + 1, "batch indices are u16");
     let mut hidden_rows = AlignedF64s::zeros(batch * h);
     let mut delta_hidden_rows = AlignedF64s::zeros(batch * h);
-    let slots = (0..batch)
-        .map(|_| UnsafeCell::new(Slot { probabilities: [0.0; OUTPUTS], delta_out: [0.0; OUTPUTS], loss: 0.0, correct: false }))
-        .collect();
+    let slots = (0..batch).map(|_| UnsafeCell::new(SampleOutputs::default())).collect();
     let team = Team {
         hidden: h,
         threads,
@@ -338,6 +325,7 @@ fn worker(
     let mut grad_row = vec![0.0; h];
     let mut grad_bias = vec![0.0; lanes.len()];
     let mut delta_column: Vec<f64> = Vec::with_capacity(batch);
+    let mut labels: Vec<u8> = Vec::with_capacity(batch);
     // Samples this thread has passed through phase 1 since the start (its `progress`).
     let mut ticket = 0usize;
     let started = Instant::now();
@@ -400,28 +388,18 @@ fn worker(
                 // SAFETY: phase 2 — parameters are read-only for everyone.
                 let params = unsafe { team.params() };
                 let (s0, s1) = split_evenly(batch_len, team.threads, id);
-                for (s, &sample) in samples.iter().enumerate().take(s1).skip(s0) {
-                    // SAFETY: slot `s`, hidden row `s` and delta row `s` belong to this thread
-                    // in phase 2.
-                    let (slot, hidden, delta_hidden) = unsafe {
-                        (
-                            &mut *team.slots[s].get(),
-                            std::slice::from_raw_parts_mut(team.hidden_rows.add(s * h), h),
-                            std::slice::from_raw_parts_mut(team.delta_hidden_rows.add(s * h), h),
-                        )
-                    };
-                    let label = data.labels[sample as usize] as usize;
-                    // Finish the hidden layer: the sums from phase 1, plus the bias, through σ.
-                    for (z, &b) in hidden.iter_mut().zip(params.b_hidden) {
-                        *z = *z + b;
-                    }
-                    sigmoid_in_place(level, hidden);
-                    let hidden = &*hidden;
-                    forward_output(level, &params, hidden, &mut slot.probabilities);
-                    slot.loss = cross_entropy(&slot.probabilities, label);
-                    slot.correct = argmax(&slot.probabilities) == label;
-                    backward_deltas(level, &params, hidden, &slot.probabilities, label, &mut slot.delta_out, delta_hidden);
-                }
+                labels.clear();
+                labels.extend(samples[s0..s1].iter().map(|&sample| data.labels[sample as usize]));
+                // SAFETY: slots, hidden rows and delta rows `s0..s1` belong to this thread in
+                // phase 2 (`UnsafeCell` is `repr(transparent)`, so the slots form a slice).
+                let (outputs, hidden, delta_hidden) = unsafe {
+                    (
+                        std::slice::from_raw_parts_mut(UnsafeCell::raw_get(team.slots.as_ptr().add(s0)), s1 - s0),
+                        std::slice::from_raw_parts_mut(team.hidden_rows.add(s0 * h), (s1 - s0) * h),
+                        std::slice::from_raw_parts_mut(team.delta_hidden_rows.add(s0 * h), (s1 - s0) * h),
+                    )
+                };
+                finish_samples(level, &params, &labels, hidden, delta_hidden, outputs);
             }
             team.barrier.wait();
             // ANCHOR_END: phase2

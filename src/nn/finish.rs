@@ -1,0 +1,139 @@
+//! The rest of each sample once its hidden sums are known — bias and σ, the output layer,
+//! softmax, loss and both deltas — for a group of samples at once (the trainer's phase 2).
+//!
+//! Per sample this is a chain of short dependent sums: each output's pre-activation adds H
+//! products one after another, softmax takes a sequential max and sum over ten values. One sample
+//! at a time, those chains leave the core waiting on latency. The AVX2 version therefore turns the
+//! output layer and softmax sideways: **lane `i` holds sample `i`** of a group of four, so four
+//! samples' chains advance together, and every lane still performs exactly the scalar sequence of
+//! its own sample (same operands, same order). The scalar reference is simply the per-sample
+//! code of `forward.rs` and `backward.rs`.
+
+use super::backward::backward_deltas;
+use super::forward::forward_output;
+use super::{argmax, Params, OUTPUTS};
+use crate::math::sigmoid::sigmoid_in_place;
+use crate::math::softmax::cross_entropy;
+use crate::math::SimdLevel;
+
+/// What the rest of a sample's forward and backward pass leaves for the gradient phase (its
+/// hidden activations and deltas live in `[batch][H]` row matrices beside these).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct SampleOutputs {
+    pub probabilities: [f64; OUTPUTS],
+    pub delta_out: [f64; OUTPUTS],
+    pub loss: f64,
+    pub correct: bool,
+}
+
+// ANCHOR: finish_samples
+/// For each sample `s` of a group: `hidden_rows[s]` holds its hidden sums (without bias) and
+/// becomes its activations; `delta_rows[s]` receives its hidden deltas, `outputs[s]` the rest.
+pub fn finish_samples(
+    level: SimdLevel,
+    params: &Params,
+    labels: &[u8],
+    hidden_rows: &mut [f64],
+    delta_rows: &mut [f64],
+    outputs: &mut [SampleOutputs],
+) {
+    let h = params.hidden;
+    let n = labels.len();
+    assert!(hidden_rows.len() == n * h && delta_rows.len() == n * h && outputs.len() == n, "one row and one output per sample");
+    assert!(labels.iter().all(|&y| (y as usize) < OUTPUTS), "labels are digits");
+    // The hidden layer: bias, then σ over the whole group at once (independent lanes).
+    for row in hidden_rows.chunks_exact_mut(h) {
+        for (z, &b) in row.iter_mut().zip(params.b_hidden) {
+            *z = *z + b;
+        }
+    }
+    sigmoid_in_place(level, hidden_rows);
+    // The output layer and softmax: four samples per AVX2 pass where possible.
+    let mut done = 0;
+    #[cfg(target_arch = "x86_64")]
+    if level == SimdLevel::Avx2 && h % 4 == 0 {
+        assert!(level.is_supported(), "AVX2 requested on a CPU without it");
+        while done + 4 <= n {
+            let rows = &hidden_rows[done * h..(done + 4) * h];
+            // SAFETY: AVX2 is supported (checked above); the shapes were checked above.
+            unsafe { x86::output_softmax_avx2(params, rows, &mut outputs[done..done + 4]) };
+            done += 4;
+        }
+    }
+    for s in done..n {
+        forward_output(level, params, &hidden_rows[s * h..(s + 1) * h], &mut outputs[s].probabilities);
+    }
+    // Loss, prediction and deltas, sample by sample (short, independent work).
+    for (s, (out, &label)) in outputs.iter_mut().zip(labels).enumerate() {
+        let label = label as usize;
+        out.loss = cross_entropy(&out.probabilities, label);
+        out.correct = argmax(&out.probabilities) == label;
+        let (hidden, delta) = (&hidden_rows[s * h..(s + 1) * h], &mut delta_rows[s * h..(s + 1) * h]);
+        backward_deltas(level, params, hidden, &out.probabilities, label, &mut out.delta_out, delta);
+    }
+}
+// ANCHOR_END: finish_samples
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use super::*;
+    use crate::math::exp::x86::exp_pd4;
+    use std::arch::x86_64::*;
+
+    // ANCHOR: output_softmax_avx2
+    /// `forward_output` for four samples (`rows` = their four activation rows), lane `i` = sample
+    /// `i`: `z[o] = (Σ_j w_o[o][j]·h[j]) + b_o[o]` from +0.0 with j ascending, then softmax with the
+    /// sequential max and sum over o — each lane the scalar sequence of its own sample.
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn output_softmax_avx2(params: &Params, rows: &[f64], outputs: &mut [SampleOutputs]) {
+        let h = params.hidden;
+        debug_assert!(h % 4 == 0 && rows.len() == 4 * h && outputs.len() == 4);
+        let (r0, r1, r2, r3) = (rows.as_ptr(), rows.as_ptr().add(h), rows.as_ptr().add(2 * h), rows.as_ptr().add(3 * h));
+        let w_t = params.w_output_t.as_ptr();
+        let mut z = [_mm256_setzero_pd(); OUTPUTS];
+        let mut j = 0;
+        while j < h {
+            // Four hidden units of the four samples, transposed so that lane i is sample i.
+            let (a, b, c, d) = (_mm256_loadu_pd(r0.add(j)), _mm256_loadu_pd(r1.add(j)), _mm256_loadu_pd(r2.add(j)), _mm256_loadu_pd(r3.add(j)));
+            let (ab_lo, ab_hi) = (_mm256_unpacklo_pd(a, b), _mm256_unpackhi_pd(a, b));
+            let (cd_lo, cd_hi) = (_mm256_unpacklo_pd(c, d), _mm256_unpackhi_pd(c, d));
+            let hj = [
+                _mm256_permute2f128_pd::<0x20>(ab_lo, cd_lo),
+                _mm256_permute2f128_pd::<0x20>(ab_hi, cd_hi),
+                _mm256_permute2f128_pd::<0x31>(ab_lo, cd_lo),
+                _mm256_permute2f128_pd::<0x31>(ab_hi, cd_hi),
+            ];
+            for (q, &x) in hj.iter().enumerate() {
+                // Row j+q of w_o transposed: the ten weights from hidden unit j+q.
+                let w = w_t.add((j + q) * OUTPUTS);
+                for (o, zo) in z.iter_mut().enumerate() {
+                    *zo = _mm256_add_pd(*zo, _mm256_mul_pd(_mm256_broadcast_sd(&*w.add(o)), x));
+                }
+            }
+            j += 4;
+        }
+        for (zo, b) in z.iter_mut().zip(params.b_output) {
+            *zo = _mm256_add_pd(*zo, _mm256_set1_pd(*b));
+        }
+        // Softmax: max and sum sequential in o, as `softmax_in_place` does per sample.
+        let mut max = z[0];
+        for &zo in &z[1..] {
+            max = _mm256_max_pd(zo, max);
+        }
+        let mut sum = _mm256_setzero_pd();
+        for zo in z.iter_mut() {
+            *zo = exp_pd4(_mm256_sub_pd(*zo, max));
+            sum = _mm256_add_pd(sum, *zo);
+        }
+        let mut p = [[0.0; 4]; OUTPUTS];
+        for (po, &zo) in p.iter_mut().zip(&z) {
+            _mm256_storeu_pd(po.as_mut_ptr(), _mm256_div_pd(zo, sum));
+        }
+        for (i, out) in outputs.iter_mut().enumerate() {
+            for (o, po) in p.iter().enumerate() {
+                out.probabilities[o] = po[i];
+            }
+        }
+    }
+    // ANCHOR_END: output_softmax_avx2
+}
