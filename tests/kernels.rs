@@ -144,11 +144,14 @@ fn elementwise_kernels_match_scalar_bits_on_every_level() {
     let xs = exp_inputs();
     let ys = ln_inputs();
     for level in fast_levels() {
-        for len in [0usize, 1, 2, 3, 5, 7, 8, 9] {
-            // odd lengths exercise the remainder lanes
+        for len in [0usize, 1, 2, 3, 5, 7, 8, 9, 15, 16, 17, 23, 33] {
+            // odd lengths exercise the remainder lanes, ≥ 16 the four-register groups
             let mut v = xs[..len].to_vec();
             exp_in_place(level, &mut v);
             assert!(v.iter().zip(&xs).all(|(&a, &x)| same_bits(a, exp(x))), "{level} exp len {len}");
+            let mut v = xs[..len].to_vec();
+            sigmoid_in_place(level, &mut v);
+            assert!(v.iter().zip(&xs).all(|(&a, &x)| same_bits(a, sigmoid(x))), "{level} sigmoid len {len}");
         }
         let mut v = xs.clone();
         exp_in_place(level, &mut v);

@@ -37,7 +37,7 @@ pub fn sigmoid_in_place(level: SimdLevel, values: &mut [f64]) {
 #[cfg(target_arch = "x86_64")]
 mod x86 {
     use super::*;
-    use crate::math::exp::x86::{exp_pd, exp_pd4};
+    use crate::math::exp::x86::{exp_pd, exp_pd4, exp_pd4_many};
     use std::arch::x86_64::*;
 
     // ANCHOR: sigmoid_sse2
@@ -59,7 +59,17 @@ mod x86 {
     pub(super) unsafe fn sigmoid_avx2_in_place(values: &mut [f64]) {
         let one = _mm256_set1_pd(1.0);
         let sign = _mm256_set1_pd(-0.0);
-        let mut chunks = values.chunks_exact_mut(4);
+        // Four registers at a time, so their exp chains overlap (see `exp_pd4_many`).
+        let mut wide = values.chunks_exact_mut(16);
+        for c in &mut wide {
+            let p = c.as_mut_ptr();
+            let neg = |i: usize| _mm256_xor_pd(_mm256_loadu_pd(p.add(i)), sign);
+            let e = exp_pd4_many([neg(0), neg(4), neg(8), neg(12)]);
+            for (i, e) in e.into_iter().enumerate() {
+                _mm256_storeu_pd(p.add(4 * i), _mm256_div_pd(one, _mm256_add_pd(one, e)));
+            }
+        }
+        let mut chunks = wide.into_remainder().chunks_exact_mut(4);
         for c in &mut chunks {
             let x = _mm256_loadu_pd(c.as_ptr());
             let e = exp_pd4(_mm256_xor_pd(x, sign));

@@ -36,6 +36,12 @@ pub fn softmax_in_place(level: SimdLevel, values: &mut [f64]) {
 /// floored at the smallest normal double so a (practically impossible) underflow to 0 gives a
 /// large finite loss instead of +inf.
 pub fn cross_entropy(probabilities: &[f64], label: usize) -> f64 {
-    -super::ln::ln(max_like_sse(probabilities[label], f64::MIN_POSITIVE))
+    -super::ln::ln(cross_entropy_argument(probabilities, label))
+}
+
+/// What [`cross_entropy`] takes the `ln` of, for callers that run `ln` over many samples at once
+/// (`ln_in_place` gives `ln`'s bits on every level).
+pub fn cross_entropy_argument(probabilities: &[f64], label: usize) -> f64 {
+    max_like_sse(probabilities[label], f64::MIN_POSITIVE)
 }
 // ANCHOR_END: cross_entropy
