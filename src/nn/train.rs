@@ -142,7 +142,6 @@ struct Team {
     w_hidden_t: *mut f64,
     b_hidden: *mut f64,
     w_output: *mut f64,
-    w_output_t: *mut f64,
     b_output: *mut f64,
     identity: *const u16,
     identity_len: usize,
@@ -177,14 +176,16 @@ unsafe impl Sync for Team {}
 impl Team {
     /// The parameters as the forward pass sees them. Sound in phases 1 and 2, when nobody
     /// writes parameters.
-    unsafe fn params(&self) -> Params<'_> {
+    /// `w_output_t` is the caller's own transpose of the current `w_output` (the team keeps none).
+    unsafe fn params<'a>(&'a self, w_output_t: &'a [f64]) -> Params<'a> {
         let h = self.hidden;
+        assert_eq!(w_output_t.len(), h * OUTPUTS);
         Params {
             hidden: h,
             w_hidden_t: std::slice::from_raw_parts(self.w_hidden_t, INPUTS * h),
             b_hidden: std::slice::from_raw_parts(self.b_hidden, h),
             w_output: std::slice::from_raw_parts(self.w_output, OUTPUTS * h),
-            w_output_t: std::slice::from_raw_parts(self.w_output_t, h * OUTPUTS),
+            w_output_t,
             b_output: std::slice::from_raw_parts(self.b_output, OUTPUTS),
             identity: std::slice::from_raw_parts(self.identity, self.identity_len),
         }
@@ -275,7 +276,6 @@ pub fn train(config: &TrainConfig, data: &Dataset, mut on_epoch: impl FnMut(&Epo
         w_hidden_t: net.w_hidden_t.as_mut_ptr(),
         b_hidden: net.b_hidden.as_mut_ptr(),
         w_output: net.w_output.as_mut_ptr(),
-        w_output_t: net.w_output_t.as_mut_ptr(),
         b_output: net.b_output.as_mut_ptr(),
         identity: net.identity.as_ptr(),
         identity_len: net.identity.len(),
@@ -296,6 +296,7 @@ pub fn train(config: &TrainConfig, data: &Dataset, mut on_epoch: impl FnMut(&Epo
         worker(0, &team, bands[0].clone(), &splits, config, data, Some((&mut rng, &mut on_epoch)));
     });
     drop(team);
+    net.sync_output_transpose();
     net
 }
 // ANCHOR_END: train
@@ -326,6 +327,7 @@ fn worker(
     let mut grad_bias = vec![0.0; lanes.len()];
     let mut delta_column: Vec<f64> = Vec::with_capacity(batch);
     let mut labels: Vec<u8> = Vec::with_capacity(batch);
+    let mut w_output_t = vec![0.0; h * OUTPUTS];
     // Samples this thread has passed through phase 1 since the start (its `progress`).
     let mut ticket = 0usize;
     let started = Instant::now();
@@ -350,7 +352,7 @@ fn worker(
             // ---- Phase 1: the hidden sums, a pipeline over the pixel bands.
             {
                 // SAFETY: phase 1 — parameters are read-only for everyone.
-                let params = unsafe { team.params() };
+                let w_hidden_t = unsafe { std::slice::from_raw_parts(team.w_hidden_t, INPUTS * h) };
                 for (s, &sample) in samples.iter().enumerate() {
                     // Start loading the samples to come (a hint; no result changes).
                     if let Some(&ahead) = order.get(batch_start + s + 4) {
@@ -371,9 +373,9 @@ fn worker(
                     // published it until this thread publishes it to the next.
                     let sums = unsafe { std::slice::from_raw_parts_mut(team.hidden_rows.add(s * h), h) };
                     if first_stage {
-                        weighted_sums(level, sums, params.w_hidden_t, h, index, &value);
+                        weighted_sums(level, sums, w_hidden_t, h, index, &value);
                     } else {
-                        weighted_sums_continue(level, sums, params.w_hidden_t, h, index, &value);
+                        weighted_sums_continue(level, sums, w_hidden_t, h, index, &value);
                     }
                     ticket += 1;
                     team.progress[id].0.store(ticket, Ordering::Release);
@@ -385,8 +387,17 @@ fn worker(
             // ANCHOR: phase2
             // ---- Phase 2: the rest of the forward pass and both deltas, samples split between threads.
             {
+                // This thread's own transpose of w_o: keeping one shared copy in step in phase 3
+                // had both threads writing every one of its cache lines.
                 // SAFETY: phase 2 — parameters are read-only for everyone.
-                let params = unsafe { team.params() };
+                let w_output = unsafe { std::slice::from_raw_parts(team.w_output, OUTPUTS * h) };
+                for (o, row) in w_output.chunks_exact(h).enumerate() {
+                    for (j, &w) in row.iter().enumerate() {
+                        w_output_t[j * OUTPUTS + o] = w;
+                    }
+                }
+                // SAFETY: as above.
+                let params = unsafe { team.params(&w_output_t) };
                 let (s0, s1) = split_evenly(batch_len, team.threads, id);
                 labels.clear();
                 labels.extend(samples[s0..s1].iter().map(|&sample| data.labels[sample as usize]));
@@ -458,13 +469,10 @@ fn worker(
                     delta_column.extend((0..batch_len).map(|s| unsafe { (*team.slots[s].get()).delta_out[o] }));
                     weighted_sums(level, &mut grad_row, hidden_rows, h, &batch_identity[..batch_len], &delta_column);
                     let grad_b = delta_column.iter().fold(0.0, |acc, &d| acc + d);
-                    // SAFETY: output unit o's weights, bias and transposed column are this thread's.
+                    // SAFETY: output unit o's weights and bias are this thread's.
                     unsafe {
                         let w_row = std::slice::from_raw_parts_mut(team.w_output.add(o * h), h);
                         sgd_step(level, w_row, &mut grad_row, config.lr, scale);
-                        for (j, &w) in w_row.iter().enumerate() {
-                            *team.w_output_t.add(j * OUTPUTS + o) = w;
-                        }
                         let b = team.b_output.add(o);
                         *b = *b - config.lr * scale.mean(grad_b);
                     }
