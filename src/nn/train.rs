@@ -355,10 +355,10 @@ fn worker(
                 let w_hidden_t = unsafe { std::slice::from_raw_parts(team.w_hidden_t, INPUTS * h) };
                 for (s, &sample) in samples.iter().enumerate() {
                     // Start loading the samples to come (a hint; no result changes).
-                    if let Some(&ahead) = order.get(batch_start + s + 4) {
+                    if let Some(&ahead) = order.get(batch_start + s + 8) {
                         data.images.prefetch_offsets(ahead as usize);
                     }
-                    if let Some(&next) = samples.get(s + 1) {
+                    if let Some(&next) = order.get(batch_start + s + 2) {
                         data.images.prefetch_pixels(next as usize);
                     }
                     let image = data.images.get(sample as usize);
