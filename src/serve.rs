@@ -256,32 +256,53 @@ async fn rejection_to_json(rejection: Rejection) -> Result<Response, Infallible>
     Ok(json_response(StatusCode::INTERNAL_SERVER_ERROR, error_json(&format!("internal error: {rejection:?}"))))
 }
 
-/// Waits for Ctrl-C (or, on Unix, SIGTERM). Never completes if no handler can be installed:
-/// a server that cannot hear the signal should keep serving, not stop at once.
-async fn stop_signal() {
-    let ctrl_c = async {
+/// Ctrl-C (and, on Unix, SIGTERM), listened for from the moment this is created.
+///
+/// The listeners are registered *before* the server announces itself: a listener created
+/// lazily (on the first poll of a future) misses a signal that arrives earlier, and a server that
+/// has already replaced the default Ctrl-C action with a handler would then never stop. Each
+/// listener keeps one pending notification, so no signal is lost between two waits.
+struct StopSignals {
+    #[cfg(unix)]
+    interrupt: Option<tokio::signal::unix::Signal>,
+    #[cfg(unix)]
+    terminate: Option<tokio::signal::unix::Signal>,
+}
+
+impl StopSignals {
+    fn new() -> StopSignals {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            StopSignals { interrupt: signal(SignalKind::interrupt()).ok(), terminate: signal(SignalKind::terminate()).ok() }
+        }
+        #[cfg(not(unix))]
+        StopSignals {}
+    }
+
+    /// Waits for the next signal. Never completes if no listener could be installed: a server
+    /// that cannot hear the signal should keep serving, not stop at once.
+    async fn next(&mut self) {
+        #[cfg(unix)]
+        {
+            async fn recv(signal: &mut Option<tokio::signal::unix::Signal>) {
+                match signal {
+                    Some(signal) => {
+                        signal.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            }
+            tokio::select! {
+                _ = recv(&mut self.interrupt) => {}
+                _ = recv(&mut self.terminate) => {}
+            }
+        }
+        #[cfg(not(unix))]
         if tokio::signal::ctrl_c().await.is_err() {
             std::future::pending::<()>().await;
         }
-    };
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        let term = async {
-            match signal(SignalKind::terminate()) {
-                Ok(mut term) => {
-                    term.recv().await;
-                }
-                Err(_) => std::future::pending::<()>().await,
-            }
-        };
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term => {}
-        }
     }
-    #[cfg(not(unix))]
-    ctrl_c.await;
 }
 
 /// Prints one line to stdout and flushes it (tests and scripts wait for the "Serving" line).
@@ -312,19 +333,24 @@ pub fn run(addr: SocketAddr, weights: &Path, level: SimdLevel) -> Result<(), Err
             .map_err(|e| Error::Other(format!("--addr {addr}: {e}")))?;
         // With `--addr …:0` the OS picks the port; print the real one so the URL works.
         let bound = listener.local_addr().map_err(|e| Error::Other(format!("--addr {addr}: {e}")))?;
+        let mut signals = StopSignals::new();
         say(&format!("Serving http://{bound} (weights: {}, hidden {hidden})", weights.display()));
 
-        let server = warp::serve(routes(net, level)).incoming(listener).graceful(stop_signal()).run();
-        // The first signal starts the graceful shutdown inside `server`; this arm listens for
-        // the second one (its listener is created only after the first signal has arrived).
-        let second_signal = async {
-            stop_signal().await;
+        // The first signal starts the graceful shutdown inside `server`; a second one stops at once.
+        let (drain, drained) = tokio::sync::oneshot::channel::<()>();
+        let server = warp::serve(routes(net, level)).incoming(listener).graceful(async move {
+            let _ = drained.await;
+        });
+        let server = server.run();
+        let signals_arm = async {
+            signals.next().await;
             say("Shutting down (press Ctrl-C again to stop at once)...");
-            stop_signal().await;
+            let _ = drain.send(());
+            signals.next().await;
         };
         tokio::select! {
             _ = server => {}
-            _ = second_signal => {}
+            _ = signals_arm => {}
         }
         say("Stopped.");
         Ok(())
