@@ -312,7 +312,8 @@ fn hidden_step_matches_scalar_bits_and_the_unfused_definition() {
     use mnistlearn::nn::hidden_step::{hidden_step, hidden_step_scalar, LitPixels};
     use mnistlearn::nn::PIXEL_VALUE;
     let mut g = Gen(8);
-    for (h, batch, rows) in [(32usize, 32usize, 50usize), (7, 5, 20), (33, 70, 30), (16, 1, 10), (10, 64, 12)] {
+    // Also an odd number of rows, lanes past the last 32-lane block, and two blocks per row.
+    for (h, batch, rows) in [(32usize, 32usize, 50usize), (32, 32, 51), (40, 64, 33), (64, 20, 9), (7, 5, 20), (33, 70, 30), (16, 1, 10), (10, 64, 12)] {
         let weights: Vec<f64> = (0..rows * h).map(|_| g.range(-0.1, 0.1)).collect();
         let delta: Vec<f64> = (0..batch * h).map(|_| g.range(-0.01, 0.01)).collect();
         // pixels[s][row]: about a third lit.
