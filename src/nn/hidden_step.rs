@@ -144,35 +144,20 @@ pub fn hidden_step(level: SimdLevel, weights: &mut [f64], h: usize, lanes: Range
 /// `lanes` of any row during the call.
 pub unsafe fn hidden_step_shared(level: SimdLevel, weights: *mut f64, rows: usize, h: usize, lanes: Range<usize>, lit: &mut LitPixels, delta_rows: &[f64], lr: f64, scale: BatchScale) {
     check(lit, rows, h, &lanes);
-    let view = LaneView { first: weights.add(lanes.start), stride: h, lanes, h };
-    step_rows(level, view, rows, lit, delta_rows, lr, scale)
-}
-
-/// Where lanes `lanes` of each weight row live: lane `j` of row `r` at
-/// `first + r·stride + (j − lanes.start)`; deltas are `[batch][h]`.
-struct LaneView {
-    first: *mut f64,
-    stride: usize,
-    lanes: Range<usize>,
-    h: usize,
-}
-
-/// The dispatcher behind both entry points. Callers have checked the shapes.
-unsafe fn step_rows(level: SimdLevel, view: LaneView, rows: usize, lit: &mut LitPixels, delta_rows: &[f64], lr: f64, scale: BatchScale) {
     match level {
         #[cfg(target_arch = "x86_64")]
         SimdLevel::Avx2 => {
             assert!(level.is_supported(), "AVX2 requested on a CPU without it");
-            x86::hidden_step_avx2(view, rows, lit, delta_rows, lr, scale)
+            x86::hidden_step_avx2(weights, h, lanes, rows, lit, delta_rows, lr, scale)
         }
         #[cfg(target_arch = "x86_64")]
-        SimdLevel::Sse2 => x86::hidden_step_sse2(view, rows, lit, delta_rows, lr, scale),
+        SimdLevel::Sse2 => x86::hidden_step_sse2(weights, h, lanes, rows, lit, delta_rows, lr, scale),
         _ => {
             let delta = delta_rows.as_ptr();
-            rows_loop(rows, lit, delta_rows, view.h, |row, masks, pixels| {
-                let w = view.first.add(row * view.stride);
-                for (i, j) in view.lanes.clone().enumerate() {
-                    lane(w.add(i), delta.add(j), view.h, masks, pixels, lr, scale);
+            rows_loop(rows, lit, delta_rows, h, |row, masks, pixels| {
+                let w = weights.add(row * h);
+                for j in lanes.clone() {
+                    lane(w.add(j), delta.add(j), h, masks, pixels, lr, scale);
                 }
             })
         }
@@ -253,12 +238,12 @@ mod x86 {
     }
 
     #[target_feature(enable = "avx2")]
-    pub(super) unsafe fn hidden_step_avx2(view: LaneView, rows: usize, lit: &mut LitPixels, delta_rows: &[f64], lr: f64, scale: BatchScale) {
-        let (delta, h, start, end) = (delta_rows.as_ptr(), view.h, view.lanes.start, view.lanes.end);
+    pub(super) unsafe fn hidden_step_avx2(weights: *mut f64, h: usize, lanes: Range<usize>, rows: usize, lit: &mut LitPixels, delta_rows: &[f64], lr: f64, scale: BatchScale) {
+        let (delta, end) = (delta_rows.as_ptr(), lanes.end);
         rows_loop(rows, lit, delta_rows, h, |row, masks, pixels| {
-            let w = view.first.add(row * view.stride);
-            let at = |j: usize| (w.add(j - start), delta.add(j));
-            let mut j = start;
+            let w = weights.add(row * h);
+            let at = |j: usize| (w.add(j), delta.add(j));
+            let mut j = lanes.start;
             while j + 32 <= end {
                 let (w, d) = at(j);
                 block_avx2::<8>(w, d, h, masks, pixels, lr, scale);
@@ -286,12 +271,12 @@ mod x86 {
         });
     }
 
-    pub(super) unsafe fn hidden_step_sse2(view: LaneView, rows: usize, lit: &mut LitPixels, delta_rows: &[f64], lr: f64, scale: BatchScale) {
-        let (delta, h, start, end) = (delta_rows.as_ptr(), view.h, view.lanes.start, view.lanes.end);
+    pub(super) unsafe fn hidden_step_sse2(weights: *mut f64, h: usize, lanes: Range<usize>, rows: usize, lit: &mut LitPixels, delta_rows: &[f64], lr: f64, scale: BatchScale) {
+        let (delta, end) = (delta_rows.as_ptr(), lanes.end);
         rows_loop(rows, lit, delta_rows, h, |row, masks, pixels| {
-            let w = view.first.add(row * view.stride);
-            let at = |j: usize| (w.add(j - start), delta.add(j));
-            let mut j = start;
+            let w = weights.add(row * h);
+            let at = |j: usize| (w.add(j), delta.add(j));
+            let mut j = lanes.start;
             while j + 16 <= end {
                 let (w, d) = at(j);
                 block_sse2::<8>(w, d, h, masks, pixels, lr, scale);
