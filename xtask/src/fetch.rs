@@ -9,6 +9,7 @@
 use std::fs;
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use flate2::read::GzDecoder;
 use sha2::{Digest, Sha256};
@@ -45,7 +46,7 @@ impl FetchOptions {
             match flag.as_str() {
                 "--mirror" => options.mirror = Some(value()?),
                 "--dest" => options.dest = PathBuf::from(value()?),
-                other => return Err(format!("fetch: unknown flag '{other}' (expected --mirror or --dest)")),
+                other => return Err(format!("fetch: unknown flag '{other}' (expected --mirror M or --dest DIR; see `cargo xtask fetch --help`)")),
             }
         }
         Ok(options)
@@ -119,7 +120,12 @@ fn download(mirror: Option<&str>, name: &str, temp: &Path) -> Result<String, Str
     if let Some(m) = mirror {
         if m.starts_with("http://") || m.starts_with("https://") {
             let base = if m.ends_with('/') { m.to_string() } else { format!("{m}/") };
-            return download_http(&format!("{base}{name}.gz"), temp);
+            let url = format!("{base}{name}.gz");
+            println!("fetch: downloading {url}");
+            return download_http(&url, temp).map_err(|failure| match failure {
+                HttpFailure::Network(reason) => format!("fetch: mirror {m}: {reason}; offline, set MNIST_MIRROR=DIR to a local copy"),
+                HttpFailure::Local(message) => message,
+            });
         }
         let dir = PathBuf::from(m.strip_prefix("file://").unwrap_or(m));
         if !dir.is_dir() {
@@ -133,21 +139,85 @@ fn download(mirror: Option<&str>, name: &str, temp: &Path) -> Result<String, Str
         }
         return Err(format!("mirror {m}: has neither {name}.gz nor {name}"));
     }
-    let mut failures = Vec::new();
+    // One short line when no mirror answers (offline, or a firewall): each host once, with the
+    // kind of failure, and what to do about it. ureq's own messages repeat the whole URL and
+    // run to ~300 characters each.
+    let mut failures: Vec<(String, String)> = Vec::new();
     for base in PUBLIC_MIRRORS {
-        match download_http(&format!("{base}{name}.gz"), temp) {
+        let url = format!("{base}{name}.gz");
+        println!("fetch: downloading {url}");
+        match download_http(&url, temp) {
             Ok(source) => return Ok(source),
-            Err(e) => failures.push(e),
+            Err(HttpFailure::Network(reason)) => failures.push((host(base).to_string(), reason)),
+            Err(HttpFailure::Local(message)) => return Err(message),
         }
     }
-    Err(format!("could not download {name}.gz from any mirror ({}); set MNIST_MIRROR to a local copy", failures.join("; ")))
+    Err(format!("fetch: {name}.gz: no mirror reachable ({}); offline, set MNIST_MIRROR=DIR to a local copy", summarize(&failures)))
 }
 
-fn download_http(url: &str, temp: &Path) -> Result<String, String> {
-    let response = ureq::get(url).call().map_err(|e| format!("{url}: {e}"))?;
+/// `storage.googleapis.com` from `https://storage.googleapis.com/cvdf-datasets/mnist/`.
+fn host(url: &str) -> &str {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    rest.split('/').next().unwrap_or(rest)
+}
+
+/// `a, b: dns failed; c: HTTP 404`, or just `dns failed` when every host failed the same way.
+fn summarize(failures: &[(String, String)]) -> String {
+    let mut reasons: Vec<&str> = failures.iter().map(|(_, r)| r.as_str()).collect();
+    reasons.dedup();
+    if reasons.len() == 1 {
+        return format!("{} tried: {}", failures.len(), reasons[0]);
+    }
+    failures.iter().map(|(h, r)| format!("{h}: {r}")).collect::<Vec<_>>().join("; ")
+}
+
+enum HttpFailure {
+    /// The mirror could not be reached or refused the file: try the next one.
+    Network(String),
+    /// Writing the download went wrong here: no other mirror will help.
+    Local(String),
+}
+
+/// A short name for why a request failed (the URL is already known to the caller).
+fn reason(error: &ureq::Error) -> String {
+    match error {
+        ureq::Error::Status(code, _) => format!("HTTP {code}"),
+        ureq::Error::Transport(t) => match t.kind() {
+            ureq::ErrorKind::Dns => "DNS lookup failed".into(),
+            ureq::ErrorKind::ConnectionFailed => "connection failed".into(),
+            ureq::ErrorKind::Io => "network error".into(),
+            other => other.to_string(),
+        },
+    }
+}
+
+fn download_http(url: &str, temp: &Path) -> Result<String, HttpFailure> {
+    // Bounded waits: an address that drops packets must not hold `fetch` for minutes.
+    let agent = ureq::AgentBuilder::new().timeout_connect(Duration::from_secs(15)).timeout_read(Duration::from_secs(60)).build();
+    let response = agent.get(url).call().map_err(|e| HttpFailure::Network(reason(&e)))?;
     let mut reader = response.into_reader();
-    let mut file = fs::File::create(temp).map_err(|e| format!("{}: {e}", temp.display()))?;
-    io::copy(&mut reader, &mut file).map_err(|e| format!("{url}: {e}"))?;
-    file.flush().map_err(|e| format!("{}: {e}", temp.display()))?;
+    let local = |e: io::Error| HttpFailure::Local(format!("{}: {e}", temp.display()));
+    let mut file = fs::File::create(temp).map_err(local)?;
+    if let Err(e) = io::copy(&mut reader, &mut file) {
+        let _ = fs::remove_file(temp);
+        return Err(HttpFailure::Network(format!("download interrupted: {e}")));
+    }
+    file.flush().map_err(local)?;
     Ok(url.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts_are_named_once_and_equal_reasons_are_merged() {
+        assert_eq!(host(PUBLIC_MIRRORS[0]), "storage.googleapis.com");
+        assert_eq!(host("http://yann.lecun.com/exdb/mnist/"), "yann.lecun.com");
+        let same: Vec<(String, String)> =
+            PUBLIC_MIRRORS.iter().map(|m| (host(m).to_string(), "DNS lookup failed".to_string())).collect();
+        assert_eq!(summarize(&same), "3 tried: DNS lookup failed");
+        let mixed = vec![("a.org".to_string(), "HTTP 404".to_string()), ("b.org".to_string(), "connection failed".to_string())];
+        assert_eq!(summarize(&mixed), "a.org: HTTP 404; b.org: connection failed");
+    }
 }

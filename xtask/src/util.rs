@@ -18,10 +18,17 @@ pub fn run_checked(mut cmd: Command, what: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Builds the release binary and returns its path.
+/// Announces a step of a long command on stdout, so a silent minute is never a mystery.
+pub fn step(command: &str, what: &str) {
+    println!("{command}: {what}");
+}
+
+/// Builds the release binary and returns its path. Cargo's own progress (its `Compiling …`
+/// lines, or the progress bar on a terminal) stays visible: a clean build takes minutes.
 pub fn build_release() -> Result<PathBuf, String> {
+    step("xtask", "building the release binary (cargo build --release -p mnistlearn)");
     let mut cmd = cargo();
-    cmd.args(["build", "--release", "--quiet", "-p", "mnistlearn", "--bin", "mnistlearn"]).current_dir(crate::project_root());
+    cmd.args(["build", "--release", "-p", "mnistlearn", "--bin", "mnistlearn"]).current_dir(crate::project_root());
     run_checked(cmd, "cargo build --release")?;
     Ok(crate::project_root().join("target/release/mnistlearn"))
 }
@@ -43,7 +50,9 @@ pub fn run_echo(mut cmd: Command, what: &str) -> Result<Vec<String>, String> {
 }
 
 /// A Python interpreter that can `import numpy`: `$PYTHON`, then `python3`, then a venv in
-/// `target/venv` that we create and install NumPy into (PyPI is reachable in CI).
+/// `target/venv` that we create and install NumPy into. CI can do that: it reaches the package
+/// registries (PyPI among them), only not MNIST's hosts, which is why `.ci/run` points
+/// `MNIST_MIRROR` at a local copy.
 pub fn python_with_numpy() -> Result<PathBuf, String> {
     let has_numpy = |python: &Path| {
         Command::new(python)

@@ -11,7 +11,7 @@ use std::fs;
 use std::process::Command;
 
 use crate::fetch::{self, content_sha256, FetchOptions};
-use crate::util::{build_release, parse_epochs, parse_overall, python_with_numpy, run_echo};
+use crate::util::{build_release, parse_epochs, parse_overall, python_with_numpy, run_echo, step};
 
 pub const GOLDEN: &str = "golden/full_run.txt";
 
@@ -34,15 +34,18 @@ pub fn run(args: &[String]) -> Result<(), String> {
     let bless = match args {
         [] => false,
         [flag] if flag == "--bless" => true,
-        _ => return Err(format!("verify: unexpected arguments {args:?} (only --bless)")),
+        _ => return Err(format!("verify: unexpected arguments {args:?} (only --bless; see `cargo xtask verify --help`)")),
     };
     let root = crate::project_root();
     let data = root.join("data");
+    step("verify", "[1/4] MNIST in data/: fetching what is missing, checking the SHA-256 of the rest");
     fetch::fetch(&FetchOptions::parse(&[])?)?;
+    step("verify", "[2/4] building the release binary");
     let bin = build_release()?;
     let weights = data.join("weights.bin");
     let mut train = Command::new(&bin);
     train.arg("train").arg("--data").arg(&data).arg("--out").arg(&weights);
+    step("verify", "[3/4] training the default run (30 epochs) into data/weights.bin");
     let lines = run_echo(train, "mnistlearn train")?;
 
     let mut failures = Vec::new();
@@ -83,6 +86,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
     }
 
     // An independent reader of the documented layout.
+    step("verify", "[4/4] reading weights.bin with the NumPy layout reader (scripts/check_weights.py)");
     let python = python_with_numpy()?;
     let mut check = Command::new(python);
     check.arg(root.join("scripts/check_weights.py")).arg("--weights").arg(&weights).arg("--data").arg(&data);
