@@ -67,7 +67,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
             }
             "--skip-numpy" => options.numpy = false,
             "--serve-only" => options.serve_only = true,
-            other => return Err(format!("bench: unknown flag '{other}' (expected --runs N, --skip-numpy or --serve-only)")),
+            other => return Err(format!("bench: unknown flag '{other}' (expected --runs N, --skip-numpy or --serve-only; see `cargo xtask bench --help`)")),
         }
     }
     Ok(options)

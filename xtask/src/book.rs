@@ -1,19 +1,20 @@
-//! `cargo xtask book [--no-build]`: check the mdBook in `book/`, then build it.
+//! `cargo xtask book [--no-build]`: check the mdBook in `book/`, build it, check the result.
 //!
 //! mdBook is lenient where a literate book cannot afford to be: an include of an anchor that no
 //! longer exists renders as an empty listing, a line range past the end of a file renders short,
-//! and a link to a renamed chapter renders as a dead link — all without an error. So before
-//! building, this command checks every chapter (`book/src/**/*.md`):
+//! a link to a renamed chapter or heading renders as a dead link, and a chapter missing from
+//! `SUMMARY.md` is silently left out — all without an error. So:
 //!
-//! 1. **Includes.** Every `{{#include PATH}}`, `{{#include PATH:ANCHOR}}`, `{{#include
-//!    PATH:FIRST:LAST}}` (and the same for `rustdoc_include`, plus `playground`): the file
-//!    exists (relative to the chapter, as mdBook resolves it); an anchor has an `ANCHOR: name`
-//!    line, a later `ANCHOR_END: name` line, and lines between them; a line range lies inside
-//!    the file. Every file the book includes must also have balanced anchors throughout.
-//! 2. **Links.** Every relative Markdown link points to a file inside `book/src`, and a
-//!    `#fragment` names a heading of the target chapter (ids computed as mdBook does).
-//!    `SUMMARY.md` lists only existing chapters, and every chapter is listed in it.
-//! 3. **The build.** `mdbook build book` succeeds and prints no `ERROR` or `WARN` line.
+//! 1. **Includes**, before building, on the Markdown (no tool checks these). Every
+//!    `{{#include PATH}}`, `{{#include PATH:ANCHOR}}`, `{{#include PATH:FIRST:LAST}}` (and the
+//!    same for `rustdoc_include`, plus `playground`) in `book/src/**/*.md`: the file exists
+//!    (relative to the chapter, as mdBook resolves it); an anchor has an `ANCHOR: name` line, a
+//!    later `ANCHOR_END: name` line, and lines between them; a line range lies inside the file.
+//!    Every file the book includes must also have balanced anchors throughout.
+//! 2. **The build.** `mdbook build book` succeeds and prints no `ERROR` or `WARN` line.
+//! 3. **Links**, after building, on the rendered HTML (`links.rs`): every relative link and
+//!    `#fragment` of every page resolves to a file and an element id, and every chapter was
+//!    rendered.
 //!
 //! Each problem is reported as `file:line: what was found, and what was expected`.
 
@@ -26,23 +27,29 @@ pub fn run(args: &[String]) -> Result<(), String> {
     let build = match args {
         [] => true,
         [flag] if flag == "--no-build" => false,
-        _ => return Err(format!("book: unexpected arguments {args:?} (only --no-build)")),
+        _ => return Err(format!("book: unexpected arguments {args:?} (only --no-build; see `cargo xtask book --help`)")),
     };
     let root = crate::project_root();
     let book = root.join("book");
-    let report = check_book(&root, &book.join("src"))?;
+    let src = book.join("src");
+    let report = check_book(&root, &src)?;
     if !report.problems.is_empty() {
         for problem in &report.problems {
             eprintln!("{problem}");
         }
-        return Err(format!("book: {} problem(s) in the book's includes, anchors or links (listed above)", report.problems.len()));
+        return Err(format!("book: {} problem(s) in the book's includes or anchors (listed above)", report.problems.len()));
     }
-    println!(
-        "book: {} chapters, {} includes ({} anchors), {} relative links: all resolve",
-        report.chapters, report.includes, report.anchors, report.links
-    );
+    println!("book: {} chapters, {} includes ({} anchors): all resolve", report.chapters, report.includes, report.anchors);
     if build {
         build_book(&root, &book)?;
+        let links = crate::links::check(&root, &src, &book.join("build"))?;
+        if !links.problems.is_empty() {
+            for problem in &links.problems {
+                eprintln!("{problem}");
+            }
+            return Err(format!("book: {} broken link(s) or unrendered chapter(s) in the built book (listed above)", links.problems.len()));
+        }
+        println!("book: {} pages, {} relative links and fragments: all resolve", links.pages, links.links);
     }
     Ok(())
 }
@@ -55,7 +62,6 @@ struct Report {
     chapters: usize,
     includes: usize,
     anchors: usize,
-    links: usize,
     problems: Vec<String>,
 }
 
@@ -107,16 +113,6 @@ fn check_book(root: &Path, src: &Path) -> Result<Report, String> {
                 }
             }
         }
-        // 2. Links.
-        for link in extract_links(&text) {
-            if is_external(&link.target) {
-                continue;
-            }
-            report.links += 1;
-            if let Some(problem) = check_link(src, chapter, &link.target, &mut files)? {
-                report.problems.push(format!("{}:{}: link ({}): {problem}", show(chapter), link.line, link.target));
-            }
-        }
     }
 
     // Every included file keeps its anchors balanced, whether or not the book uses them all.
@@ -127,31 +123,8 @@ fn check_book(root: &Path, src: &Path) -> Result<Report, String> {
         }
     }
 
-    // SUMMARY.md against the chapters on disk.
-    let summary = src.join("SUMMARY.md");
-    match files.text(&summary) {
-        None => report.problems.push(format!("{}: missing: mdBook needs it to know the chapters", show(&summary))),
-        Some(text) => {
-            let mut listed = BTreeSet::new();
-            for link in extract_links(&text) {
-                if link.target.is_empty() || is_external(&link.target) {
-                    continue; // a draft chapter, or not a chapter at all
-                }
-                let path = link.target.split('#').next().unwrap_or_default();
-                listed.insert(normalize(&src.join(path)));
-            }
-            for chapter in &chapters {
-                if chapter != &summary && !listed.contains(chapter) {
-                    report.problems.push(format!(
-                        "{}: not listed in {}: add it there (mdBook ignores unlisted chapters) or delete it",
-                        show(chapter),
-                        show(&summary)
-                    ));
-                }
-            }
-            report.chapters = listed.len();
-        }
-    }
+    // Whether each chapter is listed in SUMMARY.md is checked on the build (`links.rs`).
+    report.chapters = chapters.iter().filter(|c| c.file_name().is_some_and(|n| n != "SUMMARY.md")).count();
     Ok(report)
 }
 
@@ -504,238 +477,6 @@ fn unbalanced_anchors(text: &str) -> Vec<String> {
     problems
 }
 
-// ---- Links and headings ----------------------------------------------------------------------
-
-#[derive(Debug, PartialEq, Eq)]
-struct Link {
-    line: usize,
-    target: String,
-}
-
-fn is_external(target: &str) -> bool {
-    target.contains("://") || target.starts_with("mailto:") || target.starts_with("//")
-}
-
-/// Lines of Markdown outside fenced code blocks, as (1-based line number, line).
-fn outside_fences(text: &str) -> Vec<(usize, &str)> {
-    let mut out = Vec::new();
-    let mut fence: Option<(char, usize)> = None;
-    for (i, line) in text.lines().enumerate() {
-        let trimmed = line.trim_start();
-        let indent = line.len() - trimmed.len();
-        let marker = trimmed.chars().next().filter(|c| *c == '`' || *c == '~');
-        let run = marker.map_or(0, |c| trimmed.chars().take_while(|&x| x == c).count());
-        match fence {
-            Some((c, n)) => {
-                if marker == Some(c) && run >= n && trimmed[run..].trim().is_empty() {
-                    fence = None;
-                }
-                continue;
-            }
-            None if indent <= 3 && run >= 3 => {
-                fence = Some((marker.expect("run > 0"), run));
-                continue;
-            }
-            None => {}
-        }
-        out.push((i + 1, line));
-    }
-    out
-}
-
-/// Replaces the contents of `code spans` with spaces (a span closes on a backtick run of the
-/// same length on the same line).
-fn blank_code_spans(line: &str) -> String {
-    let chars: Vec<char> = line.chars().collect();
-    let mut out = String::with_capacity(line.len());
-    let mut i = 0;
-    while i < chars.len() {
-        if chars[i] != '`' {
-            out.push(chars[i]);
-            i += 1;
-            continue;
-        }
-        let run = chars[i..].iter().take_while(|&&c| c == '`').count();
-        let mut j = i + run;
-        let mut close = None;
-        while j < chars.len() {
-            if chars[j] == '`' {
-                let r = chars[j..].iter().take_while(|&&c| c == '`').count();
-                if r == run {
-                    close = Some(j);
-                    break;
-                }
-                j += r;
-            } else {
-                j += 1;
-            }
-        }
-        match close {
-            Some(j) => {
-                out.push_str(&" ".repeat(j + run - i));
-                i = j + run;
-            }
-            None => {
-                out.extend(&chars[i..i + run]);
-                i += run;
-            }
-        }
-    }
-    out
-}
-
-/// Inline links `[text](target "title")` and reference definitions `[label]: target`, outside
-/// code.
-fn extract_links(text: &str) -> Vec<Link> {
-    let mut links = Vec::new();
-    for (line, raw) in outside_fences(text) {
-        let prose = blank_code_spans(raw);
-        let trimmed = prose.trim_start();
-        if trimmed.starts_with('[') {
-            if let Some(close) = trimmed.find("]:") {
-                let target = trimmed[close + 2..].split_whitespace().next().unwrap_or_default();
-                if !trimmed[1..close].contains(']') && !target.is_empty() {
-                    links.push(Link { line, target: strip_angle(target).to_string() });
-                    continue;
-                }
-            }
-        }
-        let mut from = 0;
-        while let Some(offset) = prose[from..].find("](") {
-            let open = from + offset + 2;
-            let mut depth = 0usize;
-            let mut end = None;
-            for (k, c) in prose[open..].char_indices() {
-                match c {
-                    '(' => depth += 1,
-                    ')' if depth == 0 => {
-                        end = Some(open + k);
-                        break;
-                    }
-                    ')' => depth -= 1,
-                    _ => {}
-                }
-            }
-            let Some(end) = end else { break };
-            let inside = prose[open..end].trim();
-            let target = if inside.starts_with('<') {
-                inside.split('>').next().unwrap_or_default().trim_start_matches('<')
-            } else {
-                inside.split_whitespace().next().unwrap_or_default()
-            };
-            links.push(Link { line, target: target.to_string() });
-            from = end + 1;
-        }
-    }
-    links
-}
-
-fn strip_angle(s: &str) -> &str {
-    s.strip_prefix('<').and_then(|t| t.strip_suffix('>')).unwrap_or(s)
-}
-
-/// mdBook's heading id: lowercase; letters, digits, `_` and `-` kept; whitespace becomes `-`;
-/// everything else dropped.
-fn heading_id(text: &str) -> String {
-    text.trim()
-        .to_lowercase()
-        .chars()
-        .filter_map(|c| {
-            if c.is_alphanumeric() || c == '_' || c == '-' {
-                Some(c)
-            } else if c.is_whitespace() {
-                Some('-')
-            } else {
-                None
-            }
-        })
-        .collect()
-}
-
-/// The visible text of a heading's Markdown: code spans keep their text, link syntax keeps its
-/// text, emphasis markers go.
-fn heading_text(markdown: &str) -> String {
-    let mut out = String::new();
-    let mut rest = markdown;
-    while let Some(i) = rest.find("](") {
-        let close = rest[i..].find(')').map_or(rest.len(), |n| i + n + 1);
-        out.push_str(&rest[..i]);
-        rest = &rest[close..];
-    }
-    out.push_str(rest);
-    out.chars().filter(|c| !matches!(c, '`' | '*' | '[' | ']')).collect()
-}
-
-/// The ids mdBook gives a chapter's ATX headings: a custom `{#id}` as written, otherwise the
-/// heading's text made into an id, with mdBook's `-1`, `-2` suffixes for repeats.
-fn heading_ids(text: &str) -> BTreeSet<String> {
-    let mut ids = BTreeSet::new();
-    let mut used = BTreeSet::new();
-    for (_, line) in outside_fences(text) {
-        let trimmed = line.trim_start();
-        if line.len() - trimmed.len() > 3 {
-            continue;
-        }
-        let hashes = trimmed.chars().take_while(|&c| c == '#').count();
-        if !(1..=6).contains(&hashes) {
-            continue;
-        }
-        let rest = &trimmed[hashes..];
-        if !rest.is_empty() && !rest.starts_with(char::is_whitespace) {
-            continue;
-        }
-        let mut content = rest.trim().trim_end_matches('#').trim_end().to_string();
-        if content.ends_with('}') {
-            if let Some(open) = content.rfind('{') {
-                let attrs = content[open + 1..content.len() - 1].to_string();
-                if let Some(id) = attrs.split_whitespace().find_map(|a| a.strip_prefix('#')) {
-                    ids.insert(id.to_string());
-                    continue;
-                }
-                content.truncate(open);
-            }
-        }
-        let id = heading_id(&heading_text(&content));
-        let mut unique = id.clone();
-        let mut counter = 1;
-        while !used.insert(unique.clone()) {
-            unique = format!("{id}-{counter}");
-            counter += 1;
-        }
-        ids.insert(unique);
-    }
-    ids
-}
-
-/// Why a relative link from `chapter` is broken, if it is.
-fn check_link(src: &Path, chapter: &Path, target: &str, files: &mut FileCache) -> Result<Option<String>, String> {
-    let (path, fragment) = match target.split_once('#') {
-        Some((p, f)) => (p, Some(f)),
-        None => (target, None),
-    };
-    if path.starts_with('/') {
-        return Ok(Some("absolute path: expected a path relative to the chapter".into()));
-    }
-    let file = if path.is_empty() { chapter.to_path_buf() } else { normalize(&chapter.parent().expect("in a directory").join(path)) };
-    if !file.starts_with(src) {
-        return Ok(Some(format!("points outside book/src ({}): the built book will not contain it", file.display())));
-    }
-    // mdBook rewrites links to `x.md` as `x.html`; a link to `x.html` means the chapter `x.md`.
-    let file = if file.extension().is_some_and(|e| e == "html") { file.with_extension("md") } else { file };
-    if !file.exists() {
-        return Ok(Some(format!("{} does not exist", file.strip_prefix(src).unwrap_or(&file).display())));
-    }
-    if let (Some(fragment), true) = (fragment, file.extension().is_some_and(|e| e == "md")) {
-        let text = files.markdown(&file)?;
-        let ids = heading_ids(&text);
-        if !ids.contains(fragment) {
-            let name = file.strip_prefix(src).unwrap_or(&file).display().to_string();
-            return Ok(Some(format!("no heading with id `{fragment}` in {name}; its headings are: {}", ids.into_iter().collect::<Vec<_>>().join(", "))));
-        }
-    }
-    Ok(None)
-}
-
 // ---- The build -------------------------------------------------------------------------------
 
 /// `mdbook` on `PATH`, else in Cargo's bin directory.
@@ -947,35 +688,6 @@ fn b() {}
             ]
         );
         assert!(unbalanced_anchors("// ANCHOR: a\n// ANCHOR_END: a\n").is_empty());
-    }
-
-    #[test]
-    fn links_outside_code_are_found_with_their_lines() {
-        let md = "See [exp](exp.md#step-1-clamp) and [the\nbook](https://example.com).\n\
-                  `[not](a-link.md)` ```` ``[x](y.md)`` ````\n\
-                  ```rust\nlet v = [1](2.md);\n```\n\
-                  [ref]: ieee754.md \"IEEE\"\n\
-                  ![img](pic.png) [angle](<a b.md>) [p](x.md (title))\n";
-        let links = extract_links(md);
-        let got: Vec<(usize, &str)> = links.iter().map(|l| (l.line, l.target.as_str())).collect();
-        assert_eq!(
-            got,
-            [(1, "exp.md#step-1-clamp"), (2, "https://example.com"), (7, "ieee754.md"), (8, "pic.png"), (8, "a b.md"), (8, "x.md")]
-        );
-        assert!(is_external("https://example.com"));
-        assert!(!is_external("exp.md"));
-    }
-
-    #[test]
-    fn heading_ids_follow_mdbook() {
-        let md = "# exp by range reduction\n## min, max and NaN\n## Step 1: clamp\n## Step 1: clamp\n\
-                  ### The `Images` store ###\n## Custom {#my-id}\n## A [link](x.md) in it\n```\n# not a heading\n```\n#hashtag\n";
-        let ids: Vec<String> = heading_ids(md).into_iter().collect();
-        assert_eq!(
-            ids,
-            ["a-link-in-it", "exp-by-range-reduction", "min-max-and-nan", "my-id", "step-1-clamp", "step-1-clamp-1", "the-images-store"]
-        );
-        assert_eq!(heading_id("Fisher–Yates with a seeded PCG"), "fisheryates-with-a-seeded-pcg");
     }
 
     #[test]

@@ -16,7 +16,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
     let weights = match args {
         [] => root.join("data/weights.bin"),
         [flag, path] if flag == "--weights" => PathBuf::from(path),
-        _ => return Err("browser: expected no arguments or --weights FILE".into()),
+        _ => return Err("browser: expected no arguments or --weights FILE (see `cargo xtask browser --help`)".into()),
     };
     if !weights.exists() {
         return Err(format!("{}: not found; run `cargo xtask verify` first (it trains the default model)", weights.display()));

@@ -3,7 +3,7 @@
 
 pub fn run(args: &[String]) -> Result<(), String> {
     if !args.is_empty() {
-        return Err(format!("ci: unexpected arguments {args:?}"));
+        return Err(format!("ci: unexpected arguments {args:?}: ci takes none"));
     }
     for (name, step) in [
         ("verify", crate::verify::run as fn(&[String]) -> Result<(), String>),

@@ -1,45 +1,234 @@
 //! Project automation, matklad's xtask pattern: `cargo xtask <command>`.
 //!
-//! * `fetch`  — download MNIST into `data/` (or copy from a local mirror) and check SHA-256
-//! * `verify` — fetch if needed, build release, train the default run, check the golden log
-//! * `seeds`  — the default run under seeds 1–5, as a table
-//! * `bench`  — time our training against the NumPy reference, in one run
-//! * `book`   — build the mdBook, failing on broken includes, anchors or links
-//! * `browser` — the drawing app in headless Chromium
-//! * `ci`     — everything CI runs after `cargo test`, in order
+//! Every command is one row of [`COMMANDS`]: its name, a one-line summary, its flags and the
+//! function that runs it. `cargo xtask --help` (also `-h`, `help` and a bare `cargo xtask`)
+//! and `cargo xtask CMD --help` are printed from that table, so adding a command is adding a
+//! row (and its module).
 
 mod bench;
 mod book;
 mod browser;
 mod ci;
 mod fetch;
+mod links;
 mod seeds;
 mod util;
 mod verify;
 
 use std::process::ExitCode;
 
+/// One `cargo xtask` command.
+pub struct Command {
+    pub name: &'static str,
+    /// One line, for the list of commands.
+    pub summary: &'static str,
+    /// A few sentences more, for `cargo xtask NAME --help` (may be empty).
+    pub details: &'static str,
+    /// `(usage, meaning)` of each flag or argument, e.g. `("--runs N", "best of N runs (3)")`.
+    pub flags: &'static [(&'static str, &'static str)],
+    pub run: fn(&[String]) -> Result<(), String>,
+}
+
+/// Every command, in the order the help lists them.
+pub const COMMANDS: &[Command] = &[
+    Command {
+        name: "fetch",
+        summary: "download MNIST into data/ (or copy a local mirror), check its SHA-256",
+        details: "Files already present with the right contents are kept. Without a mirror, the public \
+                  mirrors are tried in order; offline, point MNIST_MIRROR or --mirror at a local copy.",
+        flags: &[
+            ("--mirror M", "a copy to use: directory, file:// or http(s):// URL (default: $MNIST_MIRROR)"),
+            ("--dest DIR", "where to put them (default: data/)"),
+        ],
+        run: fetch::run,
+    },
+    Command {
+        name: "verify",
+        summary: "fetch, build, train the default run, check ≥ 96.5% and the golden log",
+        details: "The default run is 30 epochs; its log and weights hash must equal golden/full_run.txt. \
+                  Then an independent NumPy reader (scripts/check_weights.py) must get the same test \
+                  accuracy from the weights.bin (target/venv is made if no Python has NumPy).",
+        flags: &[("--bless", "rewrite golden/full_run.txt from this run instead of comparing (say why in the commit)")],
+        run: verify::run,
+    },
+    Command {
+        name: "seeds",
+        summary: "the default run under several seeds, as the README's table",
+        details: "",
+        flags: &[("[SEED …]", "the seeds to run (default: 1 2 3 4 5)")],
+        run: seeds::run,
+    },
+    Command {
+        name: "bench",
+        summary: "time training against NumPy, the forward pass, the server → target/bench.json",
+        details: "Also the scalar single-thread path (same bytes?), the forward pass per sample and the \
+                  server's p50/p99 and requests/s. The machine is shared and noisy: compare builds only \
+                  within one session, alternating them.",
+        flags: &[
+            ("--runs N", "time our training N times and keep the best (default: 3)"),
+            ("--skip-numpy", "leave out the NumPy reference (the slowest part)"),
+            ("--serve-only", "measure only the server's round trip and throughput"),
+        ],
+        run: bench::run,
+    },
+    Command {
+        name: "book",
+        summary: "check includes and anchors, build the book, check every link and #fragment",
+        details: "Includes and anchors are checked on the Markdown (mdBook renders a missing anchor as \
+                  nothing), links and fragments on the built HTML in book/build/. Needs mdbook on PATH or \
+                  in ~/.cargo/bin (cargo install mdbook --locked --version 0.5.4).",
+        flags: &[("--no-build", "check the includes and anchors only: no mdbook build, no link check")],
+        run: book::run,
+    },
+    Command {
+        name: "browser",
+        summary: "the drawing app in headless Chromium; screenshots in target/browser/",
+        details: "Starts `mnistlearn serve` on a free port and runs tests/browser/draw.test.mjs with node.",
+        flags: &[("--weights FILE", "the model to serve (default: data/weights.bin, as verify leaves it)")],
+        run: browser::run,
+    },
+    Command {
+        name: "ci",
+        summary: "what .ci/run runs after the tests: verify, then book, then browser",
+        details: "",
+        flags: &[],
+        run: ci::run,
+    },
+];
+
+fn find(name: &str) -> Option<&'static Command> {
+    COMMANDS.iter().find(|c| c.name == name)
+}
+
+fn is_help(arg: &str) -> bool {
+    matches!(arg, "--help" | "-h" | "help")
+}
+
+/// `fetch [--mirror M] [--dest DIR]`
+fn synopsis(command: &Command) -> String {
+    let mut line = command.name.to_string();
+    for (usage, _) in command.flags {
+        if usage.starts_with('[') {
+            line.push_str(&format!(" {usage}"));
+        } else {
+            line.push_str(&format!(" [{usage}]"));
+        }
+    }
+    line
+}
+
+/// The list of commands: `cargo xtask --help`.
+pub fn overview() -> String {
+    let mut out = String::from(
+        "cargo xtask <command> [flags] — mnistlearn's automation (xtask/src/)\n\nCommands:\n",
+    );
+    let width = COMMANDS.iter().map(|c| c.name.len()).max().unwrap_or(0);
+    for command in COMMANDS {
+        out.push_str(&format!("  {:width$}  {}\n", command.name, command.summary));
+        out.push_str(&format!("  {:width$}    cargo xtask {}\n", "", synopsis(command)));
+    }
+    out.push_str("\n`cargo xtask <command> --help` explains a command's flags.\n");
+    out
+}
+
+/// One command's help: `cargo xtask NAME --help`.
+pub fn command_help(command: &Command) -> String {
+    let mut text = format!("{}.", capitalise(command.summary));
+    if !command.details.is_empty() {
+        text.push(' ');
+        text.push_str(command.details);
+    }
+    let mut out = format!("cargo xtask {}\n\n{}", synopsis(command), wrap(&text, 96));
+    if command.flags.is_empty() {
+        out.push_str("\nNo flags.\n");
+    } else {
+        out.push_str("\nFlags:\n");
+        let width = command.flags.iter().map(|(u, _)| u.chars().count()).max().unwrap_or(0);
+        for (usage, meaning) in command.flags {
+            out.push_str(&format!("  {usage:width$}  {meaning}\n"));
+        }
+    }
+    out
+}
+
+/// `text` broken into lines of at most `width` characters, at spaces.
+fn wrap(text: &str, width: usize) -> String {
+    let mut out = String::new();
+    let mut line = 0;
+    for word in text.split_whitespace() {
+        let len = word.chars().count();
+        if line > 0 && line + 1 + len > width {
+            out.push('\n');
+            line = 0;
+        } else if line > 0 {
+            out.push(' ');
+            line += 1;
+        }
+        out.push_str(word);
+        line += len;
+    }
+    out.push('\n');
+    out
+}
+
+fn capitalise(s: &str) -> String {
+    let mut chars = s.chars();
+    chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default()
+}
+
+/// What `main` does with the arguments, kept apart from printing so it can be tested.
+#[derive(Debug, PartialEq)]
+enum Action {
+    /// Print this on stdout, exit 0.
+    Help(String),
+    /// Print this on stderr, exit 2: the command line itself is wrong.
+    Usage(String),
+    Run(&'static str),
+}
+
+fn decide(args: &[String]) -> Action {
+    let Some((first, rest)) = args.split_first() else {
+        return Action::Usage(overview());
+    };
+    if is_help(first) {
+        return match rest.first().map(|n| (n, find(n))) {
+            Some((_, Some(command))) => Action::Help(command_help(command)),
+            Some((name, None)) => Action::Usage(unknown(name)),
+            None => Action::Help(overview()),
+        };
+    }
+    match find(first) {
+        Some(command) if rest.iter().any(|a| a == "--help" || a == "-h") => Action::Help(command_help(command)),
+        Some(command) => Action::Run(command.name),
+        None => Action::Usage(unknown(first)),
+    }
+}
+
+fn unknown(name: &str) -> String {
+    let names: Vec<&str> = COMMANDS.iter().map(|c| c.name).collect();
+    format!("xtask: error: unknown command '{name}': expected one of {} (see `cargo xtask --help`)\n", names.join(", "))
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let Some((command, rest)) = args.split_first() else {
-        eprintln!("usage: cargo xtask <fetch|verify|seeds|bench|book|browser|ci> [options]");
-        return ExitCode::from(2);
-    };
-    let result = match command.as_str() {
-        "bench" => bench::run(rest),
-        "book" => book::run(rest),
-        "browser" => browser::run(rest),
-        "ci" => ci::run(rest),
-        "fetch" => fetch::run(rest),
-        "seeds" => seeds::run(rest),
-        "verify" => verify::run(rest),
-        other => Err(format!("unknown xtask command '{other}': expected fetch, verify, seeds, bench, book, browser or ci")),
-    };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("xtask: error: {e}");
-            ExitCode::FAILURE
+    match decide(&args) {
+        Action::Help(text) => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        Action::Usage(text) => {
+            eprint!("{text}");
+            ExitCode::from(2)
+        }
+        Action::Run(name) => {
+            let command = find(name).expect("decide returns known names");
+            match (command.run)(&args[1..]) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("xtask: error: {e}");
+                    ExitCode::FAILURE
+                }
+            }
         }
     }
 }
@@ -47,4 +236,75 @@ fn main() -> ExitCode {
 /// The repository root (the parent of `xtask/`).
 pub fn project_root() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the repo").to_path_buf()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn the_overview_lists_every_command_with_its_summary_and_flags() {
+        let text = overview();
+        for command in COMMANDS {
+            assert!(text.contains(&format!("  {}  ", command.name)) || text.contains(&format!("  {} ", command.name)), "{}", command.name);
+            assert!(text.contains(command.summary), "{}", command.name);
+            assert!(text.contains(&format!("cargo xtask {}", synopsis(command))), "{}", command.name);
+        }
+        assert!(text.contains("--mirror M") && text.contains("--runs N") && text.contains("[SEED …]"));
+    }
+
+    #[test]
+    fn help_bare_and_help_words_list_the_commands() {
+        for form in [&["--help"][..], &["-h"], &["help"]] {
+            assert_eq!(decide(&args(form)), Action::Help(overview()), "{form:?}");
+        }
+        // Bare `cargo xtask` is a usage error (exit 2), but still shows the list.
+        assert_eq!(decide(&[]), Action::Usage(overview()));
+    }
+
+    #[test]
+    fn a_command_help_explains_each_of_its_flags() {
+        for command in COMMANDS {
+            let expected = Action::Help(command_help(command));
+            assert_eq!(decide(&args(&[command.name, "--help"])), expected);
+            assert_eq!(decide(&args(&[command.name, "-h"])), expected);
+            assert_eq!(decide(&args(&["help", command.name])), expected);
+            let text = command_help(command);
+            for (usage, meaning) in command.flags {
+                assert!(text.contains(&format!("  {usage}")) && text.contains(meaning), "{} {usage}", command.name);
+            }
+        }
+        let fetch = command_help(find("fetch").unwrap());
+        assert!(fetch.starts_with("cargo xtask fetch [--mirror M] [--dest DIR]\n\nDownload MNIST"), "{fetch}");
+        for command in COMMANDS {
+            assert!(command_help(command).lines().all(|l| l.chars().count() <= 100), "{}", command.name);
+        }
+        assert!(command_help(find("ci").unwrap()).contains("No flags."));
+    }
+
+    #[test]
+    fn unknown_commands_are_usage_errors_naming_the_choices() {
+        let Action::Usage(text) = decide(&args(&["--verbose"])) else { panic!() };
+        assert_eq!(text.lines().count(), 1, "{text}");
+        assert!(text.contains("unknown command '--verbose'") && text.contains("fetch, verify, seeds, bench, book, browser, ci"), "{text}");
+        assert!(matches!(decide(&args(&["help", "nope"])), Action::Usage(t) if t.contains("'nope'")));
+    }
+
+    #[test]
+    fn commands_run_with_their_flags() {
+        assert_eq!(decide(&args(&["bench", "--runs", "7"])), Action::Run("bench"));
+        assert_eq!(decide(&args(&["seeds", "3", "4"])), Action::Run("seeds"));
+    }
+
+    #[test]
+    fn names_are_unique() {
+        let mut names: Vec<&str> = COMMANDS.iter().map(|c| c.name).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), COMMANDS.len());
+    }
 }
