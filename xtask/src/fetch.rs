@@ -133,7 +133,9 @@ fn download(mirror: Option<&str>, name: &str, temp: &Path) -> Result<String, Str
         }
         for candidate in [dir.join(format!("{name}.gz")), dir.join(name)] {
             if candidate.exists() {
-                fs::copy(&candidate, temp).map_err(|e| format!("{}: {e}", candidate.display()))?;
+                // A byte copy, not `fs::copy`: that would carry over a read-only mirror's mode.
+                let copy = |e: io::Error| format!("{} → {}: {e}", candidate.display(), temp.display());
+                io::copy(&mut fs::File::open(&candidate).map_err(copy)?, &mut fs::File::create(temp).map_err(copy)?).map_err(copy)?;
                 return Ok(candidate.display().to_string());
             }
         }
