@@ -26,7 +26,6 @@ pub fn step(command: &str, what: &str) {
 /// Builds the release binary and returns its path. Cargo's own progress (its `Compiling …`
 /// lines, or the progress bar on a terminal) stays visible: a clean build takes minutes.
 pub fn build_release() -> Result<PathBuf, String> {
-    step("xtask", "building the release binary (cargo build --release -p mnistlearn)");
     let mut cmd = cargo();
     cmd.args(["build", "--release", "-p", "mnistlearn", "--bin", "mnistlearn"]).current_dir(crate::project_root());
     run_checked(cmd, "cargo build --release")?;

@@ -40,7 +40,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
     let data = root.join("data");
     step("verify", "[1/4] MNIST in data/: fetching what is missing, checking the SHA-256 of the rest");
     fetch::fetch(&FetchOptions::parse(&[])?)?;
-    step("verify", "[2/4] building the release binary");
+    step("verify", "[2/4] building the release binary (cargo build --release -p mnistlearn)");
     let bin = build_release()?;
     let weights = data.join("weights.bin");
     let mut train = Command::new(&bin);
