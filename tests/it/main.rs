@@ -8,6 +8,7 @@
 //! | `gradcheck`  | backprop against finite differences; the SGD step                      |
 //! | `kernels`    | every SIMD kernel against its scalar reference, exp/ln ulp bounds      |
 //! | `serve_api`  | the server's routes, then the real binary on a real socket             |
+//! | `trainer`    | the fast trainer against the plain reference trainer, bit for bit     |
 
 mod cli;
 mod common;
@@ -15,3 +16,4 @@ mod golden;
 mod gradcheck;
 mod kernels;
 mod serve_api;
+mod trainer;
