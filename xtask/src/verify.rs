@@ -38,14 +38,14 @@ pub fn run(args: &[String]) -> Result<(), String> {
     };
     let root = crate::project_root();
     let data = root.join("data");
-    step("verify", "[1/4] MNIST in data/: fetching what is missing, checking the SHA-256 of the rest");
+    step("verify", "MNIST in data/: fetching what is missing, checking the SHA-256 of the rest");
     fetch::fetch(&FetchOptions::parse(&[])?)?;
-    step("verify", "[2/4] building the release binary (cargo build --release -p mnistlearn)");
+    step("verify", "building the release binary (cargo build --release -p mnistlearn)");
     let bin = build_release()?;
     let weights = data.join("weights.bin");
     let mut train = Command::new(&bin);
     train.arg("train").arg("--data").arg(&data).arg("--out").arg(&weights);
-    step("verify", "[3/4] training the default run (30 epochs) into data/weights.bin");
+    step("verify", "training the default run (30 epochs) into data/weights.bin");
     let lines = run_echo(train, "mnistlearn train")?;
 
     let mut failures = Vec::new();
@@ -86,7 +86,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
     }
 
     // An independent reader of the documented layout.
-    step("verify", "[4/4] reading weights.bin with the NumPy layout reader (scripts/check_weights.py)");
+    step("verify", "reading weights.bin with the NumPy layout reader (scripts/check_weights.py)");
     let python = python_with_numpy()?;
     let mut check = Command::new(python);
     check.arg(root.join("scripts/check_weights.py")).arg("--weights").arg(&weights).arg("--data").arg(&data);
