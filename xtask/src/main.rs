@@ -13,6 +13,7 @@ mod book;
 mod browser;
 mod ci;
 mod fetch;
+mod figures;
 mod seeds;
 mod util;
 mod verify;
@@ -31,6 +32,7 @@ fn main() -> ExitCode {
         "browser" => browser::run(rest),
         "ci" => ci::run(rest),
         "fetch" => fetch::run(rest),
+        "figures" => figures::run(rest),
         "seeds" => seeds::run(rest),
         "verify" => verify::run(rest),
         other => Err(format!("unknown xtask command '{other}': expected fetch, verify, seeds, bench, book, browser or ci")),
