@@ -17,6 +17,7 @@ use crate::math::SimdLevel;
 use crate::nn::evaluate::evaluate;
 use crate::nn::train::EpochReport;
 use crate::nn::Network;
+use crate::Error;
 
 pub struct EpochLog {
     path: PathBuf,
@@ -26,14 +27,14 @@ pub struct EpochLog {
 
 impl EpochLog {
     /// Creates (or truncates) the log file before any training, so a bad path fails at once.
-    pub fn create(path: &Path) -> Result<EpochLog, String> {
-        let file = File::create(path).map_err(|e| format!("--log: cannot create '{}': {e}", path.display()))?;
+    pub fn create(path: &Path) -> Result<EpochLog, Error> {
+        let file = File::create(path).map_err(|e| Error::io(format!("--log: cannot create '{}'", path.display()), e))?;
         Ok(EpochLog { path: path.to_path_buf(), out: BufWriter::new(file), measuring: Duration::ZERO })
     }
 
     /// Measures `net` on `test` and writes the epoch's line (flushed, so a long run can be
     /// watched with `tail -f`).
-    pub fn record(&mut self, level: SimdLevel, threads: usize, epoch: &EpochReport, net: &Network, test: &Dataset) -> Result<(), String> {
+    pub fn record(&mut self, level: SimdLevel, threads: usize, epoch: &EpochReport, net: &Network, test: &Dataset) -> Result<(), Error> {
         let training = epoch.elapsed.saturating_sub(self.measuring);
         let started = Instant::now();
         let test_report = evaluate(level, net, test, threads);
@@ -41,7 +42,7 @@ impl EpochLog {
         let line = report::epoch_record(epoch, &test_report, training.as_secs_f64());
         writeln!(self.out, "{line}")
             .and_then(|()| self.out.flush())
-            .map_err(|e| format!("--log: writing '{}': {e}", self.path.display()))
+            .map_err(|e| Error::io(format!("--log: writing '{}'", self.path.display()), e))
     }
 
     /// The time spent measuring test accuracy so far (to subtract from wall-clock training time).
