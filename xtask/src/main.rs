@@ -16,6 +16,7 @@ mod browser;
 mod ci;
 mod fetch;
 mod figures;
+mod mathjax;
 mod seeds;
 mod util;
 mod verify;
