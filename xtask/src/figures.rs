@@ -83,6 +83,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
     Ok(())
 }
 
+// ANCHOR: compare
 /// The names of the figures whose committed bytes differ from `figures` (or are missing).
 pub fn compare(dir: &Path, figures: &[(String, Vec<u8>)]) -> Vec<String> {
     figures
@@ -91,6 +92,7 @@ pub fn compare(dir: &Path, figures: &[(String, Vec<u8>)]) -> Vec<String> {
         .map(|(name, _)| name.clone())
         .collect()
 }
+// ANCHOR_END: compare
 
 fn write_all(dir: &Path, figures: &[(String, Vec<u8>)]) -> Result<(), String> {
     fs::create_dir_all(dir).map_err(|e| format!("figures: {}: {e}", dir.display()))?;
