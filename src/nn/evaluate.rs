@@ -154,9 +154,9 @@ mod tests {
             assert!(e.confidence > 0.0 && e.confidence <= 1.0);
             off_diagonal[e.label as usize][e.predicted as usize] += 1;
         }
-        for t in 0..OUTPUTS {
+        for (t, row) in off_diagonal.iter().enumerate() {
             for p in (0..OUTPUTS).filter(|&p| p != t) {
-                assert_eq!(off_diagonal[t][p], report.confusion[t][p], "cell {t},{p}");
+                assert_eq!(row[p], report.confusion[t][p], "cell {t},{p}");
             }
         }
     }

@@ -692,12 +692,14 @@ pub fn ulp_figure(f: Function) -> Res<String> {
 
 fn group_thousands(n: usize) -> String {
     let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
+    let first = match digits.len() % 3 {
+        0 => 3,
+        r => r,
+    };
+    let mut out = digits[..first].to_string();
+    for group in digits.as_bytes()[first..].chunks(3) {
+        out.push(',');
+        out.push_str(std::str::from_utf8(group).expect("ASCII digits"));
     }
     out
 }
@@ -841,6 +843,15 @@ mod tests {
         assert!(b > r);
         let [r, _, b] = diverging(0.3);
         assert!(r > b);
+    }
+
+    #[test]
+    fn thousands_are_grouped() {
+        assert_eq!(group_thousands(7), "7");
+        assert_eq!(group_thousands(600), "600");
+        assert_eq!(group_thousands(6000), "6,000");
+        assert_eq!(group_thousands(600000), "600,000");
+        assert_eq!(group_thousands(1234567), "1,234,567");
     }
 
     #[test]
