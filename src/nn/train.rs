@@ -190,9 +190,7 @@ impl Team {
             identity: std::slice::from_raw_parts(self.identity, self.identity_len),
         }
     }
-}
 
-impl Team {
     /// A copy of the network as it stands. Sound only while no thread writes parameters.
     unsafe fn snapshot(&self) -> Network {
         let h = self.hidden;
