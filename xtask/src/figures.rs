@@ -637,8 +637,8 @@ pub fn ulp_figure(f: Function) -> Res<String> {
     };
     let data = ulp_bins(f, bins, per_bin);
     let peak = data.below.iter().chain(&data.above).fold(0.0f64, |m, &v| m.max(v));
-    let y_max = ((peak * 1.15) / 5.0).ceil().max(1.0) * 5.0;
-    card(400, |root| {
+    let y_max = ((peak * 1.3) / 2.0).ceil().max(1.0) * 2.0;
+    card(420, |root| {
         title(root, &format!("Our {name} against Rust's std (the platform's libm), in ulps"))?;
         text(
             root,
@@ -653,39 +653,41 @@ pub fn ulp_figure(f: Function) -> Res<String> {
             HPos::Center,
         )?;
         let body = root.margin(52, 6, 8, 16);
-        let (lo, hi) = (data.centres[0], data.centres[data.centres.len() - 1]);
+        let half = (data.centres[1] - data.centres[0]) / 2.0;
+        let (lo, hi) = (data.centres[0] - half, data.centres[data.centres.len() - 1] + half);
         let mut chart = ChartBuilder::on(&body)
             .margin(8)
             .x_label_area_size(40)
             .y_label_area_size(58)
-            .build_cartesian_2d(lo..hi, 0.0..y_max)?;
+            .build_cartesian_2d(lo..hi, -y_max..y_max)?;
         chart
             .configure_mesh()
             .light_line_style(TRANSPARENT)
             .bold_line_style(GRID)
             .axis_style(INK)
             .x_desc(x_desc)
-            .y_desc("share of inputs in the bin (%)")
+            .y_desc("share of the bin's inputs (%)")
             .label_style((FONT, 13).into_font().color(&INK))
             .axis_desc_style((FONT, 14).into_font().color(&INK))
             .x_label_formatter(&|v| format!("{v:.0}"))
-            .y_label_formatter(&|v| if v.fract() == 0.0 { format!("{v:.0}") } else { format!("{v:.1}") })
+            // Both directions are shares: the axis counts up from zero each way.
+            .y_label_formatter(&|v| format!("{:.0}", v.abs()))
             .draw()?;
-        let series = [("ours 1 ulp above std", &data.above, TEST_COLOUR), ("ours 1 ulp below std", &data.below, TRAIN_COLOUR)];
-        for (label, values, colour) in series {
-            chart
-                .draw_series(LineSeries::new(data.centres.iter().copied().zip(values.iter().copied()), colour.stroke_width(2)))?
-                .label(label)
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], colour.stroke_width(2)));
+        // Mirrored bars, one per bin: above std upwards, below std downwards.
+        for (values, sign, colour) in [(&data.above, 1.0, TEST_COLOUR), (&data.below, -1.0, TRAIN_COLOUR)] {
+            chart.draw_series(
+                data.centres
+                    .iter()
+                    .zip(values.iter())
+                    .filter(|(_, &v)| v > 0.0)
+                    .map(|(&c, &v)| Rectangle::new([(c - half, 0.0), (c + half, sign * v)], colour.filled())),
+            )?;
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .margin(12)
-            .label_font((FONT, 14).into_font().color(&INK))
-            .background_style(WHITE)
-            .border_style(FRAME)
-            .draw()?;
+        chart.draw_series(LineSeries::new([(lo, 0.0), (hi, 0.0)], INK.stroke_width(1)))?;
+        let area = chart.plotting_area();
+        let at = lo + (hi - lo) * 0.02;
+        area.draw(&Text::new("↑ ours 1 ulp above std", (at, y_max * 0.9), text_style(14, TEST_COLOUR, HPos::Left, VPos::Center)))?;
+        area.draw(&Text::new("↓ ours 1 ulp below std", (at, -y_max * 0.9), text_style(14, TRAIN_COLOUR, HPos::Left, VPos::Center)))?;
         Ok(vec![])
     })
 }
