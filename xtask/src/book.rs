@@ -15,6 +15,9 @@
 //! 3. **Links**, after building, on the rendered HTML (`links.rs`): every relative link and
 //!    `#fragment` of every page resolves to a file and an element id, and every chapter was
 //!    rendered.
+//! 4. **Offline.** Every chapter, opened in headless Chromium with the network refused, shows
+//!    its equations typeset (no raw `\(` or `\[`), and no built page names a CDN
+//!    ([`crate::mathjax`]).
 //!
 //! Each problem is reported as `file:line: what was found, and what was expected`.
 
@@ -41,6 +44,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
     }
     println!("book: {} chapters, {} includes ({} anchors): all resolve", report.chapters, report.includes, report.anchors);
     if build {
+        crate::mathjax::install(&root)?;
         build_book(&root, &book)?;
         let links = crate::links::check(&root, &src, &book.join("build"))?;
         if !links.problems.is_empty() {
@@ -50,6 +54,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
             return Err(format!("book: {} broken link(s) or unrendered chapter(s) in the built book (listed above)", links.problems.len()));
         }
         println!("book: {} pages, {} relative links and fragments: all resolve", links.pages, links.links);
+        crate::mathjax::check_offline(&root)?;
     }
     Ok(())
 }

@@ -10,7 +10,9 @@ mod book;
 mod browser;
 mod ci;
 mod fetch;
+mod figures;
 mod links;
+mod mathjax;
 mod seeds;
 mod util;
 mod verify;
@@ -45,11 +47,20 @@ pub const COMMANDS: &[Command] = &[
     Command {
         name: "verify",
         summary: "fetch, build, train the default run, check ≥ 96.5% and the golden log",
-        details: "The default run is 30 epochs; its log and weights hash must equal golden/full_run.txt. \
-                  Then an independent NumPy reader (scripts/check_weights.py) must get the same test \
-                  accuracy from the weights.bin (target/venv is made if no Python has NumPy).",
+        details: "The default run is 30 epochs; its log and weights hash must equal golden/full_run.txt, \
+                  and the book's figures drawn from it the committed ones (figures --check). Then an \
+                  independent NumPy reader (scripts/check_weights.py) must get the same test accuracy from \
+                  the weights.bin (target/venv is made if no Python has NumPy).",
         flags: &[("--bless", "rewrite golden/full_run.txt from this run instead of comparing (say why in the commit)")],
         run: verify::run,
+    },
+    Command {
+        name: "figures",
+        summary: "draw the book's figures (book/src/figures/*.svg) from the default run",
+        details: "Reads data/weights.bin and data/train-log.jsonl, as verify leaves them (the weights must \
+                  be the golden run's). The figures are golden files: commit them when they change on purpose.",
+        flags: &[("--check", "draw them in memory and fail if one differs by a byte from the committed file")],
+        run: figures::run,
     },
     Command {
         name: "seeds",
@@ -290,7 +301,7 @@ mod tests {
     fn unknown_commands_are_usage_errors_naming_the_choices() {
         let Action::Usage(text) = decide(&args(&["--verbose"])) else { panic!() };
         assert_eq!(text.lines().count(), 1, "{text}");
-        assert!(text.contains("unknown command '--verbose'") && text.contains("fetch, verify, seeds, bench, book, browser, ci"), "{text}");
+        assert!(text.contains("unknown command '--verbose'") && text.contains("fetch, verify, figures, seeds, bench, book, browser, ci"), "{text}");
         assert!(matches!(decide(&args(&["help", "nope"])), Action::Usage(t) if t.contains("'nope'")));
     }
 
