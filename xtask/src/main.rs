@@ -13,7 +13,9 @@ mod book;
 mod browser;
 mod ci;
 mod fetch;
+mod fuzz;
 mod seeds;
+mod soak;
 mod util;
 mod verify;
 
@@ -31,7 +33,9 @@ fn main() -> ExitCode {
         "browser" => browser::run(rest),
         "ci" => ci::run(rest),
         "fetch" => fetch::run(rest),
+        "fuzz" => fuzz::run(rest),
         "seeds" => seeds::run(rest),
+        "soak" => soak::run(rest),
         "verify" => verify::run(rest),
         other => Err(format!("unknown xtask command '{other}': expected fetch, verify, seeds, bench, book, browser or ci")),
     };
