@@ -10,7 +10,6 @@
 //! `tempfile` crate), which is flushed to disk, renamed over the target, and the directory synced.
 //! A crash at any moment leaves either the old file or the new one, never half of one.
 
-use std::fmt;
 use std::fs;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -19,47 +18,30 @@ use crate::data::idx::{describe_file_type, open_regular, OpenError};
 
 use crate::nn::{parameter_count, Network, MAX_HIDDEN};
 
-#[derive(Debug)]
+/// Everything that can be wrong with a weights file; each message names the file.
+#[derive(Debug, thiserror::Error)]
 pub enum WeightsError {
-    Io { path: PathBuf, message: String },
+    #[error("{}: no such file; train one first with `mnistlearn train` (or `cargo xtask verify`), or pass --weights FILE", path.display())]
+    Missing { path: PathBuf },
+    #[error("{}: {source}", path.display())]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error(
+        "{}: {size} bytes is not a weights file: expected 8·(795·H + 10) bytes for H hidden units (203600 for H = 32)",
+        path.display()
+    )]
     BadSize { path: PathBuf, size: u64 },
+    #[error("{}: value {index} (in {field}) is {value}, expected a finite number", path.display())]
     NotFinite { path: PathBuf, index: usize, field: &'static str, value: f64 },
     /// A finite value beyond [`WEIGHT_BOUND`].
+    #[error("{}: value {index} (in {field}) is {value:e}, expected a magnitude of at most {WEIGHT_BOUND:e}", path.display())]
     OutOfRange { path: PathBuf, index: usize, field: &'static str, value: f64 },
     /// A FIFO, device, directory… where a weights file should be read.
+    #[error("{}: is {kind}, expected a regular weights file", path.display())]
     NotRegular { path: PathBuf, kind: &'static str },
     /// An output path that cannot take a weights file; nothing was written or replaced.
+    #[error("{}: {message}", path.display())]
     BadOutput { path: PathBuf, message: String },
 }
-
-impl fmt::Display for WeightsError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            WeightsError::Io { path, message } => write!(f, "{}: {message}", path.display()),
-            WeightsError::BadSize { path, size } => write!(
-                f,
-                "{}: {size} bytes is not a weights file: expected 8·(795·H + 10) bytes for H hidden units (203600 for H = 32)",
-                path.display()
-            ),
-            WeightsError::NotFinite { path, index, field, value } => write!(
-                f,
-                "{}: value {index} (in {field}) is {value}, expected a finite number",
-                path.display()
-            ),
-            WeightsError::OutOfRange { path, index, field, value } => write!(
-                f,
-                "{}: value {index} (in {field}) is {value:e}, expected a magnitude of at most {WEIGHT_BOUND:e}",
-                path.display()
-            ),
-            WeightsError::NotRegular { path, kind } => {
-                write!(f, "{}: is {kind}, expected a regular weights file", path.display())
-            }
-            WeightsError::BadOutput { path, message } => write!(f, "{}: {message}", path.display()),
-        }
-    }
-}
-
-impl std::error::Error for WeightsError {}
 
 /// Names the tensor a flat index of the file falls in (for error messages).
 fn field_of(index: usize, hidden: usize) -> &'static str {
@@ -137,8 +119,9 @@ pub fn decode(path: &Path, bytes: &[u8]) -> Result<Network, WeightsError> {
 /// 2 GB file is refused without reading it, and only a regular file is read at all
 /// (`/dev/zero` never ends; a FIFO would block).
 pub fn load(path: &Path) -> Result<Network, WeightsError> {
-    let io_err = |e: std::io::Error| WeightsError::Io { path: path.to_path_buf(), message: e.to_string() };
+    let io_err = |e: std::io::Error| WeightsError::Io { path: path.to_path_buf(), source: e };
     let file = open_regular(path).map_err(|e| match e {
+        OpenError::Io(e) if e.kind() == std::io::ErrorKind::NotFound => WeightsError::Missing { path: path.to_path_buf() },
         OpenError::Io(e) => io_err(e),
         OpenError::NotRegular(kind) => WeightsError::NotRegular { path: path.to_path_buf(), kind },
     })?;
@@ -190,7 +173,7 @@ pub fn save(path: &Path, net: &Network) -> Result<(), WeightsError> {
 /// A directory, FIFO, device or socket at `path` is an error and is left as it is.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), WeightsError> {
     let dir = output_dir(path)?;
-    let io_err = |what: &str, e: std::io::Error| WeightsError::Io { path: path.to_path_buf(), message: format!("{what}: {e}") };
+    let io_err = |what: &str, e: std::io::Error| WeightsError::BadOutput { path: path.to_path_buf(), message: format!("{what}: {e}") };
     let mut temp = create_temp(path, &dir)?;
     temp.write_all(bytes).map_err(|e| io_err("writing the temporary file", e))?;
     temp.as_file().sync_all().map_err(|e| io_err("syncing the temporary file", e))?;
