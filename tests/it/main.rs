@@ -6,6 +6,7 @@
 //! | `cli`        | every subcommand end to end through the real binary, every usage error |
 //! | `golden`     | the fixture run's log, weights hash and test output against `golden/`  |
 //! | `gradcheck`  | backprop against finite differences; the SGD step                      |
+//! | `harden`     | crafted files under a memory limit, redirected saves, silent clients   |
 //! | `kernels`    | every SIMD kernel against its scalar reference, exp/ln ulp bounds      |
 //! | `serve_api`  | the server's routes, then the real binary on a real socket             |
 
@@ -13,5 +14,6 @@ mod cli;
 mod common;
 mod golden;
 mod gradcheck;
+mod harden;
 mod kernels;
 mod serve_api;
