@@ -1,4 +1,4 @@
-//! `cargo xtask soak [--seconds 30] [--connections 64]`: the release server under a steady load
+//! `cargo xtask soak [--seconds 30] [--connections 64] [--binary FILE]`: the release server under a steady load
 //! of keep-alive clients on loopback, for a fixed time.
 //!
 //! Trains a small model on the committed fixture (one epoch), starts `mnistlearn serve` on a free
@@ -23,17 +23,23 @@ const RSS_GROWTH_LIMIT_MIB: f64 = 5.0;
 struct Options {
     seconds: u64,
     connections: usize,
+    /// Another build of `mnistlearn` to soak instead of this tree's release build (to compare).
+    binary: Option<std::path::PathBuf>,
 }
 
 fn parse(args: &[String]) -> Result<Options, String> {
-    let mut options = Options { seconds: 30, connections: 64 };
+    let mut options = Options { seconds: 30, connections: 64, binary: None };
     let mut it = args.iter();
     while let Some(flag) = it.next() {
+        if flag == "--binary" {
+            options.binary = Some(it.next().ok_or("soak: --binary needs a path")?.into());
+            continue;
+        }
         let value = it.next().and_then(|v| v.parse::<u64>().ok()).filter(|&n| n > 0);
         match flag.as_str() {
             "--seconds" => options.seconds = value.ok_or("soak: --seconds needs a positive number")?,
             "--connections" => options.connections = value.ok_or("soak: --connections needs a positive number")? as usize,
-            other => return Err(format!("soak: unknown flag '{other}' (expected --seconds N, --connections N)")),
+            other => return Err(format!("soak: unknown flag '{other}' (expected --seconds N, --connections N, --binary FILE)")),
         }
     }
     Ok(options)
@@ -41,7 +47,10 @@ fn parse(args: &[String]) -> Result<Options, String> {
 
 pub fn run(args: &[String]) -> Result<(), String> {
     let options = parse(args)?;
-    let bin = build_release()?;
+    let bin = match &options.binary {
+        Some(path) => path.clone(),
+        None => build_release()?,
+    };
     let root = crate::project_root();
     let fixture = root.join("tests/fixtures/mnist-small");
     let work = root.join("target/soak");
