@@ -9,6 +9,7 @@
 //! | `harden`     | crafted files under a memory limit, redirected saves, silent clients   |
 //! | `kernels`    | every SIMD kernel against its scalar reference, exp/ln ulp bounds      |
 //! | `serve_api`  | the server's routes, then the real binary on a real socket             |
+//! | `trainer`    | the fast trainer against the plain reference trainer, bit for bit     |
 
 mod cli;
 mod common;
@@ -17,3 +18,4 @@ mod gradcheck;
 mod harden;
 mod kernels;
 mod serve_api;
+mod trainer;
