@@ -81,7 +81,7 @@ pub const WEIGHT_BOUND: f64 = 1e6;
 
 /// Checks every value: finite, and within [`WEIGHT_BOUND`].
 fn check_values(path: &Path, hidden: usize, values: &[f64]) -> Result<(), WeightsError> {
-    let Some(index) = values.iter().position(|v| !(v.abs() <= WEIGHT_BOUND)) else {
+    let Some(index) = values.iter().position(|v| !v.is_finite() || v.abs() > WEIGHT_BOUND) else {
         return Ok(());
     };
     let (path, field, value) = (path.to_path_buf(), field_of(index, hidden), values[index]);

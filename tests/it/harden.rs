@@ -266,7 +266,8 @@ fn weights_at_the_bound_give_finite_probabilities_for_any_image() {
         (0..784).map(|i| if i % 2 == 0 { 255 } else { 0 }).collect(),
     ];
     // Every sign pattern that pushes the sums to their extremes, and one that cancels.
-    let patterns: [(&str, fn(usize) -> f64); 4] = [
+    type Pattern = (&'static str, fn(usize) -> f64);
+    let patterns: [Pattern; 4] = [
         ("+1e6", |_| 1e6),
         ("-1e6", |_| -1e6),
         ("±1e6 alternating", |i| if i % 2 == 0 { 1e6 } else { -1e6 }),

@@ -213,13 +213,13 @@ fn below(rng: &mut Pcg32, n: usize) -> usize {
 /// One damaged IDX file: (bytes, whether they are gzipped, what was done).
 fn mutate_idx(rng: &mut Pcg32, original: &[u8], file: usize) -> (Vec<u8>, bool, String) {
     let mut bytes = original.to_vec();
-    let header = if file % 2 == 0 { 16 } else { 8 };
+    let header = if FILES[file].contains("images") { 16 } else { 8 };
     let huge = [1u32 << 30, 1 << 31, 0xFFFF_FFFE, 0xFFFF_FFFF, rng.next_u32()];
     let what = match below(rng, 10) {
         0 | 1 => {
             let flips = 1 + below(rng, 8);
             for _ in 0..flips {
-                let at = if rng.next_u32() % 2 == 0 { below(rng, header) } else { below(rng, bytes.len()) };
+                let at = if rng.next_u32() & 1 == 0 { below(rng, header) } else { below(rng, bytes.len()) };
                 bytes[at] ^= 1 << below(rng, 8);
             }
             format!("{flips} bit flips")
@@ -295,7 +295,7 @@ fn mutate_idx(rng: &mut Pcg32, original: &[u8], file: usize) -> (Vec<u8>, bool, 
             return (gz, true, what);
         }
     };
-    if rng.next_u32() % 2 == 0 {
+    if rng.next_u32() & 1 == 0 {
         (gzip(&bytes), true, format!("{what}, gzipped"))
     } else {
         (bytes, false, what)
@@ -339,7 +339,7 @@ fn mutate_weights(rng: &mut Pcg32, original: &[u8], path: &Path) -> Result<Strin
         5 => {
             // Every value at the bound, with random signs: legal, and must stay finite.
             for slot in bytes.chunks_exact_mut(8) {
-                let v = if rng.next_u32() % 2 == 0 { 1e6 } else { -1e6 };
+                let v = if rng.next_u32() & 1 == 0 { 1e6 } else { -1e6 };
                 slot.copy_from_slice(&f64::to_le_bytes(v));
             }
             "every value ±1e6".to_string()
