@@ -8,6 +8,7 @@
 //! | `gradcheck`  | backprop against finite differences; the SGD step                      |
 //! | `harden`     | crafted files under a memory limit, redirected saves, silent clients   |
 //! | `kernels`    | every SIMD kernel against its scalar reference, exp/ln ulp bounds      |
+//! | `pictures`   | `train --log`, `test --confusion`, `test --errors DIR`                 |
 //! | `serve_api`  | the server's routes, then the real binary on a real socket             |
 //! | `trainer`    | the fast trainer against the plain reference trainer, bit for bit     |
 
@@ -17,5 +18,6 @@ mod golden;
 mod gradcheck;
 mod harden;
 mod kernels;
+mod pictures;
 mod serve_api;
 mod trainer;
