@@ -166,7 +166,9 @@ pub fn save(path: &Path, net: &Network) -> Result<(), WeightsError> {
 /// 2. The bytes are written and `fsync`ed, then the file is renamed over `path` and the
 ///    directory is `fsync`ed, which makes the rename itself durable.
 /// 3. On any error the temporary file is removed (dropping a `NamedTempFile` deletes it), and
-///    `path` is untouched.
+///    `path` is untouched. A process killed outright (`kill -9`, a power cut) during the few
+///    milliseconds of writing and syncing cannot remove it; the next save into the directory
+///    removes such leftovers (see [`remove_stale_temps`]).
 ///
 /// `path` itself may be absent, a regular file (replaced), or a symbolic link: the link itself
 /// is replaced by the new file, as `rename` does, and the file it pointed to is never written.
@@ -174,6 +176,7 @@ pub fn save(path: &Path, net: &Network) -> Result<(), WeightsError> {
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), WeightsError> {
     let dir = output_dir(path)?;
     let io_err = |what: &str, e: std::io::Error| WeightsError::BadOutput { path: path.to_path_buf(), message: format!("{what}: {e}") };
+    remove_stale_temps(path, &dir);
     let mut temp = create_temp(path, &dir)?;
     temp.write_all(bytes).map_err(|e| io_err("writing the temporary file", e))?;
     temp.as_file().sync_all().map_err(|e| io_err("syncing the temporary file", e))?;
@@ -220,12 +223,37 @@ fn check_target(path: &Path) -> Result<(), WeightsError> {
     }
 }
 
-/// A new temporary file beside `path`, named `.NAME.XXXXXX.tmp` (random letters).
+/// A temporary file of a save lives for milliseconds; one this old was left by a killed process.
+const STALE_TEMP_AGE: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Removes the temporary files of earlier saves to `path` that a killed process left behind:
+/// regular files (or links: the link is removed, never its target) named like
+/// [`create_temp`]'s, not modified for [`STALE_TEMP_AGE`]. Best effort; a failure changes
+/// nothing for this save.
+fn remove_stale_temps(path: &Path, dir: &Path) {
+    let Some(name) = path.file_name().map(|n| n.to_string_lossy().into_owned()) else { return };
+    let (prefix, suffix) = (format!(".{name}."), ".tmp");
+    let Ok(entries) = fs::read_dir(dir) else { return };
+    for entry in entries.flatten() {
+        let file_name = entry.file_name().to_string_lossy().into_owned();
+        let ours = file_name.len() == prefix.len() + 6 + suffix.len()
+            && file_name.starts_with(&prefix)
+            && file_name.ends_with(suffix);
+        let Ok(meta) = entry.metadata() else { continue };
+        let old = meta.modified().ok().and_then(|m| m.elapsed().ok()).is_some_and(|age| age >= STALE_TEMP_AGE);
+        if ours && old && (meta.is_file() || meta.file_type().is_symlink()) {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
+}
+
+/// A new temporary file beside `path`, named `.NAME.XXXXXX.tmp` (six random characters).
 fn create_temp(path: &Path, dir: &Path) -> Result<tempfile::NamedTempFile, WeightsError> {
     let name = path.file_name().map_or("weights".into(), |n| n.to_string_lossy().into_owned());
     tempfile::Builder::new()
         .prefix(&format!(".{name}."))
         .suffix(".tmp")
+        .rand_bytes(6)
         .tempfile_in(dir)
         .map_err(|e| WeightsError::BadOutput {
             path: path.to_path_buf(),

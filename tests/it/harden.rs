@@ -321,6 +321,24 @@ fn a_symlink_out_is_replaced_and_its_target_never_written() {
 }
 
 #[test]
+fn a_save_removes_temporary_files_that_a_killed_save_left_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("w.bin");
+    // What `kill -9` during a save leaves: `.w.bin.XXXXXX.tmp`. An old one is a leftover; a
+    // fresh one may be another process's save in progress; other names are not ours.
+    let hour_ago = std::time::SystemTime::now() - Duration::from_secs(3600);
+    for name in [".w.bin.Ab3dEf.tmp", ".w.bin.fresh1.tmp", ".w.bin.old.tmp", "notes.tmp"] {
+        let f = fs::File::create(dir.path().join(name)).unwrap();
+        if name != ".w.bin.fresh1.tmp" {
+            f.set_modified(hour_ago).unwrap();
+        }
+    }
+    let cmd = train_cmd(&fixture_dir(), &out);
+    assert_cmd::Command::from_std(cmd).args(["--limit", "100"]).assert().success();
+    assert_eq!(names(dir.path()), [".w.bin.fresh1.tmp", ".w.bin.old.tmp", "notes.tmp", "w.bin"]);
+}
+
+#[test]
 fn an_out_that_is_a_directory_fifo_or_device_fails_before_training() {
     let dir = tempfile::tempdir().unwrap();
     let sub = dir.path().join("weights.bin");
