@@ -1,4 +1,6 @@
-//! The I/O room (the original's `src/io/*.asm`): the weights file and the text reports.
+//! The I/O room (the original's `src/io/*.asm`): the weights file, the text reports, and the
+//! image files `mnistlearn predict` reads.
 
+pub mod image;
 pub mod report;
 pub mod weights;
