@@ -19,7 +19,7 @@
   const SIDE = 28;                 // network input side (MNIST)
   const LINE_WIDTH = 20;           // stroke width on the 280 canvas
   const THROTTLE_MS = 120;         // at most one prediction per this while a stroke goes on
-  const IDLE_LIGHT = 0.35;         // hidden-unit picture opacity before anything is drawn
+  const IDLE_LIGHT = 0.6;          // hidden-unit picture opacity before anything is drawn
 
   // ANCHOR: canvas_intensity
   /**
@@ -208,8 +208,7 @@
 
   function resetBars() {
     for (const b of bars) {
-      b.fill.style.width = '0';
-      b.fill.style.height = '0';
+      b.fill.style.setProperty('--p', '0%');
       b.pct.textContent = '–';
       b.li.classList.remove('winner');
       b.li.removeAttribute('aria-label');
@@ -256,9 +255,8 @@
     lightHidden(hidden);
     probabilities.forEach((p, d) => {
       const percent = Math.min(100, Math.max(0, p * 100));
-      // Width for the horizontal bars (wide screens), height for the columns (phones).
-      bars[d].fill.style.width = `${percent}%`;
-      bars[d].fill.style.height = `${percent}%`;
+      // The style sheet makes --p a width (bars, wide screens) or a height (columns, phones).
+      bars[d].fill.style.setProperty('--p', `${percent}%`);
       bars[d].pct.textContent = `${percent.toFixed(1)}%`;
       bars[d].li.classList.toggle('winner', d === digit);
       bars[d].li.setAttribute('aria-label', `${d}: ${percent.toFixed(1)} percent`);
