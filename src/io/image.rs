@@ -15,7 +15,6 @@
 //! size is known to be within [`MAX_SIDE`] × [`MAX_SIDE`], so a hostile header cannot make us
 //! allocate gigabytes: the bound is the honest cost of the largest image we accept.
 
-use std::fmt;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -30,19 +29,12 @@ pub const MAX_SIDE: usize = 4096;
 const MAX_FILE_BYTES: u64 = (MAX_SIDE * MAX_SIDE * 6 + 4096) as u64;
 
 /// Why an image file could not be read. Prints as one line naming the file.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
+#[error("{}: {message}", path.display())]
 pub struct ImageError {
     pub path: PathBuf,
     pub message: String,
 }
-
-impl fmt::Display for ImageError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.path.display(), self.message)
-    }
-}
-
-impl std::error::Error for ImageError {}
 
 // ANCHOR: load
 /// Reads a PNG or PGM file as a grey image.
