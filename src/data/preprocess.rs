@@ -115,7 +115,8 @@ pub fn preprocess(image: &GreyImage) -> Seen {
         return Seen::Empty;
     };
     let (crop_w, crop_h) = (x1 - x0 + 1, y1 - y0 + 1);
-    let crop: Vec<f64> = (y0..=y1).flat_map(|y| ink[y * width + x0..=y * width + x1].iter().map(|&v| v as f64)).collect();
+    let row = |y: usize| ink[y * width + x0..=y * width + x1].iter().map(|&v| v as f64);
+    let crop: Vec<f64> = (y0..=y1).flat_map(row).collect();
 
     // Fit the longer side to BOX pixels; the shorter keeps the aspect ratio (at least 1 pixel).
     let longer = crop_w.max(crop_h) as f64;
