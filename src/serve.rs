@@ -7,6 +7,7 @@
 //! | `GET /`                               | the drawing page (`web/index.html`)                             |
 //! | `GET /app.js`                         | its script                                                      |
 //! | `GET /style.css`                      | its style sheet                                                 |
+//! | `GET /favicon.svg`                    | its icon (a file of its own: a `data:` URL would break a `default-src 'self'` policy) |
 //! | `POST /predict`                       | `{"digit": d, "probabilities": [p0, …, p9]}` for a 784-byte body |
 //! | `POST /classify?width=W&height=H`     | a drawing of any size preprocessed as MNIST was, then classified: `{"digit", "probabilities", "seen": [784 bytes], "hidden": [H activations], "inverted"}`, or `{"empty": true}` for an image with no ink |
 //! | `GET /hidden-weights`                 | `{"hidden": H, "weights": [[784 numbers] × H]}`: each hidden unit's incoming weights, scaled to −127…127 by its largest magnitude |
@@ -77,6 +78,7 @@ pub const CLASSIFY_BODY_LIMIT: u64 = (CLASSIFY_MAX_SIDE * CLASSIFY_MAX_SIDE) as 
 const INDEX_HTML: &str = include_str!("../web/index.html");
 const APP_JS: &str = include_str!("../web/app.js");
 const STYLE_CSS: &str = include_str!("../web/style.css");
+const FAVICON_SVG: &str = include_str!("../web/favicon.svg");
 
 /// The error text for a body of the wrong size. Says what was expected and what came.
 fn wrong_size_message(got: usize) -> String {
@@ -299,6 +301,7 @@ pub fn routes(
     let index = page("/", "text/html; charset=utf-8", INDEX_HTML);
     let script = page("/app.js", "text/javascript; charset=utf-8", APP_JS);
     let style = page("/style.css", "text/css; charset=utf-8", STYLE_CSS);
+    let icon = page("/favicon.svg", "image/svg+xml", FAVICON_SVG);
 
     let answer = |result: Result<String, (u16, String)>| match result {
         Ok(json) => json_response(StatusCode::OK, json),
@@ -333,6 +336,8 @@ pub fn routes(
         .or(script)
         .unify()
         .or(style)
+        .unify()
+        .or(icon)
         .unify()
         .or(predict)
         .unify()
@@ -375,7 +380,7 @@ async fn rejection_to_json(rejection: Rejection) -> Result<Response, Infallible>
         return Ok(json_response(StatusCode::BAD_REQUEST, error_json(&format!("invalid header '{}'", invalid.name()))));
     }
     if rejection.is_not_found() {
-        let message = "not found: this server has GET /, GET /app.js, GET /style.css, POST /predict, \
+        let message = "not found: this server has GET /, GET /app.js, GET /style.css, GET /favicon.svg, POST /predict, \
                        POST /classify?width=W&height=H and GET /hidden-weights";
         return Ok(json_response(StatusCode::NOT_FOUND, error_json(message)));
     }

@@ -86,6 +86,16 @@ async function openApp({ viewport = { width: 1024, height: 800 }, mobile = false
   };
   page.on('requestfinished', finished);
   page.on('requestfailed', (req) => { if (isClassify(req)) log.inFlight -= 1; });
+  // The page must work under the strictest policy the server may send (no inline scripts or
+  // styles, nothing from elsewhere): every answer gets it here, whatever the server sends, and a
+  // violation is a console error, which fails the test.
+  await page.route('**/*', async (route) => {
+    const response = await route.fetch();
+    await route.fulfill({
+      response,
+      headers: { ...response.headers(), 'content-security-policy': "default-src 'self'" },
+    });
+  });
   await page.goto(`${BASE_URL}/`);
   await page.waitForFunction(() => typeof window.mnist === 'object');
   // The hidden layer's pictures arrive with GET /hidden-weights.
