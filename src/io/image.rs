@@ -81,9 +81,7 @@ fn decode_png(bytes: &[u8]) -> Result<GreyImage, String> {
     let mut decoder = png::Decoder::new(std::io::Cursor::new(bytes));
     decoder.set_transformations(png::Transformations::normalize_to_color8());
     // The header is read first: the size is checked before the decoder allocates a frame.
-    let mut limits = png::Limits::default();
-    limits.bytes = MAX_SIDE * MAX_SIDE * 4 + (1 << 20);
-    decoder.set_limits(limits);
+    decoder.set_limits(png::Limits { bytes: MAX_SIDE * MAX_SIDE * 4 + (1 << 20) });
     let mut reader = decoder.read_info().map_err(bad)?;
     let (width, height) = (reader.info().width as usize, reader.info().height as usize);
     check_size(width, height)?;

@@ -136,7 +136,7 @@ fn mnistlearn() -> Command {
 fn predict_prints_one_line_per_image_and_json_on_request() {
     let (dir, weights, files) = predict_files();
     let blank = dir.path().join("blank.pgm");
-    std::fs::write(&blank, b"P5 30 20 255\n".iter().copied().chain(std::iter::repeat(255).take(600)).collect::<Vec<u8>>()).unwrap();
+    std::fs::write(&blank, b"P5 30 20 255\n".iter().copied().chain(std::iter::repeat_n(255, 600)).collect::<Vec<u8>>()).unwrap();
 
     let out = mnistlearn().arg("predict").arg("--weights").arg(&weights).args(files.iter().map(|f| &f.0)).arg(&blank).assert().success();
     let stdout = String::from_utf8(out.get_output().stdout.clone()).unwrap();
