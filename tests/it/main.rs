@@ -9,6 +9,7 @@
 //! | `harden`     | crafted files under a memory limit, redirected saves, silent clients   |
 //! | `kernels`    | every SIMD kernel against its scalar reference, exp/ln ulp bounds      |
 //! | `pictures`   | `train --log`, `test --confusion`, `test --errors DIR`                 |
+//! | `predict`    | redrawn digits (ours vs naive resize), `predict`, `/classify`          |
 //! | `serve_api`  | the server's routes, then the real binary on a real socket             |
 //! | `trainer`    | the fast trainer against the plain reference trainer, bit for bit     |
 
@@ -19,5 +20,9 @@ mod gradcheck;
 mod harden;
 mod kernels;
 mod pictures;
+mod predict;
+/// The redrawn-digit generator, shared with `examples/redrawn.rs`.
+#[path = "../support/redraw.rs"]
+mod redraw;
 mod serve_api;
 mod trainer;
