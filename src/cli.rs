@@ -1,9 +1,16 @@
-//! The command line: `mnistlearn train | test | serve`. Thin by design — parsing and printing
-//! only; the work lives in the library.
+//! The command line: `mnistlearn train | test | serve | time-forward`. Thin by design — parsing
+//! and printing only; the work lives in the library.
+//!
+//! Every command and every flag is declared once, in [`COMMANDS`]: the parser accepts exactly
+//! the flags a command declares, and both the overview (`mnistlearn --help`) and each command's
+//! own help (`mnistlearn train --help`) are generated from the same table, so the help cannot
+//! drift from what is parsed. (A hand-rolled table rather than clap: the whole grammar is
+//! `--flag value`, `--flag=value`, switches and, for some commands, positional arguments; clap
+//! would roughly double the binary's compile time for it.)
 
 use std::ffi::OsString;
 use std::io::Write;
-use std::net::SocketAddr;
+use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Instant;
@@ -16,73 +23,208 @@ use crate::nn::train::{train, TrainConfig};
 use crate::nn::MAX_HIDDEN;
 use crate::Error;
 
-// ANCHOR: usage
-pub const USAGE: &str = "\
-mnistlearn — a 784-32-10 digit network, bit-exact, reproducing a NASM original
-
-Usage:
-  mnistlearn train [--data DIR] [--out FILE] [--epochs 30] [--batch 32] [--lr 0.1]
-                   [--hidden 32] [--seed 1] [--threads N] [--limit N] [--simd LEVEL]
-  mnistlearn test  [--data DIR] [--weights FILE] [--threads N] [--simd LEVEL]
-  mnistlearn serve [--addr 127.0.0.1:8080] [--weights FILE] [--simd LEVEL]
-  mnistlearn time-forward [--data DIR] [--weights FILE] [--repeat 5] [--simd LEVEL]
-  mnistlearn help | --help | --version
-
-Defaults: --data data, --out/--weights data/weights.bin, --threads = number of CPUs,
---simd auto (or the MNISTLEARN_SIMD environment variable): auto, scalar, sse2 or avx2.
-Every --simd level and every --threads count gives bit-identical results.
-";
-// ANCHOR_END: usage
-
-/// Parsed `--flag value` pairs of one subcommand.
-struct Flags {
-    command: &'static str,
-    pairs: Vec<(String, String)>,
+// ANCHOR: flag_table
+/// One flag of one command, as the parser accepts it and the help shows it.
+pub struct Flag {
+    /// `--name`, with the two dashes.
+    pub name: &'static str,
+    /// The placeholder of its value (`DIR`, `N`…), or `None` for a switch that takes no value.
+    pub value: Option<&'static str>,
+    /// What the flag does, including its default; one line.
+    pub help: &'static str,
 }
 
-impl Flags {
-    fn parse(command: &'static str, args: &[OsString], allowed: &[&str]) -> Result<Flags, Error> {
-        let mut pairs: Vec<(String, String)> = Vec::new();
+/// One subcommand: its name, the positional arguments it takes, what it does, its flags.
+pub struct Command {
+    pub name: &'static str,
+    /// Positional arguments as shown in the synopsis (e.g. `IMAGE...`), or `None` if it takes none.
+    pub positional: Option<&'static str>,
+    /// One line for the overview.
+    pub summary: &'static str,
+    /// More lines for the command's own `--help`.
+    pub details: &'static str,
+    pub flags: &'static [Flag],
+    pub run: fn(&Args) -> Result<(), Error>,
+}
+
+const DATA: Flag = Flag {
+    name: "--data",
+    value: Some("DIR"),
+    help: "directory holding the four MNIST files, raw or .gz [default: data]",
+};
+const WEIGHTS: Flag = Flag { name: "--weights", value: Some("FILE"), help: "weights file to load [default: data/weights.bin]" };
+const THREADS: Flag = Flag {
+    name: "--threads",
+    value: Some("N"),
+    help: "worker threads, 1-256 [default: number of CPUs]; never changes a bit of the result",
+};
+const SIMD: Flag = Flag {
+    name: "--simd",
+    value: Some("LEVEL"),
+    help: "auto, scalar, sse2 or avx2 [default: auto, or $MNISTLEARN_SIMD]; never changes a bit of the result",
+};
+
+/// Every command, in the order the overview lists them.
+pub const COMMANDS: &[Command] = &[
+    Command {
+        name: "train",
+        positional: None,
+        summary: "train the network on MNIST, save the weights, then test them",
+        details: "Prints the original's log (one line per epoch), saves the weights atomically, then prints\n\
+                  the test-set report. The same seed gives the same log and the same weights bytes on any\n\
+                  --threads and --simd.",
+        flags: &[
+            DATA,
+            Flag { name: "--out", value: Some("FILE"), help: "where to save the weights [default: data/weights.bin]" },
+            Flag { name: "--epochs", value: Some("N"), help: "passes over the training set, 1-10000 [default: 30]" },
+            Flag { name: "--batch", value: Some("N"), help: "mini-batch size, 1-65536 [default: 32]" },
+            Flag { name: "--lr", value: Some("RATE"), help: "learning rate, a positive number [default: 0.1]" },
+            Flag { name: "--hidden", value: Some("N"), help: "hidden units, 1-4096 [default: 32]" },
+            Flag { name: "--seed", value: Some("N"), help: "seed of the initial weights and the shuffles, a u64 [default: 1]" },
+            THREADS,
+            Flag {
+                name: "--limit",
+                value: Some("N"),
+                help: "train on the first N training images only (N larger than the set uses the whole set)",
+            },
+            SIMD,
+        ],
+        run: run_train,
+    },
+    Command {
+        name: "test",
+        positional: None,
+        summary: "report a weights file's accuracy on the MNIST test set",
+        details: "Prints the overall accuracy and the accuracy per digit.",
+        flags: &[DATA, WEIGHTS, THREADS, SIMD],
+        run: run_test,
+    },
+    Command {
+        name: "serve",
+        positional: None,
+        summary: "serve the drawing app: draw a digit in the browser, see what the network reads",
+        details: "Loads the weights once, then answers GET / (the page) and POST /predict (784 raw pixel\n\
+                  bytes in, JSON out). Ctrl-C stops it gracefully.",
+        flags: &[
+            Flag {
+                name: "--addr",
+                value: Some("HOST:PORT"),
+                help: "address to listen on [default: 127.0.0.1:8080]",
+            },
+            WEIGHTS,
+            SIMD,
+        ],
+        run: run_serve,
+    },
+    Command {
+        name: "time-forward",
+        positional: None,
+        summary: "time the bare forward pass over the test set (used by `cargo xtask bench`)",
+        details: "One thread, one sample at a time, from raw bytes to probabilities, as the server runs it;\n\
+                  prints the best per-sample time over the repeats.",
+        flags: &[
+            DATA,
+            WEIGHTS,
+            Flag { name: "--repeat", value: Some("N"), help: "passes over the test set, best one reported, 1-1000 [default: 5]" },
+            SIMD,
+        ],
+        run: run_time_forward,
+    },
+];
+// ANCHOR_END: flag_table
+
+/// The command line of one command, parsed against its [`Command`] entry.
+pub struct Args {
+    command: &'static Command,
+    values: Vec<(&'static str, String)>,
+    switches: Vec<&'static str>,
+    positional: Vec<OsString>,
+}
+
+impl Args {
+    fn parse(command: &'static Command, args: &[OsString]) -> Result<Args, Error> {
+        let mut parsed = Args { command, values: Vec::new(), switches: Vec::new(), positional: Vec::new() };
         let mut iter = args.iter();
+        let mut only_positional = false;
         while let Some(arg) = iter.next() {
-            let arg = arg
-                .to_str()
-                .ok_or_else(|| usage(command, format!("argument {arg:?} is not valid UTF-8")))?;
-            let (name, inline) = match arg.split_once('=') {
-                Some((n, v)) if n.starts_with("--") => (n, Some(v.to_string())),
-                _ => (arg, None),
+            if only_positional || !arg.to_string_lossy().starts_with("--") {
+                if command.positional.is_none() {
+                    return Err(parsed.usage(format!("unexpected argument '{}'", arg.to_string_lossy())));
+                }
+                parsed.positional.push(arg.clone());
+                continue;
+            }
+            let text = arg.to_str().ok_or_else(|| parsed.usage(format!("argument {arg:?} is not valid UTF-8")))?;
+            if text == "--" {
+                only_positional = true;
+                continue;
+            }
+            let (name, inline) = match text.split_once('=') {
+                Some((n, v)) => (n, Some(v.to_string())),
+                None => (text, None),
             };
-            if !name.starts_with("--") {
-                return Err(usage(command, format!("unexpected argument '{arg}'")));
+            let flag = command
+                .flags
+                .iter()
+                .find(|f| f.name == name)
+                .ok_or_else(|| parsed.usage(format!("unknown flag '{name}'")))?;
+            if parsed.values.iter().any(|(n, _)| *n == flag.name) || parsed.switches.contains(&flag.name) {
+                return Err(parsed.usage(format!("flag '{name}' given twice")));
             }
-            if !allowed.contains(&name) {
-                return Err(usage(command, format!("unknown flag '{name}'")));
-            }
-            if pairs.iter().any(|(n, _)| n == name) {
-                return Err(usage(command, format!("flag '{name}' given twice")));
-            }
+            let Some(placeholder) = flag.value else {
+                if inline.is_some() {
+                    return Err(parsed.usage(format!("flag '{name}' takes no value")));
+                }
+                parsed.switches.push(flag.name);
+                continue;
+            };
             let value = match inline {
                 Some(v) => v,
-                None => iter
-                    .next()
-                    .and_then(|v| v.to_str())
-                    .ok_or_else(|| usage(command, format!("flag '{name}' needs a value")))?
-                    .to_string(),
+                None => {
+                    let next = iter.next().ok_or_else(|| parsed.usage(format!("flag '{name}' needs a value ({placeholder})")))?;
+                    let next = next
+                        .to_str()
+                        .ok_or_else(|| parsed.usage(format!("{name}: value {next:?} is not valid UTF-8")))?;
+                    // `--out --seed=2` is a forgotten value, not a file named "--seed=2". A value
+                    // that really starts with "--" can still be given as `--out=--odd-name`.
+                    if next.starts_with("--") {
+                        return Err(parsed.usage(format!(
+                            "flag '{name}' needs a value ({placeholder}), got the flag '{next}' (write {name}={next} if you mean it)"
+                        )));
+                    }
+                    next.to_string()
+                }
             };
-            pairs.push((name.to_string(), value));
+            parsed.values.push((flag.name, value));
         }
-        Ok(Flags { command, pairs })
+        Ok(parsed)
     }
 
-    fn raw(&self, name: &str) -> Option<&str> {
-        self.pairs.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+    fn usage(&self, message: String) -> Error {
+        usage(self.command.name, message)
+    }
+
+    /// The value given for `name`, if any. `name` must be one of the command's flags.
+    pub fn raw(&self, name: &str) -> Option<&str> {
+        debug_assert!(self.command.flags.iter().any(|f| f.name == name), "{name} is not a flag of {}", self.command.name);
+        self.values.iter().find(|(n, _)| *n == name).map(|(_, v)| v.as_str())
+    }
+
+    /// Whether the switch `name` was given.
+    pub fn switch(&self, name: &str) -> bool {
+        self.switches.contains(&name)
+    }
+
+    /// The positional arguments, in order.
+    pub fn positional(&self) -> &[OsString] {
+        &self.positional
     }
 
     fn path(&self, name: &str, default: &str) -> PathBuf {
         PathBuf::from(self.raw(name).unwrap_or(default))
     }
 
-    /// A number in `range`, or the default.
+    /// A number accepted by `ok`, or the default.
     fn number<T>(&self, name: &str, default: T, what: &str, ok: impl Fn(&T) -> bool) -> Result<T, Error>
     where
         T: FromStr,
@@ -91,7 +233,7 @@ impl Flags {
             None => Ok(default),
             Some(text) => match text.parse::<T>() {
                 Ok(v) if ok(&v) => Ok(v),
-                _ => Err(usage(self.command, format!("{name}: expected {what}, got '{text}'"))),
+                _ => Err(self.usage(format!("{name}: expected {what}, got '{text}'"))),
             },
         }
     }
@@ -112,76 +254,125 @@ impl Flags {
         if text == "auto" {
             return Ok(SimdLevel::detect());
         }
-        let level = SimdLevel::from_str(&text).map_err(|m| usage(self.command, format!("{source}: {m}")))?;
+        let level = SimdLevel::from_str(&text).map_err(|m| self.usage(format!("{source}: {m}")))?;
         if !level.is_supported() {
-            return Err(usage(self.command, format!("{source}: this CPU does not support {level}")));
+            return Err(self.usage(format!("{source}: this CPU does not support {level}")));
         }
         Ok(level)
     }
 }
 
 fn usage(command: &str, message: String) -> Error {
-    Error::Usage(format!("{command}: {message} (see 'mnistlearn --help')"))
+    Error::Usage(format!("{command}: {message} (see 'mnistlearn {command} --help')"))
 }
+
+// ANCHOR: usage
+/// `mnistlearn --help`: every command with its synopsis and one line of what it does.
+pub fn overview() -> String {
+    let mut text = String::from(
+        "mnistlearn — a 784-32-10 digit network, bit-exact, reproducing a NASM original\n\nUsage: mnistlearn COMMAND [FLAGS]\n\nCommands:\n",
+    );
+    let width = COMMANDS.iter().map(|c| c.name.len()).max().unwrap_or(0);
+    for command in COMMANDS {
+        text += &format!("  {:width$}  {}\n", command.name, command.summary);
+    }
+    text += "  help          this text; 'mnistlearn COMMAND --help' explains a command's flags\n";
+    text += "\nEvery --simd level and every --threads count gives bit-identical results.\n";
+    text
+}
+
+/// `mnistlearn COMMAND --help`: the synopsis, what the command does, and every flag.
+pub fn command_help(command: &Command) -> String {
+    let positional = command.positional.map_or(String::new(), |p| format!(" {p}"));
+    let mut text = format!(
+        "mnistlearn {} — {}\n\nUsage: mnistlearn {} [FLAGS]{positional}\n\n{}\n\nFlags:\n",
+        command.name, command.summary, command.name, command.details
+    );
+    let label = |f: &Flag| f.value.map_or(f.name.to_string(), |v| format!("{} {v}", f.name));
+    let width = command.flags.iter().map(|f| label(f).len()).max().unwrap_or(0).max("-h, --help".len());
+    for flag in command.flags {
+        text += &format!("  {:width$}  {}\n", label(flag), flag.help);
+    }
+    text += &format!("  {:width$}  print this help\n", "-h, --help");
+    text
+}
+// ANCHOR_END: usage
 
 /// Runs the command line `args` (without the program name).
 pub fn run(args: &[OsString]) -> Result<(), Error> {
     let Some(first) = args.first() else {
-        return Err(Error::Usage("no command given: expected train, test or serve (see 'mnistlearn --help')".into()));
+        return Err(Error::Usage(format!(
+            "no command given: expected one of {} (see 'mnistlearn --help')",
+            command_names()
+        )));
     };
     let rest = &args[1..];
-    let wants_help = rest.iter().any(|a| a == "--help" || a == "-h");
-    match first.to_str().unwrap_or("") {
-        "help" | "--help" | "-h" => print_lines(&[USAGE.trim_end().to_string()]),
-        "--version" | "-V" => print_lines(&[format!("mnistlearn {}", env!("CARGO_PKG_VERSION"))]),
-        _ if wants_help => print_lines(&[USAGE.trim_end().to_string()]),
-        "train" => run_train(rest),
-        "test" => run_test(rest),
-        "serve" => run_serve(rest),
-        "time-forward" => run_time_forward(rest),
-        other => Err(Error::Usage(format!(
-            "unknown command '{}': expected train, test or serve (see 'mnistlearn --help')",
-            if other.is_empty() { first.to_string_lossy().into_owned() } else { other.to_string() }
-        ))),
-    }
-}
-
-/// Writes lines to stdout; a closed pipe (`| head`) ends the output quietly.
-fn print_lines(lines: &[String]) -> Result<(), Error> {
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
-    for line in lines {
-        match writeln!(out, "{line}") {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),
-            Err(e) => return Err(Error::Other(format!("writing to stdout: {e}"))),
+    let name = first.to_string_lossy();
+    match name.as_ref() {
+        "help" | "--help" | "-h" => {
+            // `mnistlearn help train` is `mnistlearn train --help`.
+            match rest.first().and_then(|n| find_command(&n.to_string_lossy())) {
+                Some(command) => print_text(&command_help(command)),
+                None => print_text(&overview()),
+            }
+        }
+        "--version" | "-V" => print_text(&format!("mnistlearn {}\n", env!("CARGO_PKG_VERSION"))),
+        other => {
+            let command = find_command(other).ok_or_else(|| {
+                Error::Usage(format!("unknown command '{other}': expected one of {} (see 'mnistlearn --help')", command_names()))
+            })?;
+            // `--help` anywhere before a lone `--` asks for help, whatever else is on the line.
+            let before_dashes = rest.iter().take_while(|a| *a != "--");
+            if before_dashes.into_iter().any(|a| a == "--help" || a == "-h") {
+                return print_text(&command_help(command));
+            }
+            (command.run)(&Args::parse(command, rest)?)
         }
     }
-    out.flush().or_else(|e| if e.kind() == std::io::ErrorKind::BrokenPipe { Ok(()) } else { Err(Error::Other(format!("writing to stdout: {e}"))) })
 }
 
-fn run_train(args: &[OsString]) -> Result<(), Error> {
-    let flags = Flags::parse(
-        "train",
-        args,
-        &["--data", "--out", "--epochs", "--batch", "--lr", "--hidden", "--seed", "--threads", "--limit", "--simd"],
-    )?;
+fn find_command(name: &str) -> Option<&'static Command> {
+    COMMANDS.iter().find(|c| c.name == name)
+}
+
+fn command_names() -> String {
+    COMMANDS.iter().map(|c| c.name).collect::<Vec<_>>().join(", ")
+}
+
+/// Writes text to stdout; a closed pipe (`| head`) ends the output quietly.
+fn print_text(text: &str) -> Result<(), Error> {
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let written = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+    match written {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(Error::io("writing to stdout", e)),
+        _ => Ok(()),
+    }
+}
+
+fn print_lines(lines: &[String]) -> Result<(), Error> {
+    let mut text = lines.join("\n");
+    text.push('\n');
+    print_text(&text)
+}
+
+fn run_train(args: &Args) -> Result<(), Error> {
     let defaults = TrainConfig::default();
     let config = TrainConfig {
-        epochs: flags.number("--epochs", defaults.epochs, "a whole number from 1 to 10000", |&n| (1..=10_000).contains(&n))?,
-        batch: flags.number("--batch", defaults.batch, "a batch size from 1 to 65536", |&n| (1..=65_536).contains(&n))?,
-        lr: flags.number("--lr", defaults.lr, "a positive finite learning rate", |&v: &f64| v.is_finite() && v > 0.0)?,
-        hidden: flags.number("--hidden", defaults.hidden, "a hidden size from 1 to 4096", |&n| (1..=MAX_HIDDEN).contains(&n))?,
-        seed: flags.number("--seed", defaults.seed, "an unsigned 64-bit integer", |_| true)?,
-        threads: flags.threads()?,
-        level: flags.simd()?,
+        epochs: args.number("--epochs", defaults.epochs, "a whole number from 1 to 10000", |&n| (1..=10_000).contains(&n))?,
+        batch: args.number("--batch", defaults.batch, "a batch size from 1 to 65536", |&n| (1..=65_536).contains(&n))?,
+        lr: args.number("--lr", defaults.lr, "a positive finite learning rate", |&v: &f64| v.is_finite() && v > 0.0)?,
+        hidden: args.number("--hidden", defaults.hidden, "a hidden size from 1 to 4096", |&n| (1..=MAX_HIDDEN).contains(&n))?,
+        seed: args.number("--seed", defaults.seed, "an unsigned 64-bit integer", |_| true)?,
+        threads: args.threads()?,
+        level: args.simd()?,
     };
-    let limit: Option<usize> = match flags.raw("--limit") {
+    let limit: Option<usize> = match args.raw("--limit") {
         None => None,
-        Some(_) => Some(flags.number("--limit", 0, "a positive number of training images", |&n| n > 0)?),
+        Some(_) => Some(args.number("--limit", 0, "a positive number of training images", |&n| n > 0)?),
     };
-    let data_dir = flags.path("--data", "data");
-    let out_path = flags.path("--out", "data/weights.bin");
+    let data_dir = args.path("--data", "data");
+    let out_path = args.path("--out", "data/weights.bin");
 
     let train_set = load_train(&data_dir, limit)?;
     let test_set = load_test(&data_dir)?;
@@ -198,47 +389,37 @@ fn run_train(args: &[OsString]) -> Result<(), Error> {
     }
     let seconds = started.elapsed().as_secs_f64();
     print_lines(&[report::training_time_line(seconds)])?;
-    print_partial("Saving weights... ")?;
+    print_text("Saving weights... ")?;
     weights::save(&out_path, &net)?;
     print_lines(&["done.".to_string()])?;
     let test_report = evaluate(config.level, &net, &test_set, config.threads);
     print_lines(&report::test_block(&test_report))
 }
 
-fn print_partial(text: &str) -> Result<(), Error> {
-    let mut out = std::io::stdout().lock();
-    let _ = write!(out, "{text}");
-    let _ = out.flush();
-    Ok(())
-}
-
-fn run_test(args: &[OsString]) -> Result<(), Error> {
-    let flags = Flags::parse("test", args, &["--data", "--weights", "--threads", "--simd"])?;
-    let (threads, level) = (flags.threads()?, flags.simd()?);
-    let net = weights::load(&flags.path("--weights", "data/weights.bin"))?;
-    let test_set = load_test(&flags.path("--data", "data"))?;
+fn run_test(args: &Args) -> Result<(), Error> {
+    let (threads, level) = (args.threads()?, args.simd()?);
+    let net = weights::load(&args.path("--weights", "data/weights.bin"))?;
+    let test_set = load_test(&args.path("--data", "data"))?;
     print_lines(&report::test_block(&evaluate(level, &net, &test_set, threads)))
 }
 
-fn run_serve(args: &[OsString]) -> Result<(), Error> {
-    let flags = Flags::parse("serve", args, &["--addr", "--weights", "--simd"])?;
-    let level = flags.simd()?;
-    let addr_text = flags.raw("--addr").unwrap_or("127.0.0.1:8080");
-    let addr: SocketAddr = addr_text
-        .parse()
-        .map_err(|_| usage("serve", format!("--addr: expected HOST:PORT such as 127.0.0.1:8080, got '{addr_text}'")))?;
-    let weights_path = flags.path("--weights", "data/weights.bin");
+fn run_serve(args: &Args) -> Result<(), Error> {
+    let level = args.simd()?;
+    let addr_text = args.raw("--addr").unwrap_or("127.0.0.1:8080");
+    // Host names resolve (`localhost:8080`); the first address the resolver gives is used.
+    let expected = || args.usage(format!("--addr: expected HOST:PORT such as 127.0.0.1:8080, got '{addr_text}'"));
+    let addr: SocketAddr = addr_text.to_socket_addrs().map_err(|_| expected())?.next().ok_or_else(expected)?;
+    let weights_path = args.path("--weights", "data/weights.bin");
     crate::serve::run(addr, Path::new(&weights_path), level)
 }
 
 /// Times the bare forward pass (one thread, one sample at a time, as the server runs it) over
 /// the test set; used by `cargo xtask bench`.
-fn run_time_forward(args: &[OsString]) -> Result<(), Error> {
-    let flags = Flags::parse("time-forward", args, &["--data", "--weights", "--repeat", "--simd"])?;
-    let level = flags.simd()?;
-    let repeat = flags.number("--repeat", 5usize, "a repeat count from 1 to 1000", |&n| (1..=1000).contains(&n))?;
-    let net = weights::load(&flags.path("--weights", "data/weights.bin"))?;
-    let test_set = load_test(&flags.path("--data", "data"))?;
+fn run_time_forward(args: &Args) -> Result<(), Error> {
+    let level = args.simd()?;
+    let repeat = args.number("--repeat", 5usize, "a repeat count from 1 to 1000", |&n| (1..=1000).contains(&n))?;
+    let net = weights::load(&args.path("--weights", "data/weights.bin"))?;
+    let test_set = load_test(&args.path("--data", "data"))?;
     let images: Vec<Vec<u8>> = (0..test_set.len()).map(|i| test_set.images.dense(i)).collect();
     let mut best = f64::INFINITY;
     let mut checksum = 0usize;

@@ -25,49 +25,32 @@ pub mod math;
 pub mod nn;
 pub mod serve;
 
-use std::fmt;
-
 /// Every way a command can fail. Each prints as one line naming the file, flag or field and
-/// what was expected.
-#[derive(Debug)]
+/// what was expected; the underlying error, if any, stays reachable through `source()`.
+#[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// Bad command line: exit code 2.
+    #[error("{0}")]
     Usage(String),
-    Data(data::IdxError),
-    Weights(io::weights::WeightsError),
-    /// Anything else (writing output, binding a socket…): exit code 1.
-    Other(String),
+    #[error(transparent)]
+    Data(#[from] data::IdxError),
+    #[error(transparent)]
+    Weights(#[from] io::weights::WeightsError),
+    /// An operating-system failure outside the data and weights files (stdout, a socket…).
+    #[error("{context}: {source}")]
+    Io { context: String, source: std::io::Error },
 }
 
 impl Error {
+    /// An [`Error::Io`] that says what was being done.
+    pub fn io(context: impl Into<String>, source: std::io::Error) -> Error {
+        Error::Io { context: context.into(), source }
+    }
+
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::Usage(_) => 2,
             _ => 1,
         }
-    }
-}
-
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Error::Usage(m) | Error::Other(m) => f.write_str(m),
-            Error::Data(e) => e.fmt(f),
-            Error::Weights(e) => e.fmt(f),
-        }
-    }
-}
-
-impl std::error::Error for Error {}
-
-impl From<data::IdxError> for Error {
-    fn from(e: data::IdxError) -> Self {
-        Error::Data(e)
-    }
-}
-
-impl From<io::weights::WeightsError> for Error {
-    fn from(e: io::weights::WeightsError) -> Self {
-        Error::Weights(e)
     }
 }

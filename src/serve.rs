@@ -325,14 +325,14 @@ pub fn run(addr: SocketAddr, weights: &Path, level: SimdLevel) -> Result<(), Err
         .worker_threads(2)
         .enable_all()
         .build()
-        .map_err(|e| Error::Other(format!("serve: cannot start the async runtime: {e}")))?;
+        .map_err(|e| Error::io("serve: cannot start the async runtime", e))?;
 
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(addr)
             .await
-            .map_err(|e| Error::Other(format!("--addr {addr}: {e}")))?;
+            .map_err(|e| Error::io(format!("--addr {addr}"), e))?;
         // With `--addr …:0` the OS picks the port; print the real one so the URL works.
-        let bound = listener.local_addr().map_err(|e| Error::Other(format!("--addr {addr}: {e}")))?;
+        let bound = listener.local_addr().map_err(|e| Error::io(format!("--addr {addr}"), e))?;
         let mut signals = StopSignals::new();
         say(&format!("Serving http://{bound} (weights: {}, hidden {hidden})", weights.display()));
 

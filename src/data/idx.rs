@@ -10,7 +10,6 @@
 //! only the non-zero ones (about 19% of MNIST's pixels), with their positions. The network skips
 //! zero inputs anyway (see `math::dot`), so this is also the layout the forward pass wants.
 
-use std::fmt;
 use std::fs::File;
 use std::io::{self, BufReader, Read};
 use std::path::{Path, PathBuf};
@@ -18,68 +17,32 @@ use std::path::{Path, PathBuf};
 use flate2::read::GzDecoder;
 
 /// Everything that can be wrong with an MNIST file. Each message names the file and what was
-/// expected.
-#[derive(Debug)]
+/// expected; an OS or gzip failure keeps its `io::Error` as the [`source`](std::error::Error::source).
+#[derive(Debug, thiserror::Error)]
 pub enum IdxError {
     /// Neither `name` nor `name.gz` exists in the data directory.
+    #[error("{}: file not found (also tried {}.gz); run `cargo xtask fetch` or pass --data DIR", path.display(), path.display())]
     Missing { path: PathBuf },
     /// The OS could not open or read the file, or the gzip stream is corrupt.
-    Io { path: PathBuf, message: String },
+    #[error("{}: {source}", path.display())]
+    Io { path: PathBuf, source: io::Error },
+    #[error(
+        "{}: bad magic number {found} (0x{found:08x}), expected {expected} (0x{expected:08x}) for an IDX {} file",
+        path.display(),
+        if *expected == IMAGES_MAGIC { "image" } else { "label" }
+    )]
     BadMagic { path: PathBuf, expected: u32, found: u32 },
+    #[error("{}: images are {rows}×{cols}, expected 28×28", path.display())]
     BadDimensions { path: PathBuf, rows: u32, cols: u32 },
+    #[error("{}: truncated: the header promises {expected_bytes} bytes, the file has {found_bytes}", path.display())]
     Truncated { path: PathBuf, expected_bytes: u64, found_bytes: u64 },
+    #[error("{}: unexpected bytes after the {expected_bytes} bytes the header describes", path.display())]
     TrailingBytes { path: PathBuf, expected_bytes: u64 },
+    #[error("{}: has {label_count} labels, expected {image_count} to match {}", labels.display(), images.display())]
     CountMismatch { images: PathBuf, image_count: usize, labels: PathBuf, label_count: usize },
+    #[error("{}: label {index} is {label}, expected a digit 0-9", path.display())]
     BadLabel { path: PathBuf, index: usize, label: u8 },
 }
-
-impl fmt::Display for IdxError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            IdxError::Missing { path } => write!(
-                f,
-                "{}: file not found (also tried {}.gz); run `cargo xtask fetch` or pass --data DIR",
-                path.display(),
-                path.display()
-            ),
-            IdxError::Io { path, message } => write!(f, "{}: {message}", path.display()),
-            IdxError::BadMagic { path, expected, found } => write!(
-                f,
-                "{}: bad magic number {found} (0x{found:08x}), expected {expected} (0x{expected:08x}) for an IDX {} file",
-                path.display(),
-                if *expected == IMAGES_MAGIC { "image" } else { "label" }
-            ),
-            IdxError::BadDimensions { path, rows, cols } => write!(
-                f,
-                "{}: images are {rows}×{cols}, expected 28×28",
-                path.display()
-            ),
-            IdxError::Truncated { path, expected_bytes, found_bytes } => write!(
-                f,
-                "{}: truncated: the header promises {expected_bytes} bytes, the file has {found_bytes}",
-                path.display()
-            ),
-            IdxError::TrailingBytes { path, expected_bytes } => write!(
-                f,
-                "{}: unexpected bytes after the {expected_bytes} bytes the header describes",
-                path.display()
-            ),
-            IdxError::CountMismatch { images, image_count, labels, label_count } => write!(
-                f,
-                "{}: has {label_count} labels, expected {image_count} to match {}",
-                labels.display(),
-                images.display()
-            ),
-            IdxError::BadLabel { path, index, label } => write!(
-                f,
-                "{}: label {index} is {label}, expected a digit 0-9",
-                path.display()
-            ),
-        }
-    }
-}
-
-impl std::error::Error for IdxError {}
 
 // ANCHOR: idx_constants
 pub const IMAGES_MAGIC: u32 = 2051;
@@ -209,13 +172,6 @@ impl Dataset {
     }
 }
 
-/// The training and test sets.
-#[derive(Clone, Debug)]
-pub struct Mnist {
-    pub train: Dataset,
-    pub test: Dataset,
-}
-
 // ANCHOR: open_idx
 /// Opens `path`, or `path.gz` if `path` does not exist, transparently un-gzipping either.
 fn open_idx(path: &Path) -> Result<(PathBuf, Box<dyn Read>), IdxError> {
@@ -227,7 +183,7 @@ fn open_idx(path: &Path) -> Result<(PathBuf, Box<dyn Read>), IdxError> {
     } else {
         return Err(IdxError::Missing { path: path.to_path_buf() });
     };
-    let io_err = |e: io::Error| IdxError::Io { path: chosen.clone(), message: e.to_string() };
+    let io_err = |e: io::Error| IdxError::Io { path: chosen.clone(), source: e };
     let mut file = BufReader::with_capacity(1 << 16, File::open(&chosen).map_err(io_err)?);
     let mut magic = [0u8; 2];
     let peeked = read_full(&mut file, &mut magic).map_err(io_err)?;
@@ -266,7 +222,7 @@ struct IdxReader {
 impl IdxReader {
     fn exact(&mut self, buf: &mut [u8]) -> Result<(), IdxError> {
         let got = read_full(&mut self.stream, buf)
-            .map_err(|e| IdxError::Io { path: self.path.clone(), message: e.to_string() })?;
+            .map_err(|e| IdxError::Io { path: self.path.clone(), source: e })?;
         self.consumed += got as u64;
         if got < buf.len() {
             return Err(IdxError::Truncated {
@@ -298,7 +254,7 @@ impl IdxReader {
     fn expect_end(&mut self) -> Result<(), IdxError> {
         let mut probe = [0u8; 1];
         let got = read_full(&mut self.stream, &mut probe)
-            .map_err(|e| IdxError::Io { path: self.path.clone(), message: e.to_string() })?;
+            .map_err(|e| IdxError::Io { path: self.path.clone(), source: e })?;
         if got != 0 {
             return Err(IdxError::TrailingBytes { path: self.path.clone(), expected_bytes: self.expected });
         }
@@ -391,9 +347,4 @@ pub fn load_train(dir: &Path, limit: Option<usize>) -> Result<Dataset, IdxError>
 /// The test set from `dir`.
 pub fn load_test(dir: &Path) -> Result<Dataset, IdxError> {
     read_dataset(&dir.join(TEST_IMAGES), &dir.join(TEST_LABELS), None)
-}
-
-/// Both sets from `dir`, with the official file names (raw or `.gz`).
-pub fn load_mnist(dir: &Path, limit: Option<usize>) -> Result<Mnist, IdxError> {
-    Ok(Mnist { train: load_train(dir, limit)?, test: load_test(dir)? })
 }

@@ -4,4 +4,4 @@
 pub mod idx;
 pub mod shuffle;
 
-pub use idx::{load_mnist, read_images, read_labels, Dataset, IdxError, Images, Mnist, SparseImage};
+pub use idx::{read_images, read_labels, Dataset, IdxError, Images, SparseImage};

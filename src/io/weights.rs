@@ -6,39 +6,27 @@
 //! disk and then renamed over the target. A crash at any moment leaves either the old file or the
 //! new one, never half of one.
 
-use std::fmt;
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::nn::{parameter_count, Network, MAX_HIDDEN};
 
-#[derive(Debug)]
+/// Everything that can be wrong with a weights file; each message names the file.
+#[derive(Debug, thiserror::Error)]
 pub enum WeightsError {
-    Io { path: PathBuf, message: String },
+    #[error("{}: no such file; train one first with `mnistlearn train` (or `cargo xtask verify`), or pass --weights FILE", path.display())]
+    Missing { path: PathBuf },
+    #[error("{}: {source}", path.display())]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error(
+        "{}: {size} bytes is not a weights file: expected 8·(795·H + 10) bytes for H hidden units (203600 for H = 32)",
+        path.display()
+    )]
     BadSize { path: PathBuf, size: u64 },
+    #[error("{}: value {index} (in {field}) is {value}, expected a finite number", path.display())]
     NotFinite { path: PathBuf, index: usize, field: &'static str, value: f64 },
 }
-
-impl fmt::Display for WeightsError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            WeightsError::Io { path, message } => write!(f, "{}: {message}", path.display()),
-            WeightsError::BadSize { path, size } => write!(
-                f,
-                "{}: {size} bytes is not a weights file: expected 8·(795·H + 10) bytes for H hidden units (203600 for H = 32)",
-                path.display()
-            ),
-            WeightsError::NotFinite { path, index, field, value } => write!(
-                f,
-                "{}: value {index} (in {field}) is {value}, expected a finite number",
-                path.display()
-            ),
-        }
-    }
-}
-
-impl std::error::Error for WeightsError {}
 
 /// Names the tensor a flat index of the file falls in (for error messages).
 fn field_of(index: usize, hidden: usize) -> &'static str {
@@ -86,14 +74,17 @@ pub fn decode(path: &Path, bytes: &[u8]) -> Result<Network, WeightsError> {
 
 /// Reads and checks a weights file.
 pub fn load(path: &Path) -> Result<Network, WeightsError> {
-    let bytes = fs::read(path).map_err(|e| WeightsError::Io { path: path.to_path_buf(), message: e.to_string() })?;
+    let bytes = fs::read(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => WeightsError::Missing { path: path.to_path_buf() },
+        _ => WeightsError::Io { path: path.to_path_buf(), source: e },
+    })?;
     decode(path, &bytes)
 }
 
 // ANCHOR: save_atomic
 /// Writes `net` to `path` atomically (temporary file, fsync, rename).
 pub fn save(path: &Path, net: &Network) -> Result<(), WeightsError> {
-    write_atomic(path, &encode(net)).map_err(|e| WeightsError::Io { path: path.to_path_buf(), message: e.to_string() })
+    write_atomic(path, &encode(net)).map_err(|e| WeightsError::Io { path: path.to_path_buf(), source: e })
 }
 
 /// Writes `bytes` to `path` so that readers see the old file or the new one, never a mix.

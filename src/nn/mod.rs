@@ -41,6 +41,7 @@ pub mod evaluate;
 pub mod finish;
 pub mod forward;
 pub mod hidden_step;
+pub mod reference;
 pub mod train;
 pub mod update;
 

@@ -174,11 +174,11 @@ async fn the_page_and_its_assets_are_served_with_their_types() {
     assert_eq!(res.headers()["content-type"], "text/html; charset=utf-8");
     let html = std::str::from_utf8(res.body()).unwrap();
     assert!(html.contains("<canvas"), "the page has a canvas to draw on");
-    assert_eq!(html, include_str!("../web/index.html"));
+    assert_eq!(html, include_str!("../../web/index.html"));
 
     for (path, content_type, text) in [
-        ("/app.js", "text/javascript; charset=utf-8", include_str!("../web/app.js")),
-        ("/style.css", "text/css; charset=utf-8", include_str!("../web/style.css")),
+        ("/app.js", "text/javascript; charset=utf-8", include_str!("../../web/app.js")),
+        ("/style.css", "text/css; charset=utf-8", include_str!("../../web/style.css")),
     ] {
         let res = warp::test::request().path(path).reply(&api).await;
         assert_eq!(res.status(), 200, "{path}");

@@ -17,7 +17,7 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 /// insta settings that store snapshots in `golden/`.
 pub fn golden() -> insta::Settings {
     let mut settings = insta::Settings::clone_current();
-    settings.set_snapshot_path("../golden");
+    settings.set_snapshot_path("../../golden");
     settings.set_prepend_module_to_snapshot(false);
     settings
 }

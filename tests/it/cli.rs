@@ -1,14 +1,13 @@
 //! End-to-end tests of the command line with assert_cmd: every subcommand, and every documented
 //! error — a non-zero exit and one line on stderr naming the file or flag and what was expected.
 
-mod common;
 
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
-use common::fixture_dir;
+use crate::common::fixture_dir;
 use predicates::prelude::*;
 
 fn mnistlearn() -> Command {
@@ -53,8 +52,28 @@ fn patch(path: &Path, offset: usize, bytes: &[u8]) {
 
 #[test]
 fn help_and_version() {
-    for args in [&["--help"][..], &["help"], &["train", "--help"], &["serve", "-h"]] {
-        mnistlearn().args(args).assert().success().stdout(predicate::str::contains("Usage:").and(predicate::str::contains("mnistlearn train")));
+    // The overview names every command of the table, with its summary.
+    for args in [&["--help"][..], &["help"], &["-h"]] {
+        let out = mnistlearn().args(args).assert().success().get_output().stdout.clone();
+        let out = String::from_utf8(out).unwrap();
+        assert!(out.contains("Usage: mnistlearn COMMAND"), "{out}");
+        for command in mnistlearn::cli::COMMANDS {
+            assert!(out.contains(&format!("  {:12}  {}", command.name, command.summary)), "{} missing:\n{out}", command.name);
+        }
+    }
+    // Each command's own help lists each of its flags with its help line, however it is asked for.
+    for command in mnistlearn::cli::COMMANDS {
+        for args in [vec![command.name, "--help"], vec![command.name, "-h"], vec!["help", command.name], vec![command.name, "--epochs", "--help"]] {
+            let out = mnistlearn().args(&args).assert().success().get_output().stdout.clone();
+            let out = String::from_utf8(out).unwrap();
+            assert!(out.starts_with(&format!("mnistlearn {} — ", command.name)), "{args:?}:\n{out}");
+            assert!(out.contains(&format!("Usage: mnistlearn {} [FLAGS]", command.name)), "{out}");
+            for flag in command.flags {
+                let label = flag.value.map_or(flag.name.to_string(), |v| format!("{} {v}", flag.name));
+                let line = out.lines().find(|l| l.trim_start().starts_with(&label)).unwrap_or_else(|| panic!("{label} missing:\n{out}"));
+                assert!(line.ends_with(flag.help), "{line}");
+            }
+        }
     }
     mnistlearn().arg("--version").assert().success().stdout(predicate::str::starts_with("mnistlearn "));
 }
@@ -65,6 +84,9 @@ fn usage_errors_exit_2() {
     fails_with(mnistlearn().arg("fly"), 2, &["unknown command 'fly'"]);
     fails_with(mnistlearn().args(["train", "--bogus", "1"]), 2, &["unknown flag '--bogus'"]);
     fails_with(mnistlearn().args(["train", "--epochs"]), 2, &["'--epochs' needs a value"]);
+    // A flag never swallows the next flag as its value.
+    fails_with(mnistlearn().args(["train", "--epochs", "1", "--out", "--seed=2"]), 2, &["'--out' needs a value", "'--seed=2'"]);
+    fails_with(mnistlearn().args(["test", "--weights", "--simd", "avx2"]), 2, &["'--weights' needs a value"]);
     fails_with(mnistlearn().args(["train", "--epochs", "abc"]), 2, &["--epochs", "'abc'"]);
     fails_with(mnistlearn().args(["train", "--epochs", "0"]), 2, &["--epochs"]);
     fails_with(mnistlearn().args(["train", "--lr", "-1"]), 2, &["--lr", "positive"]);
@@ -226,7 +248,7 @@ fn missing_weights_file() {
     fails_with(
         mnistlearn().args(["test", "--data"]).arg(fixture_dir()).arg("--weights").arg(dir.path().join("absent.bin")),
         1,
-        &["absent.bin", "No such file"],
+        &["absent.bin", "no such file", "mnistlearn train", "--weights FILE"],
     );
 }
 

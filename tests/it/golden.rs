@@ -3,10 +3,9 @@
 //! the `test` output are insta snapshots in `golden/`. Review a change with `cargo insta review`;
 //! a golden change needs its reason in the commit message.
 
-mod common;
 
 use assert_cmd::Command;
-use common::{fixture_dir, golden, redact_time, sha256_hex};
+use crate::common::{fixture_dir, golden, redact_time, sha256_hex};
 
 /// The fixture run: all 2,000 fixture images, 5 epochs, the default recipe otherwise.
 const RUN: [&str; 2] = ["--epochs", "5"];

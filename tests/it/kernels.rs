@@ -4,7 +4,7 @@
 // Inputs near 1/√2 are deliberate: ln's mantissa range reduction switches there.
 #![allow(clippy::approx_constant, clippy::assign_op_pattern)]
 
-mod common;
+use crate::common;
 
 use mnistlearn::math::dot::{weighted_sums, weighted_sums_scalar};
 use mnistlearn::math::exp::{exp, exp_in_place};

@@ -1,0 +1,19 @@
+//! The integration tests, as one test binary with a module per area: one link step instead of
+//! one per file, which is most of what a clean `cargo test` spends on tests.
+//!
+//! | module       | what it holds                                                          |
+//! |--------------|------------------------------------------------------------------------|
+//! | `cli`        | every subcommand end to end through the real binary, every usage error |
+//! | `golden`     | the fixture run's log, weights hash and test output against `golden/`  |
+//! | `gradcheck`  | backprop against finite differences; the SGD step                      |
+//! | `kernels`    | every SIMD kernel against its scalar reference, exp/ln ulp bounds      |
+//! | `serve_api`  | the server's routes, then the real binary on a real socket             |
+//! | `trainer`    | the fast trainer against the plain reference trainer, bit for bit     |
+
+mod cli;
+mod common;
+mod golden;
+mod gradcheck;
+mod kernels;
+mod serve_api;
+mod trainer;

@@ -1,0 +1,45 @@
+//! The fast trainer against the plain reference trainer (`nn::reference`), bit for bit: every
+//! SIMD level, thread counts 1–4, on the committed fixture, for the default recipe and for shapes
+//! that exercise the awkward paths (a hidden size that is not a multiple of the SIMD width, a
+//! batch that is not a power of two and does not divide the set, so the last batch is short).
+
+use mnistlearn::data::idx::load_train;
+use mnistlearn::math::SimdLevel;
+use mnistlearn::nn::reference::train_reference;
+use mnistlearn::nn::train::{train, EpochReport, TrainConfig};
+
+use crate::common::fixture_dir;
+
+/// What a run leaves that must match: the epoch log (loss bits, correct count) and every
+/// parameter's bits in weights.bin order.
+fn run(config: &TrainConfig, fast: bool, data: &mnistlearn::data::Dataset) -> (Vec<(u64, usize)>, Vec<u64>) {
+    let mut log = Vec::new();
+    let mut on_epoch = |e: &EpochReport| log.push((e.loss.to_bits(), e.correct));
+    let net = if fast { train(config, data, &mut on_epoch) } else { train_reference(config, data, &mut on_epoch) };
+    (log, net.to_file_order().iter().map(|v| v.to_bits()).collect())
+}
+
+#[test]
+fn the_fast_trainer_equals_the_reference_at_every_level_and_thread_count() {
+    let data = load_train(&fixture_dir(), Some(1000)).unwrap();
+    let shapes = [
+        // (epochs, batch, hidden, lr, seed)
+        (2, 32, 32, 0.1, 1),
+        (1, 7, 12, 0.25, 5),
+        (1, 50, 40, 0.05, 9),
+    ];
+    for (epochs, batch, hidden, lr, seed) in shapes {
+        let base = TrainConfig { epochs, batch, hidden, lr, seed, threads: 1, level: SimdLevel::detect() };
+        let expected = run(&base, false, &data);
+        assert!(expected.0.iter().all(|&(loss, correct)| f64::from_bits(loss).is_finite() && correct > 0));
+        for level in SimdLevel::available() {
+            for threads in 1..=4 {
+                let config = TrainConfig { threads, level, ..base.clone() };
+                let got = run(&config, true, &data);
+                assert!(got.0 == expected.0, "{level}, {threads} threads, batch {batch}, hidden {hidden}: epoch log differs");
+                let first = got.1.iter().zip(&expected.1).position(|(a, b)| a != b);
+                assert!(first.is_none(), "{level}, {threads} threads, batch {batch}, hidden {hidden}: parameter {first:?} differs");
+            }
+        }
+    }
+}
