@@ -185,6 +185,9 @@ mod x86 {
     // ANCHOR_END: gather_lane
 
     /// [`weighted_sums`](super::weighted_sums) on SSE2.
+    ///
+    /// # Safety
+    /// The CPU must run SSE2, as every x86-64 CPU does.
     #[target_feature(enable = "sse2")]
     pub(super) fn weighted_sums_sse2(out: &mut [f64], rows: &[f64], stride: usize, idx: &[u16], val: &[f64], carry: bool) {
         check_shapes(out.len(), rows.len(), stride, idx, val);
@@ -208,7 +211,10 @@ mod x86 {
     }
 
     // ANCHOR: weighted_sums_avx2_driver
-    /// [`weighted_sums`](super::weighted_sums) on AVX2 (callers must know the CPU runs it).
+    /// [`weighted_sums`](super::weighted_sums) on AVX2.
+    ///
+    /// # Safety
+    /// The CPU must run AVX2, which a `SimdLevel` of kind `Avx2` proves.
     #[target_feature(enable = "avx2")]
     pub(super) fn weighted_sums_avx2(out: &mut [f64], rows: &[f64], stride: usize, idx: &[u16], val: &[f64], carry: bool) {
         check_shapes(out.len(), rows.len(), stride, idx, val);

@@ -98,6 +98,9 @@ pub(crate) mod x86 {
 
     // ANCHOR: exp_sse2
     /// Two lanes of [`exp`], instruction for instruction.
+    ///
+    /// # Safety
+    /// The CPU must run SSE2, as every x86-64 CPU does.
     #[inline]
     #[target_feature(enable = "sse2")]
     pub(crate) fn exp_pd(x: __m128d) -> __m128d {
@@ -127,6 +130,9 @@ pub(crate) mod x86 {
     // ANCHOR_END: exp_sse2
 
     /// Four lanes of [`exp`].
+    ///
+    /// # Safety
+    /// The CPU must run AVX2, which a `SimdLevel` of kind `Avx2` proves.
     #[inline]
     #[target_feature(enable = "avx2")]
     pub(crate) fn exp_pd4(x: __m256d) -> __m256d {
@@ -140,6 +146,9 @@ pub(crate) mod x86 {
     /// plain loop over registers lets the core overlap only the few chains whose instructions fit
     /// in its floating-point scheduler at once; issuing the step of several independent chains
     /// together keeps them all moving. Every lane still performs exactly [`exp`]'s sequence.
+    ///
+    /// # Safety
+    /// The CPU must run AVX2, which a `SimdLevel` of kind `Avx2` proves.
     #[inline]
     #[target_feature(enable = "avx2")]
     pub(crate) fn exp_pd4_many<const N: usize>(x: [__m256d; N]) -> [__m256d; N] {
@@ -184,6 +193,9 @@ pub(crate) mod x86 {
     // ANCHOR_END: exp_avx2_many
 
     /// [`exp_in_place`](super::exp_in_place) on SSE2.
+    ///
+    /// # Safety
+    /// The CPU must run SSE2, as every x86-64 CPU does.
     #[target_feature(enable = "sse2")]
     pub(crate) fn exp_sse2_in_place(values: &mut [f64]) {
         let mut chunks = values.chunks_exact_mut(2);
@@ -194,7 +206,10 @@ pub(crate) mod x86 {
         chunks.into_remainder().iter_mut().for_each(|v| *v = exp(*v));
     }
 
-    /// [`exp_in_place`](super::exp_in_place) on AVX2 (callers must know the CPU runs it).
+    /// [`exp_in_place`](super::exp_in_place) on AVX2.
+    ///
+    /// # Safety
+    /// The CPU must run AVX2, which a `SimdLevel` of kind `Avx2` proves.
     #[target_feature(enable = "avx2")]
     pub(crate) fn exp_avx2_in_place(values: &mut [f64]) {
         let mut wide = values.chunks_exact_mut(16);

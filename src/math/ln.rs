@@ -100,6 +100,9 @@ mod x86 {
     use std::arch::x86_64::*;
 
     /// `mask ? a : b`, SSE2 has no blend instruction.
+    ///
+    /// # Safety
+    /// The CPU must run SSE2, as every x86-64 CPU does.
     #[inline]
     #[target_feature(enable = "sse2")]
     fn select(mask: __m128d, a: __m128d, b: __m128d) -> __m128d {
@@ -108,6 +111,9 @@ mod x86 {
 
     // ANCHOR: ln_sse2
     /// Two lanes of [`ln`]: the special cases become masks, the main path runs on every lane.
+    ///
+    /// # Safety
+    /// The CPU must run SSE2, as every x86-64 CPU does.
     #[inline]
     #[target_feature(enable = "sse2")]
     fn ln_pd(x: __m128d) -> __m128d {
@@ -162,6 +168,9 @@ mod x86 {
     // ANCHOR_END: ln_sse2
 
     /// `mask ? a : b` for four lanes.
+    ///
+    /// # Safety
+    /// The CPU must run AVX2, which a `SimdLevel` of kind `Avx2` proves.
     #[inline]
     #[target_feature(enable = "avx2")]
     fn select4(mask: __m256d, a: __m256d, b: __m256d) -> __m256d {
@@ -169,6 +178,9 @@ mod x86 {
     }
 
     /// Four lanes of [`ln`].
+    ///
+    /// # Safety
+    /// The CPU must run AVX2, which a `SimdLevel` of kind `Avx2` proves.
     #[inline]
     #[target_feature(enable = "avx2")]
     fn ln_pd4(x: __m256d) -> __m256d {
@@ -220,6 +232,9 @@ mod x86 {
     }
 
     /// [`ln_in_place`](super::ln_in_place) on SSE2.
+    ///
+    /// # Safety
+    /// The CPU must run SSE2, as every x86-64 CPU does.
     #[target_feature(enable = "sse2")]
     pub(super) fn ln_sse2_in_place(values: &mut [f64]) {
         let mut chunks = values.chunks_exact_mut(2);
@@ -230,7 +245,10 @@ mod x86 {
         chunks.into_remainder().iter_mut().for_each(|v| *v = ln(*v));
     }
 
-    /// [`ln_in_place`](super::ln_in_place) on AVX2 (callers must know the CPU runs it).
+    /// [`ln_in_place`](super::ln_in_place) on AVX2.
+    ///
+    /// # Safety
+    /// The CPU must run AVX2, which a `SimdLevel` of kind `Avx2` proves.
     #[target_feature(enable = "avx2")]
     pub(super) fn ln_avx2_in_place(values: &mut [f64]) {
         let mut chunks = values.chunks_exact_mut(4);

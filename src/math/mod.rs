@@ -99,12 +99,6 @@ impl SimdLevel {
     pub fn name(self) -> &'static str {
         self.kind.name()
     }
-
-    /// Whether this CPU runs `self` — always true, by the invariant above. (Transitional: kept
-    /// only until `cli.rs` stops asking; it asks the CPU again rather than assume.)
-    pub fn is_supported(self) -> bool {
-        self.kind.is_supported()
-    }
 }
 // ANCHOR_END: simd_level
 
@@ -139,6 +133,29 @@ impl FromStr for SimdLevel {
     }
 }
 
+// ANCHOR: min_max_like_sse
+/// `a < b ? a : b` with the exact semantics of `minsd`/`minpd` (the second operand is returned
+/// when either is NaN), so that scalar clamping matches the SIMD clamping bit for bit.
+#[inline(always)]
+pub(crate) fn min_like_sse(a: f64, b: f64) -> f64 {
+    if a < b {
+        a
+    } else {
+        b
+    }
+}
+
+/// `a > b ? a : b` with the exact semantics of `maxsd`/`maxpd`.
+#[inline(always)]
+pub(crate) fn max_like_sse(a: f64, b: f64) -> f64 {
+    if a > b {
+        a
+    } else {
+        b
+    }
+}
+// ANCHOR_END: min_max_like_sse
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -172,26 +189,3 @@ mod tests {
         }
     }
 }
-
-// ANCHOR: min_max_like_sse
-/// `a < b ? a : b` with the exact semantics of `minsd`/`minpd` (the second operand is returned
-/// when either is NaN), so that scalar clamping matches the SIMD clamping bit for bit.
-#[inline(always)]
-pub(crate) fn min_like_sse(a: f64, b: f64) -> f64 {
-    if a < b {
-        a
-    } else {
-        b
-    }
-}
-
-/// `a > b ? a : b` with the exact semantics of `maxsd`/`maxpd`.
-#[inline(always)]
-pub(crate) fn max_like_sse(a: f64, b: f64) -> f64 {
-    if a > b {
-        a
-    } else {
-        b
-    }
-}
-// ANCHOR_END: min_max_like_sse

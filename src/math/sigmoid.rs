@@ -40,6 +40,10 @@ mod x86 {
     use std::arch::x86_64::*;
 
     // ANCHOR: sigmoid_sse2
+    /// [`sigmoid_in_place`](super::sigmoid_in_place) on SSE2.
+    ///
+    /// # Safety
+    /// The CPU must run SSE2, as every x86-64 CPU does.
     #[target_feature(enable = "sse2")]
     pub(super) fn sigmoid_sse2_in_place(values: &mut [f64]) {
         let one = _mm_set1_pd(1.0);
@@ -57,7 +61,10 @@ mod x86 {
     }
     // ANCHOR_END: sigmoid_sse2
 
-    /// [`sigmoid_in_place`](super::sigmoid_in_place) on AVX2 (callers must know the CPU runs it).
+    /// [`sigmoid_in_place`](super::sigmoid_in_place) on AVX2.
+    ///
+    /// # Safety
+    /// The CPU must run AVX2, which a `SimdLevel` of kind `Avx2` proves.
     #[target_feature(enable = "avx2")]
     pub(super) fn sigmoid_avx2_in_place(values: &mut [f64]) {
         let one = _mm256_set1_pd(1.0);

@@ -95,7 +95,8 @@ mod x86 {
     /// `i`: `z[o] = (Σ_j w_o[o][j]·h[j]) + b_o[o]` from +0.0 with j ascending, then softmax with the
     /// sequential max and sum over o — each lane the scalar sequence of its own sample.
     ///
-    /// Callers must know the CPU runs AVX2.
+    /// # Safety
+    /// The CPU must run AVX2, which a `SimdLevel` of kind `Avx2` proves.
     #[target_feature(enable = "avx2")]
     pub(super) fn output_softmax_avx2(params: &Params, rows: &[f64], outputs: &mut [SampleOutputs]) {
         let h = params.hidden;

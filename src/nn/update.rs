@@ -72,6 +72,10 @@ mod x86 {
     use std::arch::x86_64::*;
 
     // ANCHOR: sgd_step_sse2
+    /// [`sgd_step`](super::sgd_step) on SSE2.
+    ///
+    /// # Safety
+    /// The CPU must run SSE2, as every x86-64 CPU does.
     #[target_feature(enable = "sse2")]
     pub(super) fn sgd_step_sse2(weights: &mut [f64], grads: &mut [f64], lr: f64, scale: BatchScale) {
         let n = weights.len().min(grads.len());
@@ -95,7 +99,10 @@ mod x86 {
     }
     // ANCHOR_END: sgd_step_sse2
 
-    /// [`sgd_step`](super::sgd_step) on AVX2 (callers must know the CPU runs it).
+    /// [`sgd_step`](super::sgd_step) on AVX2.
+    ///
+    /// # Safety
+    /// The CPU must run AVX2, which a `SimdLevel` of kind `Avx2` proves.
     #[target_feature(enable = "avx2")]
     pub(super) fn sgd_step_avx2(weights: &mut [f64], grads: &mut [f64], lr: f64, scale: BatchScale) {
         let n = weights.len().min(grads.len());

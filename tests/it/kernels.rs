@@ -2,7 +2,7 @@
 //! within the documented ulp bound of the standard library over their whole domains.
 
 // Inputs near 1/√2 are deliberate: ln's mantissa range reduction switches there.
-#![allow(clippy::approx_constant, clippy::assign_op_pattern)]
+#![allow(clippy::approx_constant, clippy::assign_op_pattern, clippy::manual_is_multiple_of)]
 
 use crate::common;
 
