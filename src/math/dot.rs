@@ -52,6 +52,7 @@ pub fn weighted_sums_continue(level: SimdLevel, out: &mut [f64], rows: &[f64], s
     gather(level, out, rows, stride, idx, val, true)
 }
 
+// ANCHOR: dispatch
 fn gather(level: SimdLevel, out: &mut [f64], rows: &[f64], stride: usize, idx: &[u16], val: &[f64], carry: bool) {
     match level.kind() {
         #[cfg(target_arch = "x86_64")]
@@ -68,6 +69,7 @@ fn gather(level: SimdLevel, out: &mut [f64], rows: &[f64], stride: usize, idx: &
         }
     }
 }
+// ANCHOR_END: dispatch
 
 /// The canonical scalar reference of [`weighted_sums`].
 pub fn weighted_sums_scalar(out: &mut [f64], rows: &[f64], stride: usize, idx: &[u16], val: &[f64]) {
