@@ -34,13 +34,15 @@ pub enum SimdKind {
 ///
 /// # Invariant: the one safety argument of the dispatch
 ///
-/// The field is private, and the only ways to get a `SimdLevel` — [`SimdLevel::new`],
-/// [`detect`](SimdLevel::detect), [`available`](SimdLevel::available), [`SimdLevel::SCALAR`]
-/// and parsing — ask the CPU first (`is_x86_feature_detected!`). So a value of kind
-/// [`SimdKind::Avx2`] exists only on a CPU that runs AVX2, and one of kind [`SimdKind::Sse2`]
-/// only on x86-64, where SSE2 is part of the base instruction set. Every kernel entry point
-/// matches on [`kind`](SimdLevel::kind) and calls its `#[target_feature(enable = "avx2")]` code
-/// for `Avx2` alone; its `unsafe` block relies on this invariant instead of checking again.
+/// The field is private, and every way to get a `SimdLevel` — [`SimdLevel::new`],
+/// [`detect`](SimdLevel::detect), [`available`](SimdLevel::available) and parsing — goes
+/// through [`SimdKind::is_supported`], which asks the CPU (`is_x86_feature_detected!`); only
+/// [`SimdLevel::SCALAR`] needs no question. So a value of kind [`SimdKind::Avx2`] exists only
+/// on a CPU that runs AVX2, and one of kind [`SimdKind::Sse2`] only on x86-64, where SSE2 is
+/// part of the base instruction set. Every kernel entry point matches on
+/// [`kind`](SimdLevel::kind) and calls its `#[target_feature(enable = "avx2")]` (or `"sse2"`)
+/// code only in the arm of that kind; the `unsafe` of that call rests on this invariant instead
+/// of checking again.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct SimdLevel {
     kind: SimdKind,

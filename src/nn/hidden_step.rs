@@ -10,12 +10,11 @@
 //!
 //! The batch arrives as [`LitPixels`]: for every pixel row, a bit mask of the samples that light
 //! it and their bytes (the trainer records them from each image's sparse pixels at the start of
-//! phase 3, just before the step). Walking a row's set
-//! bits from the lowest visits its samples in batch order — the canonical order. The sum lives in
-//! registers and is stepped into the weights at once; no gradient matrix is ever stored, and rows
-//! no sample lights are skipped (their gradient is exactly zero, and `w − lr·(0/n)` is `w`). The
-//! SIMD versions run across the row's lanes, so every lane does the scalar reference's exact
-//! sequence of operations.
+//! phase 3, just before the step). Walking a row's set bits from the lowest visits its samples
+//! in batch order — the canonical order. The sum lives in registers and is stepped into the
+//! weights at once; no gradient matrix is ever stored, and rows no sample lights are skipped
+//! (their gradient is exactly zero, and `w − lr·(0/n)` is `w`). The SIMD versions run across the
+//! row's lanes, so every lane does the scalar reference's exact sequence of operations.
 
 use std::ops::Range;
 
