@@ -204,8 +204,8 @@ fn split_evenly(n: usize, parts: usize, i: usize) -> (usize, usize) {
 }
 
 // ANCHOR: balanced_bands
-/// Pixel-row bands with about equal non-zero counts over the training set, so both threads
-/// of phase 2 see about the same work. Only a division of work: it changes no result.
+/// Pixel-row bands with about equal non-zero counts over the training set, so the threads
+/// of phases 1 and 3 see about the same work. Only a division of work: it changes no result.
 fn balanced_bands(histogram: &[u64], threads: usize) -> Vec<Range<usize>> {
     let weights: Vec<u64> = histogram.iter().map(|&c| c + 1).collect();
     let total: u64 = weights.iter().sum();
@@ -311,7 +311,9 @@ pub fn train(config: &TrainConfig, data: &Dataset, mut on_epoch: impl FnMut(&Epo
 type Leader<'a> = (&'a mut Rng, &'a mut dyn FnMut(&EpochReport));
 
 // ANCHOR: worker
-/// The loop every thread runs in lockstep (SPMD, like an OpenMP parallel region).
+/// The loop every thread runs in lockstep (SPMD, like an OpenMP parallel region): for every
+/// batch, the three phases of the module docs, each a method of [`Worker`], with a barrier after
+/// each.
 fn worker(
     id: usize,
     team: &Team,
@@ -321,21 +323,8 @@ fn worker(
     data: &Dataset,
     mut leader: Option<Leader<'_>>,
 ) {
-    let (h, level, n) = (team.hidden, config.level, data.len());
-    let lanes = lane_range(h, team.threads, id);
-    let (o_start, o_end) = split_evenly(OUTPUTS, team.threads, id);
-    let first_stage = id == 0;
-    let batch = config.batch.min(n);
-    let batch_identity: Vec<u16> = (0..batch as u16).collect();
-    let mut value: Vec<f64> = Vec::with_capacity(INPUTS);
-    let mut lit = LitPixels::new(band.clone(), batch);
-    let mut grad_row = vec![0.0; h];
-    let mut grad_bias = vec![0.0; lanes.len()];
-    let mut delta_column: Vec<f64> = Vec::with_capacity(batch);
-    let mut labels: Vec<u8> = Vec::with_capacity(batch);
-    let mut w_output_t = vec![0.0; h * OUTPUTS];
-    // Samples this thread has passed through phase 1 since the start (its `progress`).
-    let mut ticket = 0usize;
+    let mut me = Worker::new(id, team, band, band_splits, config, data);
+    let n = data.len();
     let started = Instant::now();
 
     for epoch in 1..=config.epochs {
@@ -352,149 +341,20 @@ fn worker(
 
         for batch_start in (0..n).step_by(config.batch) {
             let batch_len = config.batch.min(n - batch_start);
-            let samples = &order[batch_start..batch_start + batch_len];
-
-            // ANCHOR: phase1
-            // ---- Phase 1: the hidden sums, a pipeline over the pixel bands.
-            {
-                // SAFETY: phase 1 — parameters are read-only for everyone.
-                let w_hidden_t = unsafe { std::slice::from_raw_parts(team.w_hidden_t, INPUTS * h) };
-                for (s, &sample) in samples.iter().enumerate() {
-                    // Start loading the samples to come (a hint; no result changes).
-                    if let Some(&ahead) = order.get(batch_start + s + 8) {
-                        data.images.prefetch_offsets(ahead as usize);
-                    }
-                    if let Some(&next) = order.get(batch_start + s + 2) {
-                        data.images.prefetch_pixels(next as usize);
-                    }
-                    let image = data.images.get(sample as usize);
-                    let (lo, hi) = band_splits.range(sample as usize, id);
-                    let (index, bytes) = (&image.index[lo..hi], &image.value[lo..hi]);
-                    value.clear();
-                    value.extend(bytes.iter().map(|&v| PIXEL_VALUE[v as usize]));
-                    if !first_stage {
-                        team.progress[id - 1].wait_for(ticket + 1);
-                    }
-                    // SAFETY: row `s` is this thread's from the moment the previous stage has
-                    // published it until this thread publishes it to the next.
-                    let sums = unsafe { std::slice::from_raw_parts_mut(team.hidden_rows.add(s * h), h) };
-                    if first_stage {
-                        weighted_sums(level, sums, w_hidden_t, h, index, &value);
-                    } else {
-                        weighted_sums_continue(level, sums, w_hidden_t, h, index, &value);
-                    }
-                    ticket += 1;
-                    team.progress[id].0.store(ticket, Ordering::Release);
-                }
-            }
+            me.hidden_sums(order, batch_start, batch_len);
             team.barrier.wait();
-            // ANCHOR_END: phase1
-
-            // ANCHOR: phase2
-            // ---- Phase 2: the rest of the forward pass and both deltas, samples split between threads.
-            {
-                // This thread's own transpose of w_o: keeping one shared copy in step in phase 3
-                // had both threads writing every one of its cache lines.
-                // SAFETY: phase 2 — parameters are read-only for everyone.
-                let w_output = unsafe { std::slice::from_raw_parts(team.w_output, OUTPUTS * h) };
-                for (o, row) in w_output.chunks_exact(h).enumerate() {
-                    for (j, &w) in row.iter().enumerate() {
-                        w_output_t[j * OUTPUTS + o] = w;
-                    }
-                }
-                // SAFETY: as above.
-                let params = unsafe { team.params(&w_output_t) };
-                let (s0, s1) = split_evenly(batch_len, team.threads, id);
-                labels.clear();
-                labels.extend(samples[s0..s1].iter().map(|&sample| data.labels[sample as usize]));
-                // SAFETY: slots, hidden rows and delta rows `s0..s1` belong to this thread in
-                // phase 2 (`UnsafeCell` is `repr(transparent)`, so the slots form a slice).
-                let (outputs, hidden, delta_hidden) = unsafe {
-                    (
-                        std::slice::from_raw_parts_mut(UnsafeCell::raw_get(team.slots.as_ptr().add(s0)), s1 - s0),
-                        std::slice::from_raw_parts_mut(team.hidden_rows.add(s0 * h), (s1 - s0) * h),
-                        std::slice::from_raw_parts_mut(team.delta_hidden_rows.add(s0 * h), (s1 - s0) * h),
-                    )
-                };
-                finish_samples(level, &params, &labels, hidden, delta_hidden, outputs);
-            }
+            me.finish_samples(&order[batch_start..batch_start + batch_len]);
             team.barrier.wait();
-            // ANCHOR_END: phase2
-
-            // ANCHOR: phase3
-            // ---- Phase 3: gradients and steps, parameters split between threads.
-            {
-                // SAFETY: phase 3 — slots and the two row matrices are read-only for everyone.
-                let (hidden_rows, delta_hidden_rows) = unsafe {
-                    (
-                        std::slice::from_raw_parts(team.hidden_rows, batch_len * h),
-                        std::slice::from_raw_parts(team.delta_hidden_rows, batch_len * h),
-                    )
-                };
-                let scale = BatchScale::new(batch_len);
-
-                // The batch's pixels in this band, by row, for `hidden_step`. (Recorded here rather
-                // than in phase 1, where the scattered byte stores would compete with the weight
-                // rows for the L1 cache.)
-                for (s, &sample) in samples.iter().enumerate() {
-                    let image = data.images.get(sample as usize);
-                    let (lo, hi) = band_splits.range(sample as usize, id);
-                    lit.record(s, &image.index[lo..hi], &image.value[lo..hi]);
-                }
-                // This thread's band of hidden-weight rows (see `hidden_step`).
-                // SAFETY: rows `band` of the hidden weights are this thread's in phase 3.
-                unsafe {
-                    hidden_step_shared(
-                        level,
-                        team.w_hidden_t.add(band.start * h),
-                        band.len(),
-                        h,
-                        0..h,
-                        &mut lit,
-                        delta_hidden_rows,
-                        config.lr,
-                        scale,
-                    );
-                }
-
-                // This thread's hidden biases: g_bh[j] = Σ_s delta_hidden[s][j].
-                if !lanes.is_empty() {
-                    grad_bias.iter_mut().for_each(|g| *g = 0.0);
-                    for delta_hidden in delta_hidden_rows.chunks_exact(h) {
-                        add_assign(&mut grad_bias, &delta_hidden[lanes.clone()]);
-                    }
-                    // SAFETY: lanes `lanes` of the hidden bias are this thread's in phase 3.
-                    let b_hidden = unsafe { std::slice::from_raw_parts_mut(team.b_hidden.add(lanes.start), lanes.len()) };
-                    sgd_step(level, b_hidden, &mut grad_bias, config.lr, scale);
-                }
-
-                // This thread's output units: g_wo[o][·] = Σ_s delta_out[s][o]·h[s][·], and g_bo[o].
-                for o in o_start..o_end {
-                    delta_column.clear();
+            me.gradients_and_steps(&order[batch_start..batch_start + batch_len]);
+            if id == 0 {
+                for s in 0..batch_len {
                     // SAFETY: phase 3 — slots are read-only for everyone.
-                    delta_column.extend((0..batch_len).map(|s| unsafe { (*team.slots[s].get()).delta_out[o] }));
-                    weighted_sums(level, &mut grad_row, hidden_rows, h, &batch_identity[..batch_len], &delta_column);
-                    let grad_b = delta_column.iter().fold(0.0, |acc, &d| acc + d);
-                    // SAFETY: output unit o's weights and bias are this thread's.
-                    unsafe {
-                        let w_row = std::slice::from_raw_parts_mut(team.w_output.add(o * h), h);
-                        sgd_step(level, w_row, &mut grad_row, config.lr, scale);
-                        let b = team.b_output.add(o);
-                        *b = *b - config.lr * scale.mean(grad_b);
-                    }
-                }
-
-                if id == 0 {
-                    for s in 0..batch_len {
-                        // SAFETY: phase 3 — slots are read-only for everyone.
-                        let slot = unsafe { &*team.slots[s].get() };
-                        loss_sum = loss_sum + slot.loss;
-                        correct += slot.correct as usize;
-                    }
+                    let slot = unsafe { &*team.slots[s].get() };
+                    loss_sum = loss_sum + slot.loss;
+                    correct += slot.correct as usize;
                 }
             }
             team.barrier.wait();
-            // ANCHOR_END: phase3
         }
 
         if let Some((_, on_epoch)) = leader.as_mut() {
@@ -510,6 +370,204 @@ fn worker(
     }
 }
 // ANCHOR_END: worker
+
+/// One thread's share of the team: what it owns for the whole run (a band of pixel rows, a
+/// range of hidden lanes, some output units) and its scratch buffers.
+struct Worker<'a> {
+    id: usize,
+    team: &'a Team,
+    band: Range<usize>,
+    band_splits: &'a BandSplits,
+    config: &'a TrainConfig,
+    data: &'a Dataset,
+    /// Hidden lanes whose biases this thread steps.
+    lanes: Range<usize>,
+    /// Output units whose weights and bias this thread steps.
+    outputs: Range<usize>,
+    /// `0, 1, …, batch−1`: the index list that makes `weighted_sums` sum over a batch.
+    batch_identity: Vec<u16>,
+    value: Vec<f64>,
+    lit: LitPixels,
+    grad_row: Vec<f64>,
+    grad_bias: Vec<f64>,
+    delta_column: Vec<f64>,
+    labels: Vec<u8>,
+    w_output_t: Vec<f64>,
+    /// Samples this thread has passed through phase 1 since the start (its `progress`).
+    ticket: usize,
+}
+
+impl<'a> Worker<'a> {
+    fn new(id: usize, team: &'a Team, band: Range<usize>, band_splits: &'a BandSplits, config: &'a TrainConfig, data: &'a Dataset) -> Self {
+        let h = team.hidden;
+        let batch = config.batch.min(data.len());
+        let (o_start, o_end) = split_evenly(OUTPUTS, team.threads, id);
+        let lanes = lane_range(h, team.threads, id);
+        Worker {
+            id,
+            team,
+            lit: LitPixels::new(band.clone(), batch),
+            band,
+            band_splits,
+            config,
+            data,
+            grad_bias: vec![0.0; lanes.len()],
+            lanes,
+            outputs: o_start..o_end,
+            batch_identity: (0..batch as u16).collect(),
+            value: Vec::with_capacity(INPUTS),
+            grad_row: vec![0.0; h],
+            delta_column: Vec::with_capacity(batch),
+            labels: Vec::with_capacity(batch),
+            w_output_t: vec![0.0; h * OUTPUTS],
+            ticket: 0,
+        }
+    }
+
+    // ANCHOR: phase1
+    /// Phase 1: the hidden sums of the batch `order[batch_start..][..batch_len]`, a pipeline
+    /// over the pixel bands — this thread adds its band's terms to each sample's sums and hands
+    /// them on to the next thread.
+    #[inline]
+    fn hidden_sums(&mut self, order: &[u32], batch_start: usize, batch_len: usize) {
+        let (team, data, h, level) = (self.team, self.data, self.team.hidden, self.config.level);
+        let first_stage = self.id == 0;
+        let samples = &order[batch_start..batch_start + batch_len];
+        // SAFETY: phase 1 — parameters are read-only for everyone.
+        let w_hidden_t = unsafe { std::slice::from_raw_parts(team.w_hidden_t, INPUTS * h) };
+        for (s, &sample) in samples.iter().enumerate() {
+            // Start loading the samples to come (a hint; no result changes).
+            if let Some(&ahead) = order.get(batch_start + s + 8) {
+                data.images.prefetch_offsets(ahead as usize);
+            }
+            if let Some(&next) = order.get(batch_start + s + 2) {
+                data.images.prefetch_pixels(next as usize);
+            }
+            let image = data.images.get(sample as usize);
+            let (lo, hi) = self.band_splits.range(sample as usize, self.id);
+            let (index, bytes) = (&image.index[lo..hi], &image.value[lo..hi]);
+            self.value.clear();
+            self.value.extend(bytes.iter().map(|&v| PIXEL_VALUE[v as usize]));
+            if !first_stage {
+                team.progress[self.id - 1].wait_for(self.ticket + 1);
+            }
+            // SAFETY: row `s` is this thread's from the moment the previous stage has
+            // published it until this thread publishes it to the next.
+            let sums = unsafe { std::slice::from_raw_parts_mut(team.hidden_rows.add(s * h), h) };
+            if first_stage {
+                weighted_sums(level, sums, w_hidden_t, h, index, &self.value);
+            } else {
+                weighted_sums_continue(level, sums, w_hidden_t, h, index, &self.value);
+            }
+            self.ticket += 1;
+            team.progress[self.id].0.store(self.ticket, Ordering::Release);
+        }
+    }
+    // ANCHOR_END: phase1
+
+    // ANCHOR: phase2
+    /// Phase 2: the rest of the forward pass and both deltas for this thread's share of the
+    /// batch's samples.
+    #[inline]
+    fn finish_samples(&mut self, samples: &[u32]) {
+        let (team, h) = (self.team, self.team.hidden);
+        // This thread's own transpose of w_o: keeping one shared copy in step in phase 3 had
+        // both threads writing every one of its cache lines.
+        // SAFETY: phase 2 — parameters are read-only for everyone.
+        let w_output = unsafe { std::slice::from_raw_parts(team.w_output, OUTPUTS * h) };
+        for (o, row) in w_output.chunks_exact(h).enumerate() {
+            for (j, &w) in row.iter().enumerate() {
+                self.w_output_t[j * OUTPUTS + o] = w;
+            }
+        }
+        // SAFETY: as above.
+        let params = unsafe { team.params(&self.w_output_t) };
+        let (s0, s1) = split_evenly(samples.len(), team.threads, self.id);
+        self.labels.clear();
+        self.labels.extend(samples[s0..s1].iter().map(|&sample| self.data.labels[sample as usize]));
+        // SAFETY: slots, hidden rows and delta rows `s0..s1` belong to this thread in phase 2
+        // (`UnsafeCell` is `repr(transparent)`, so the slots form a slice).
+        let (outputs, hidden, delta_hidden) = unsafe {
+            (
+                std::slice::from_raw_parts_mut(UnsafeCell::raw_get(team.slots.as_ptr().add(s0)), s1 - s0),
+                std::slice::from_raw_parts_mut(team.hidden_rows.add(s0 * h), (s1 - s0) * h),
+                std::slice::from_raw_parts_mut(team.delta_hidden_rows.add(s0 * h), (s1 - s0) * h),
+            )
+        };
+        finish_samples(self.config.level, &params, &self.labels, hidden, delta_hidden, outputs);
+    }
+    // ANCHOR_END: phase2
+
+    // ANCHOR: phase3
+    /// Phase 3: the gradients and steps of the parameters this thread owns — its band of
+    /// hidden-weight rows, its hidden biases, its output units.
+    #[inline]
+    fn gradients_and_steps(&mut self, samples: &[u32]) {
+        let (team, h, level, lr) = (self.team, self.team.hidden, self.config.level, self.config.lr);
+        let batch_len = samples.len();
+        // SAFETY: phase 3 — slots and the two row matrices are read-only for everyone.
+        let (hidden_rows, delta_hidden_rows) = unsafe {
+            (
+                std::slice::from_raw_parts(team.hidden_rows, batch_len * h),
+                std::slice::from_raw_parts(team.delta_hidden_rows, batch_len * h),
+            )
+        };
+        let scale = BatchScale::new(batch_len);
+
+        // The batch's pixels in this band, by row, for `hidden_step`. (Recorded here rather than
+        // in phase 1, where the scattered byte stores would compete with the weight rows for
+        // the L1 cache.)
+        for (s, &sample) in samples.iter().enumerate() {
+            let image = self.data.images.get(sample as usize);
+            let (lo, hi) = self.band_splits.range(sample as usize, self.id);
+            self.lit.record(s, &image.index[lo..hi], &image.value[lo..hi]);
+        }
+        // This thread's band of hidden-weight rows (see `hidden_step`).
+        // SAFETY: rows `band` of the hidden weights are this thread's in phase 3.
+        unsafe {
+            hidden_step_shared(
+                level,
+                team.w_hidden_t.add(self.band.start * h),
+                self.band.len(),
+                h,
+                0..h,
+                &mut self.lit,
+                delta_hidden_rows,
+                lr,
+                scale,
+            );
+        }
+
+        // This thread's hidden biases: g_bh[j] = Σ_s delta_hidden[s][j].
+        let lanes = self.lanes.clone();
+        if !lanes.is_empty() {
+            self.grad_bias.iter_mut().for_each(|g| *g = 0.0);
+            for delta_hidden in delta_hidden_rows.chunks_exact(h) {
+                add_assign(&mut self.grad_bias, &delta_hidden[lanes.clone()]);
+            }
+            // SAFETY: lanes `lanes` of the hidden bias are this thread's in phase 3.
+            let b_hidden = unsafe { std::slice::from_raw_parts_mut(team.b_hidden.add(lanes.start), lanes.len()) };
+            sgd_step(level, b_hidden, &mut self.grad_bias, lr, scale);
+        }
+
+        // This thread's output units: g_wo[o][·] = Σ_s delta_out[s][o]·h[s][·], and g_bo[o].
+        for o in self.outputs.clone() {
+            self.delta_column.clear();
+            // SAFETY: phase 3 — slots are read-only for everyone.
+            self.delta_column.extend((0..batch_len).map(|s| unsafe { (*team.slots[s].get()).delta_out[o] }));
+            weighted_sums(level, &mut self.grad_row, hidden_rows, h, &self.batch_identity[..batch_len], &self.delta_column);
+            let grad_b = self.delta_column.iter().fold(0.0, |acc, &d| acc + d);
+            // SAFETY: output unit o's weights and bias are this thread's.
+            unsafe {
+                let w_row = std::slice::from_raw_parts_mut(team.w_output.add(o * h), h);
+                sgd_step(level, w_row, &mut self.grad_row, lr, scale);
+                let b = team.b_output.add(o);
+                *b = *b - lr * scale.mean(grad_b);
+            }
+        }
+    }
+    // ANCHOR_END: phase3
+}
 
 #[cfg(test)]
 mod tests {

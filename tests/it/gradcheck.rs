@@ -52,7 +52,8 @@ fn backprop_matches_finite_differences_for_every_tensor() {
     for (name, start, end) in tensors {
         // Relative error of the whole tensor's gradient: ‖g − g_fd‖ / max(‖g‖, ‖g_fd‖).
         let (mut diff2, mut a2, mut n2) = (0.0f64, 0.0f64, 0.0f64);
-        // Every parameter of the small tensors; every parameter touched by a non-zero pixel of w_hidden.
+        // Every parameter of every tensor (those of w_hidden that no non-zero pixel touches have a
+        // zero gradient both ways).
         for i in start..end {
             let eps = 1e-5;
             let mut plus = values.clone();
