@@ -121,6 +121,8 @@ mod x86 {
             ];
             // Rows j..j+4 of w_o transposed: the ten weights from each of the four hidden units.
             for (w, &x) in params.w_output_t[j * OUTPUTS..(j + 4) * OUTPUTS].chunks_exact(OUTPUTS).zip(&hj) {
+                // (As an array, so the loop over the ten outputs unrolls as it did over a pointer.)
+                let w: &[f64; OUTPUTS] = w.try_into().expect("chunks of OUTPUTS");
                 for (zo, wo) in z.iter_mut().zip(w) {
                     *zo = _mm256_add_pd(*zo, _mm256_mul_pd(_mm256_broadcast_sd(wo), x));
                 }

@@ -190,11 +190,13 @@ unsafe fn lane(w: *mut f64, delta: *const f64, h: usize, masks: &[u64], pixels: 
 fn rows_loop(rows: usize, lit: &mut LitPixels, delta_rows: &[f64], h: usize, mut blocks: impl FnMut(usize, &[u64], *const u8)) {
     let samples = delta_rows.len() / h;
     let mut masks = vec![0u64; lit.words];
+    assert!(rows <= lit.rows, "one mask per weight row");
     for row in 0..rows {
         if !take_row_masks(lit, row, &mut masks, samples) {
             continue;
         }
-        blocks(row, &masks, lit.bytes[row * lit.batch..][..lit.batch].as_ptr());
+        // SAFETY: `row < rows <= lit.rows`, and `bytes` holds `lit.batch` bytes per row.
+        blocks(row, &masks, unsafe { lit.bytes.as_ptr().add(row * lit.batch) });
     }
 }
 
