@@ -102,6 +102,7 @@ mod x86 {
         let h = params.hidden;
         assert!(h % 4 == 0 && rows.len() == 4 * h && outputs.len() == 4 && params.w_output_t.len() >= h * OUTPUTS);
         let (r0, r1, r2, r3) = (&rows[..h], &rows[h..2 * h], &rows[2 * h..3 * h], &rows[3 * h..]);
+        let w_t = params.w_output_t.as_ptr();
         let mut z = [_mm256_setzero_pd(); OUTPUTS];
         let mut j = 0;
         while j < h {
@@ -119,12 +120,13 @@ mod x86 {
                 _mm256_permute2f128_pd::<0x31>(ab_lo, cd_lo),
                 _mm256_permute2f128_pd::<0x31>(ab_hi, cd_hi),
             ];
-            // Rows j..j+4 of w_o transposed: the ten weights from each of the four hidden units.
-            for (w, &x) in params.w_output_t[j * OUTPUTS..(j + 4) * OUTPUTS].chunks_exact(OUTPUTS).zip(&hj) {
-                // (As an array, so the loop over the ten outputs unrolls as it did over a pointer.)
-                let w: &[f64; OUTPUTS] = w.try_into().expect("chunks of OUTPUTS");
-                for (zo, wo) in z.iter_mut().zip(w) {
-                    *zo = _mm256_add_pd(*zo, _mm256_mul_pd(_mm256_broadcast_sd(wo), x));
+            for (q, &x) in hj.iter().enumerate() {
+                // Row j+q of w_o transposed: the ten weights from hidden unit j+q.
+                // (Read through a pointer: bounds-checked slices here cost 7% more instructions.)
+                let w = w_t.wrapping_add((j + q) * OUTPUTS);
+                for (o, zo) in z.iter_mut().enumerate() {
+                    // SAFETY: `j + q < h` and `o < OUTPUTS`, inside `w_output_t` (asserted above).
+                    *zo = _mm256_add_pd(*zo, _mm256_mul_pd(_mm256_broadcast_sd(unsafe { &*w.add(o) }), x));
                 }
             }
             j += 4;
