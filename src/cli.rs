@@ -13,13 +13,14 @@ use std::io::Write;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::data::idx::{load_test, load_train};
+use crate::io::epoch_log::EpochLog;
 use crate::io::{report, weights};
 use crate::math::SimdLevel;
-use crate::nn::evaluate::evaluate;
-use crate::nn::train::{train, TrainConfig};
+use crate::nn::evaluate::{evaluate, TestReport};
+use crate::nn::train::{train_observed, TrainConfig};
 use crate::nn::MAX_HIDDEN;
 use crate::Error;
 
@@ -88,6 +89,11 @@ pub const COMMANDS: &[Command] = &[
                 help: "train on the first N training images only (N larger than the set uses the whole set)",
             },
             SIMD,
+            Flag {
+                name: "--log",
+                value: Some("FILE"),
+                help: "also write one JSON line per epoch: loss, train and test accuracy, elapsed seconds",
+            },
         ],
         run: run_train,
     },
@@ -95,8 +101,24 @@ pub const COMMANDS: &[Command] = &[
         name: "test",
         positional: None,
         summary: "report a weights file's accuracy on the MNIST test set",
-        details: "Prints the overall accuracy and the accuracy per digit.",
-        flags: &[DATA, WEIGHTS, THREADS, SIMD],
+        details: "Prints the overall accuracy and the accuracy per digit; on request, the confusion matrix\n\
+                  and the misclassified images.",
+        flags: &[
+            DATA,
+            WEIGHTS,
+            THREADS,
+            SIMD,
+            Flag {
+                name: "--confusion",
+                value: None,
+                help: "also print the 10x10 confusion matrix (rows: true digit, columns: predicted)",
+            },
+            Flag {
+                name: "--errors",
+                value: Some("DIR"),
+                help: "write each misclassified test image to DIR as INDEX-trueT-predP.png (DIR: new or empty)",
+            },
+        ],
         run: run_test,
     },
     Command {
@@ -371,20 +393,28 @@ fn run_train(args: &Args) -> Result<(), Error> {
     let data_dir = args.path("--data", "data");
     let out_path = args.path("--out", "data/weights.bin");
 
+    // Created before the data is read, so a bad path fails before any work.
+    let mut log = args.raw("--log").map(|path| EpochLog::create(Path::new(path))).transpose()?;
+
     let train_set = load_train(&data_dir, limit)?;
     let test_set = load_test(&data_dir)?;
     print_lines(&[report::banner(), report::training_header(config.hidden)])?;
     let started = Instant::now();
     let mut failure = None;
-    let net = train(&config, &train_set, |epoch| {
+    let net = train_observed(&config, &train_set, |epoch, net| {
         if failure.is_none() {
             failure = print_lines(&[report::epoch_line(epoch)]).err();
+        }
+        if let (Some(log), None) = (log.as_mut(), &failure) {
+            failure = log.record(config.level, config.threads, epoch, net, &test_set).err();
         }
     });
     if let Some(e) = failure {
         return Err(e);
     }
-    let seconds = started.elapsed().as_secs_f64();
+    // The time spent measuring test accuracy for --log is not training time.
+    let measuring = log.as_ref().map_or(Duration::ZERO, EpochLog::measuring_time);
+    let seconds = started.elapsed().saturating_sub(measuring).as_secs_f64();
     print_lines(&[report::training_time_line(seconds)])?;
     print_text("Saving weights... ")?;
     weights::save(&out_path, &net)?;
@@ -395,9 +425,58 @@ fn run_train(args: &Args) -> Result<(), Error> {
 
 fn run_test(args: &Args) -> Result<(), Error> {
     let (threads, level) = (args.threads()?, args.simd()?);
+    let errors_dir = args.raw("--errors").map(PathBuf::from);
+    if let Some(dir) = &errors_dir {
+        check_errors_dir(args, dir)?;
+    }
     let net = weights::load(&args.path("--weights", "data/weights.bin"))?;
     let test_set = load_test(&args.path("--data", "data"))?;
-    print_lines(&report::test_block(&evaluate(level, &net, &test_set, threads)))
+    let test_report = evaluate(level, &net, &test_set, threads);
+    print_lines(&report::test_block(&test_report))?;
+    if args.switch("--confusion") {
+        print_lines(&report::confusion_block(&test_report))?;
+    }
+    if let Some(dir) = &errors_dir {
+        write_errors(dir, &test_report, &test_set)?;
+        print_lines(&[format!("Wrote {} misclassified images to {}", test_report.errors.len(), dir.display())])?;
+    }
+    Ok(())
+}
+
+/// `--errors DIR` must be a new or empty directory: the images of an earlier run (of other
+/// weights) would otherwise mix with these, and nothing already there is overwritten.
+fn check_errors_dir(args: &Args, dir: &Path) -> Result<(), Error> {
+    match std::fs::read_dir(dir) {
+        Ok(mut entries) => match entries.next() {
+            None => Ok(()),
+            Some(_) => Err(args.usage(format!("--errors: '{}' is not empty; expected a new or empty directory", dir.display()))),
+        },
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotADirectory => {
+            Err(args.usage(format!("--errors: '{}' is a file; expected a new or empty directory", dir.display())))
+        }
+        Err(e) => Err(Error::io(format!("--errors: cannot read '{}'", dir.display()), e)),
+    }
+}
+
+/// Each misclassified test image as an 8-bit greyscale PNG, as MNIST stores it (white ink on
+/// black), named by [`report::error_file_name`].
+fn write_errors(dir: &Path, test_report: &TestReport, test_set: &crate::data::idx::Dataset) -> Result<(), Error> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(format!("--errors: cannot create '{}'", dir.display()), e))?;
+    for e in &test_report.errors {
+        let path = dir.join(report::error_file_name(e));
+        let pixels = test_set.images.dense(e.index);
+        let io_error = |err: std::io::Error| Error::io(format!("--errors: writing '{}'", path.display()), err);
+        let file = std::io::BufWriter::new(std::fs::File::create(&path).map_err(io_error)?);
+        let mut encoder = png::Encoder::new(file, 28, 28);
+        encoder.set_color(png::ColorType::Grayscale);
+        encoder.set_depth(png::BitDepth::Eight);
+        let png_error = |err: png::EncodingError| io_error(std::io::Error::other(err));
+        let mut writer = encoder.write_header().map_err(png_error)?;
+        writer.write_image_data(&pixels).map_err(png_error)?;
+        writer.finish().map_err(png_error)?;
+    }
+    Ok(())
 }
 
 fn run_serve(args: &Args) -> Result<(), Error> {

@@ -1,8 +1,9 @@
 //! The text the binary prints, in the original's format. Kept apart from the CLI so that tests
 //! and the book can show exactly what a run prints.
 
-use crate::nn::evaluate::TestReport;
+use crate::nn::evaluate::{Misclassified, TestReport};
 use crate::nn::train::EpochReport;
+use crate::nn::OUTPUTS;
 
 // ANCHOR: log_lines
 pub fn banner() -> String {
@@ -34,3 +35,55 @@ pub fn test_block(r: &TestReport) -> Vec<String> {
     lines
 }
 // ANCHOR_END: log_lines
+
+// ANCHOR: confusion_block
+/// `test --confusion`: the 10×10 matrix, rows = true digit, columns = predicted digit.
+pub fn confusion_block(r: &TestReport) -> Vec<String> {
+    let widest = r.confusion.iter().flatten().max().map_or(1, |n| n.to_string().len());
+    let w = widest.max(4) + 1;
+    let mut lines = vec!["--- Confusion matrix (rows: true digit, columns: predicted) ---".to_string()];
+    let mut header = "true\\pred".to_string();
+    for p in 0..OUTPUTS {
+        header.push_str(&format!("{p:>w$}"));
+    }
+    lines.push(header);
+    for (t, row) in r.confusion.iter().enumerate() {
+        let mut line = format!("{t:>9}");
+        for count in row {
+            line.push_str(&format!("{count:>w$}"));
+        }
+        lines.push(line);
+    }
+    lines
+}
+// ANCHOR_END: confusion_block
+
+// ANCHOR: error_file_name
+/// `test --errors DIR`: the file name of a misclassified image, e.g. `00247-true4-pred6.png`
+/// (index first, so a directory listing is in test-set order).
+pub fn error_file_name(e: &Misclassified) -> String {
+    format!("{:05}-true{}-pred{}.png", e.index, e.label, e.predicted)
+}
+// ANCHOR_END: error_file_name
+
+// ANCHOR: epoch_record
+/// One line of `train --log FILE` (JSON Lines): the epoch's loss and training accuracy as the
+/// log prints them (unrounded), the test accuracy of the network at the end of the epoch, and
+/// the training time so far in seconds (the one field that differs between runs).
+pub fn epoch_record(r: &EpochReport, test: &TestReport, elapsed_seconds: f64) -> String {
+    // serde_json writes each float as its shortest round-trip form (and a non-finite loss as null).
+    let number = |x: f64| serde_json::Value::from(x).to_string();
+    format!(
+        "{{\"epoch\":{},\"loss\":{},\"train_correct\":{},\"train_total\":{},\"train_accuracy\":{},\"test_correct\":{},\"test_total\":{},\"test_accuracy\":{},\"elapsed_s\":{}}}",
+        r.epoch,
+        number(r.loss),
+        r.correct,
+        r.samples,
+        number(r.accuracy_percent()),
+        test.correct,
+        test.total,
+        number(test.accuracy_percent()),
+        number((elapsed_seconds * 1000.0).round() / 1000.0),
+    )
+}
+// ANCHOR_END: epoch_record

@@ -196,6 +196,18 @@ impl Team {
             }
         }
     }
+
+    /// A copy of the network as it stands. Sound only while no thread writes parameters.
+    unsafe fn snapshot(&self) -> Network {
+        let h = self.hidden;
+        let mut net = Network::zeros(h);
+        net.w_hidden_t.copy_from_slice(std::slice::from_raw_parts(self.w_hidden_t, INPUTS * h));
+        net.b_hidden.copy_from_slice(std::slice::from_raw_parts(self.b_hidden, h));
+        net.w_output.copy_from_slice(std::slice::from_raw_parts(self.w_output, OUTPUTS * h));
+        net.b_output.copy_from_slice(std::slice::from_raw_parts(self.b_output, OUTPUTS));
+        net.sync_output_transpose();
+        net
+    }
 }
 
 /// Splits `0..n` into `parts` contiguous ranges of near-equal size; returns range `i`.
@@ -266,6 +278,13 @@ fn lane_range(hidden: usize, threads: usize, id: usize) -> Range<usize> {
 // ANCHOR: train
 /// Trains a network on `data` as `config` says; `on_epoch` is called after every epoch.
 pub fn train(config: &TrainConfig, data: &Dataset, mut on_epoch: impl FnMut(&EpochReport)) -> Network {
+    train_observed(config, data, |report, _| on_epoch(report))
+}
+
+/// [`train`], with `on_epoch` also given a copy of the network as it stands after the epoch
+/// (what `train --log` measures test accuracy on). Copying reads the parameters between epochs,
+/// when no thread writes them, so it cannot change a bit of the run.
+pub fn train_observed(config: &TrainConfig, data: &Dataset, mut on_epoch: impl FnMut(&EpochReport, &Network)) -> Network {
     assert!(config.batch > 0 && config.threads > 0 && !data.is_empty());
     let mut rng = Rng::from_seed(config.seed);
     let mut net = Network::init(config.hidden, &mut rng);
@@ -308,7 +327,7 @@ pub fn train(config: &TrainConfig, data: &Dataset, mut on_epoch: impl FnMut(&Epo
 // ANCHOR_END: train
 
 /// Thread 0's extra duties: the shuffle, the loss and accuracy totals, and the epoch log.
-type Leader<'a> = (&'a mut Rng, &'a mut dyn FnMut(&EpochReport));
+type Leader<'a> = (&'a mut Rng, &'a mut dyn FnMut(&EpochReport, &Network));
 
 // ANCHOR: worker
 /// The loop every thread runs in lockstep (SPMD, like an OpenMP parallel region): for every
@@ -358,14 +377,17 @@ fn worker(
         }
 
         if let Some((_, on_epoch)) = leader.as_mut() {
-            on_epoch(&EpochReport {
+            let report = EpochReport {
                 epoch,
                 epochs: config.epochs,
                 loss: loss_sum / n as f64,
                 correct,
                 samples: n,
                 elapsed: started.elapsed(),
-            });
+            };
+            // SAFETY: after phase 3's barrier the other threads write nothing until the next
+            // epoch's first barrier, which waits for this thread.
+            on_epoch(&report, &unsafe { team.snapshot() });
         }
     }
 }

@@ -7,6 +7,7 @@
 //! | `golden`     | the fixture run's log, weights hash and test output against `golden/`  |
 //! | `gradcheck`  | backprop against finite differences; the SGD step                      |
 //! | `kernels`    | every SIMD kernel against its scalar reference, exp/ln ulp bounds      |
+//! | `pictures`   | `train --log`, `test --confusion`, `test --errors DIR`                 |
 //! | `serve_api`  | the server's routes, then the real binary on a real socket             |
 //! | `trainer`    | the fast trainer against the plain reference trainer, bit for bit     |
 
@@ -15,5 +16,6 @@ mod common;
 mod golden;
 mod gradcheck;
 mod kernels;
+mod pictures;
 mod serve_api;
 mod trainer;

@@ -14,6 +14,9 @@
 //!    `#fragment` names a heading of the target chapter (ids computed as mdBook does).
 //!    `SUMMARY.md` lists only existing chapters, and every chapter is listed in it.
 //! 3. **The build.** `mdbook build book` succeeds and prints no `ERROR` or `WARN` line.
+//! 4. **Offline.** Every chapter, opened in headless Chromium with the network refused, shows
+//!    its equations typeset (no raw `\(` or `\[`), and no built page names a CDN
+//!    ([`crate::mathjax`]).
 //!
 //! Each problem is reported as `file:line: what was found, and what was expected`.
 
@@ -42,7 +45,9 @@ pub fn run(args: &[String]) -> Result<(), String> {
         report.chapters, report.includes, report.anchors, report.links
     );
     if build {
+        crate::mathjax::install(&root)?;
         build_book(&root, &book)?;
+        crate::mathjax::check_offline(&root)?;
     }
     Ok(())
 }

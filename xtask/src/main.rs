@@ -2,6 +2,8 @@
 //!
 //! * `fetch`  — download MNIST into `data/` (or copy from a local mirror) and check SHA-256
 //! * `verify` — fetch if needed, build release, train the default run, check the golden log
+//!   and the book's figures
+//! * `figures [--check]` — draw the book's figures from the default run (or check them)
 //! * `seeds`  — the default run under seeds 1–5, as a table
 //! * `bench`  — time our training against the NumPy reference, in one run
 //! * `book`   — build the mdBook, failing on broken includes, anchors or links
@@ -13,6 +15,8 @@ mod book;
 mod browser;
 mod ci;
 mod fetch;
+mod figures;
+mod mathjax;
 mod seeds;
 mod util;
 mod verify;
@@ -22,7 +26,7 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some((command, rest)) = args.split_first() else {
-        eprintln!("usage: cargo xtask <fetch|verify|seeds|bench|book|browser|ci> [options]");
+        eprintln!("usage: cargo xtask <fetch|verify|figures|seeds|bench|book|browser|ci> [options]");
         return ExitCode::from(2);
     };
     let result = match command.as_str() {
@@ -31,9 +35,10 @@ fn main() -> ExitCode {
         "browser" => browser::run(rest),
         "ci" => ci::run(rest),
         "fetch" => fetch::run(rest),
+        "figures" => figures::run(rest),
         "seeds" => seeds::run(rest),
         "verify" => verify::run(rest),
-        other => Err(format!("unknown xtask command '{other}': expected fetch, verify, seeds, bench, book, browser or ci")),
+        other => Err(format!("unknown xtask command '{other}': expected fetch, verify, figures, seeds, bench, book, browser or ci")),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -5,7 +5,9 @@
 //! * the log (training time redacted) and the SHA-256 of weights.bin equal the golden file
 //!   `golden/full_run.txt` (`--bless` rewrites it; a golden change needs a reason in its commit);
 //! * a reader that knows only the documented weights.bin layout (`scripts/check_weights.py`,
-//!   NumPy) gets the same test accuracy the binary printed.
+//!   NumPy) gets the same test accuracy the binary printed;
+//! * the book's figures, drawn again from this run (`cargo xtask figures --check`, with the
+//!   per-epoch log `train --log` wrote to `data/train-log.jsonl`), equal the committed ones.
 
 use std::fs;
 use std::process::Command;
@@ -42,7 +44,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
     let bin = build_release()?;
     let weights = data.join("weights.bin");
     let mut train = Command::new(&bin);
-    train.arg("train").arg("--data").arg(&data).arg("--out").arg(&weights);
+    train.arg("train").arg("--data").arg(&data).arg("--out").arg(&weights).arg("--log").arg(root.join(crate::figures::TRAIN_LOG));
     let lines = run_echo(train, "mnistlearn train")?;
 
     let mut failures = Vec::new();
@@ -80,6 +82,11 @@ pub fn run(args: &[String]) -> Result<(), String> {
             Ok(expected) => failures.push(format!("the run differs from {GOLDEN}:\n{}", diff(&expected, &actual))),
             Err(e) => failures.push(format!("{}: {e} (run `cargo xtask verify --bless` to create it)", golden_path.display())),
         }
+    }
+
+    // The book's figures are drawn from this run: they must come out byte for byte as committed.
+    if let Err(e) = crate::figures::run(&["--check".to_string()]) {
+        failures.push(e);
     }
 
     // An independent reader of the documented layout.
