@@ -197,14 +197,21 @@ impl Team {
         }
     }
 
-    /// A copy of the network as it stands. Sound only while no thread writes parameters.
+    /// A copy of the network as it stands.
+    ///
+    /// # Safety
+    /// Only while no thread writes parameters.
     unsafe fn snapshot(&self) -> Network {
         let h = self.hidden;
         let mut net = Network::zeros(h);
-        net.w_hidden_t.copy_from_slice(std::slice::from_raw_parts(self.w_hidden_t, INPUTS * h));
-        net.b_hidden.copy_from_slice(std::slice::from_raw_parts(self.b_hidden, h));
-        net.w_output.copy_from_slice(std::slice::from_raw_parts(self.w_output, OUTPUTS * h));
-        net.b_output.copy_from_slice(std::slice::from_raw_parts(self.b_output, OUTPUTS));
+        // SAFETY: the buffers have these lengths and outlive the team (see `Sync for Team`);
+        // nobody writes them during the copy (the caller's guarantee).
+        unsafe {
+            net.w_hidden_t.copy_from_slice(std::slice::from_raw_parts(self.w_hidden_t, INPUTS * h));
+            net.b_hidden.copy_from_slice(std::slice::from_raw_parts(self.b_hidden, h));
+            net.w_output.copy_from_slice(std::slice::from_raw_parts(self.w_output, OUTPUTS * h));
+            net.b_output.copy_from_slice(std::slice::from_raw_parts(self.b_output, OUTPUTS));
+        }
         net.sync_output_transpose();
         net
     }
