@@ -1,4 +1,4 @@
-//! The command line: `mnistlearn train | test | serve | time-forward`. Thin by design — parsing
+//! The command line: `mnistlearn train | test | serve | predict | time-forward`. Thin by design — parsing
 //! and printing only; the work lives in the library.
 //!
 //! Every command and every flag is declared once, in [`COMMANDS`]: the parser accepts exactly
@@ -16,12 +16,13 @@ use std::str::FromStr;
 use std::time::{Duration, Instant};
 
 use crate::data::idx::{load_test, load_train};
+use crate::data::preprocess::{ascii_art, preprocess, Seen};
 use crate::io::epoch_log::EpochLog;
 use crate::io::{report, weights};
 use crate::math::SimdLevel;
 use crate::nn::evaluate::{evaluate, TestReport};
 use crate::nn::train::{train_observed, TrainConfig};
-use crate::nn::MAX_HIDDEN;
+use crate::nn::{argmax, MAX_HIDDEN};
 use crate::Error;
 
 // ANCHOR: flag_table
@@ -125,8 +126,9 @@ pub const COMMANDS: &[Command] = &[
         name: "serve",
         positional: None,
         summary: "serve the drawing app: draw a digit in the browser, see what the network reads",
-        details: "Loads the weights once, then answers GET / (the page) and POST /predict (784 raw pixel\n\
-                  bytes in, JSON out). Ctrl-C stops it gracefully.",
+        details: "Loads the weights once, then answers GET / (the page), POST /predict (784 raw pixel\n\
+                  bytes in, JSON out) and POST /classify?width=W&height=H (a whole canvas, preprocessed as\n\
+                  MNIST was, as `predict` does). Ctrl-C stops it gracefully.",
         flags: &[
             Flag {
                 name: "--addr",
@@ -137,6 +139,28 @@ pub const COMMANDS: &[Command] = &[
             SIMD,
         ],
         run: run_serve,
+    },
+    Command {
+        name: "predict",
+        positional: Some("IMAGE..."),
+        summary: "read digits from image files (PNG or PGM), any size, either polarity",
+        details: "Each image is prepared as MNIST's digits were: the paper found from the border (dark ink on\n\
+                  light paper is inverted), cropped to the ink, scaled to fit 20×20 keeping its aspect ratio,\n\
+                  and placed in 28×28 by its centre of mass. Prints one line per image, 'PATH: D (P%)', or\n\
+                  'PATH: no digit' for an image without ink. PNG: grey, RGB, RGBA, palette, 1-16 bits; PGM:\n\
+                  P5 and P2. Images up to 4096×4096 pixels. An unreadable image is reported on stderr after\n\
+                  the others are answered, and the exit code is then 1.",
+        flags: &[
+            WEIGHTS,
+            Flag { name: "--json", value: None, help: "print one JSON array of {\"path\", \"digit\", \"probabilities\"} instead" },
+            Flag {
+                name: "--show",
+                value: None,
+                help: "also show the 28×28 the network saw: ASCII art under each line (with --json: a \"seen\" array)",
+            },
+            SIMD,
+        ],
+        run: run_predict,
     },
     Command {
         name: "time-forward",
@@ -488,6 +512,65 @@ fn run_serve(args: &Args) -> Result<(), Error> {
     let weights_path = args.path("--weights", "data/weights.bin");
     crate::serve::run(addr, Path::new(&weights_path), level)
 }
+
+// ANCHOR: run_predict
+/// `mnistlearn predict`: every image is answered, in order; the unreadable ones are collected
+/// and reported together at the end (exit 1), so one bad file does not hide the others' answers.
+fn run_predict(args: &Args) -> Result<(), Error> {
+    let (json, show) = (args.switch("--json"), args.switch("--show"));
+    let level = args.simd()?;
+    let paths = args.positional();
+    if paths.is_empty() {
+        return Err(args.usage("expected at least one IMAGE (a PNG or PGM file)".into()));
+    }
+    let net = weights::load(&args.path("--weights", "data/weights.bin"))?;
+    let mut failed = Vec::new();
+    let mut answers = Vec::new();
+    for path in paths.iter().map(PathBuf::from) {
+        let name = path.display().to_string();
+        let seen = match crate::io::image::load(&path) {
+            Ok(image) => preprocess(&image),
+            Err(e) => {
+                if json {
+                    answers.push(serde_json::json!({ "path": name, "error": e.message }));
+                }
+                failed.push(e);
+                continue;
+            }
+        };
+        let Seen::Digit(digit) = seen else {
+            if json {
+                answers.push(serde_json::json!({ "path": name, "empty": true }));
+            } else {
+                print_lines(&[format!("{name}: no digit (the image has no ink)")])?;
+            }
+            continue;
+        };
+        let probabilities = net.predict(level, &digit.pixels);
+        let best = argmax(&probabilities);
+        if json {
+            let mut answer = serde_json::json!({ "path": name, "digit": best, "probabilities": probabilities });
+            if show {
+                answer["seen"] = serde_json::json!(digit.pixels.to_vec());
+            }
+            answers.push(answer);
+        } else {
+            print_lines(&[format!("{name}: {best} ({:.1}%)", probabilities[best] * 100.0)])?;
+            if show {
+                print_text(&ascii_art(&digit.pixels))?;
+            }
+        }
+    }
+    if json {
+        print_lines(&[serde_json::Value::Array(answers).to_string()])?;
+    }
+    match failed.len() {
+        0 => Ok(()),
+        1 => Err(Error::Image(failed.pop().expect("one failure"))),
+        _ => Err(Error::Images { failed, total: paths.len() }),
+    }
+}
+// ANCHOR_END: run_predict
 
 /// Times the bare forward pass (one thread, one sample at a time, as the server runs it) over
 /// the test set; used by `cargo xtask bench`.

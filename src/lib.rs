@@ -42,6 +42,12 @@ pub enum Error {
     Data(#[from] data::IdxError),
     #[error(transparent)]
     Weights(#[from] io::weights::WeightsError),
+    /// An image file `predict` could not read (missing, corrupt, too large).
+    #[error(transparent)]
+    Image(#[from] io::image::ImageError),
+    /// Several images `predict` could not read, all named on one line.
+    #[error("{} of {total} images could not be read: {}", failed.len(), failed.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("; "))]
+    Images { failed: Vec<io::image::ImageError>, total: usize },
     /// An operating-system failure outside the data and weights files (stdout, a socket…).
     #[error("{context}: {source}")]
     Io { context: String, source: std::io::Error },

@@ -1,17 +1,27 @@
 //! The drawing app's server (the original's `app/server.c`), on warp.
 //!
-//! `mnistlearn serve` loads a weights file once, then answers four requests:
+//! `mnistlearn serve` loads a weights file once, then answers these requests:
 //!
-//! | request          | answer                                                          |
-//! |------------------|-----------------------------------------------------------------|
-//! | `GET /`          | the drawing page (`web/index.html`)                             |
-//! | `GET /app.js`    | its script                                                      |
-//! | `GET /style.css` | its style sheet                                                 |
-//! | `POST /predict`  | `{"digit": d, "probabilities": [p0, …, p9]}` for a 784-byte body |
+//! | request                               | answer                                                          |
+//! |---------------------------------------|-----------------------------------------------------------------|
+//! | `GET /`                               | the drawing page (`web/index.html`)                             |
+//! | `GET /app.js`                         | its script                                                      |
+//! | `GET /style.css`                      | its style sheet                                                 |
+//! | `GET /favicon.svg`                    | its icon (a file of its own: a `data:` URL would break a `default-src 'self'` policy) |
+//! | `POST /predict`                       | `{"digit": d, "probabilities": [p0, …, p9]}` for a 784-byte body |
+//! | `POST /classify?width=W&height=H`     | a drawing of any size preprocessed as MNIST was, then classified: `{"digit", "probabilities", "seen": [784 bytes], "hidden": [H activations], "inverted"}`, or `{"empty": true}` for an image with no ink |
+//! | `GET /hidden-weights`                 | `{"hidden": H, "weights": [[784 numbers] × H]}`: each hidden unit's incoming weights, scaled to −127…127 by its largest magnitude |
+//!
+//! `/predict` is the original's wire format: the caller has already made the 28×28 image.
+//! `/classify` is what the page uses: it sends its whole canvas, `W × H` raw grey bytes
+//! (row-major, any polarity, 1 ≤ W, H ≤ [`CLASSIFY_MAX_SIDE`]), and the server runs
+//! [`crate::data::preprocess::preprocess`], the same code as `mnistlearn predict`, so there is one
+//! implementation of MNIST's preprocessing and not a second one in JavaScript to drift from it.
 //!
 //! Anything else gets a JSON error, `{"error": "…"}`, with the fitting status: 400 for a body
-//! that is not 784 bytes, 413 for one over [`BODY_LIMIT`], 405 (with an `Allow` header) for a
-//! wrong method on a known path, 404 for an unknown path.
+//! that is not 784 bytes (or not `W × H` for `/classify`, or a missing or out-of-range `width`
+//! or `height`), 413 for one over [`BODY_LIMIT`] (or [`CLASSIFY_BODY_LIMIT`]), 405 (with an
+//! `Allow` header) for a wrong method on a known path, 404 for an unknown path.
 //!
 //! Design notes — the why:
 //!
@@ -48,6 +58,7 @@ use warp::http::{Method, StatusCode};
 use warp::reply::Response;
 use warp::{Buf, Filter, Rejection, Reply, Stream};
 
+use crate::data::preprocess::{preprocess, GreyImage, Seen};
 use crate::math::SimdLevel;
 use crate::nn::{argmax, Network, INPUTS};
 use crate::Error;
@@ -57,9 +68,17 @@ use crate::Error;
 /// while keeping what a hostile client can make us buffer small.
 pub const BODY_LIMIT: u64 = 64 * 1024;
 
+/// The largest canvas side `/classify` accepts. The page's canvas is 280×280; a client sending
+/// a phone-sized canvas at device resolution stays well inside.
+pub const CLASSIFY_MAX_SIDE: usize = 1024;
+
+/// The largest `/classify` body: one byte per pixel of the largest canvas (1 MiB).
+pub const CLASSIFY_BODY_LIMIT: u64 = (CLASSIFY_MAX_SIDE * CLASSIFY_MAX_SIDE) as u64;
+
 const INDEX_HTML: &str = include_str!("../web/index.html");
 const APP_JS: &str = include_str!("../web/app.js");
 const STYLE_CSS: &str = include_str!("../web/style.css");
+const FAVICON_SVG: &str = include_str!("../web/favicon.svg");
 
 /// The error text for a body of the wrong size. Says what was expected and what came.
 fn wrong_size_message(got: usize) -> String {
@@ -88,6 +107,78 @@ pub fn predict_json(net: &Network, level: SimdLevel, body: &[u8]) -> Result<Stri
 }
 // ANCHOR_END: predict_json
 
+// ANCHOR: classify_json
+/// The whole of `POST /classify?width=W&height=H`, minus HTTP: the query string and the body
+/// (`W × H` grey bytes) in, the JSON answer out.
+///
+/// The canvas goes through [`preprocess`] (MNIST's size normalisation and centring), and the
+/// 28×28 result through [`Network::predict_with_hidden`]. The answer carries what the network
+/// saw (`seen`, 784 bytes) and its hidden activations (`hidden`), so the page can show both.
+/// A canvas without ink is `{"empty": true}`, never a guess.
+pub fn classify_json(net: &Network, level: SimdLevel, query: &str, body: &[u8]) -> Result<String, (u16, String)> {
+    let bad = |message: String| (400, error_json(&message));
+    let (width, height) = canvas_size(query).map_err(bad)?;
+    if body.len() != width * height {
+        return Err(bad(format!(
+            "body must be exactly width × height = {width} × {height} = {} bytes (one grey byte per pixel, row-major), got {}",
+            width * height,
+            body.len()
+        )));
+    }
+    let image = GreyImage::new(width, height, body.to_vec()).map_err(bad)?;
+    let digit = match preprocess(&image) {
+        Seen::Empty => return Ok(serde_json::json!({ "empty": true }).to_string()),
+        Seen::Digit(digit) => digit,
+    };
+    let (probabilities, hidden) = net.predict_with_hidden(level, &digit.pixels);
+    Ok(serde_json::json!({
+        "digit": argmax(&probabilities),
+        "probabilities": probabilities,
+        "seen": digit.pixels.to_vec(),
+        "hidden": hidden,
+        "inverted": digit.inverted,
+    })
+    .to_string())
+}
+// ANCHOR_END: classify_json
+
+/// `width` and `height` from a query string such as `width=280&height=280`.
+fn canvas_size(query: &str) -> Result<(usize, usize), String> {
+    let expected = format!("expected ?width=W&height=H with whole numbers from 1 to {CLASSIFY_MAX_SIDE}");
+    let (mut width, mut height) = (None, None);
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let slot = match name {
+            "width" => &mut width,
+            "height" => &mut height,
+            _ => return Err(format!("unknown query parameter '{name}': {expected}")),
+        };
+        match value.parse::<usize>() {
+            Ok(n) if (1..=CLASSIFY_MAX_SIDE).contains(&n) => *slot = Some(n),
+            _ => return Err(format!("{name}={value}: {expected}")),
+        }
+    }
+    match (width, height) {
+        (Some(w), Some(h)) => Ok((w, h)),
+        _ => Err(format!("missing width or height: {expected}")),
+    }
+}
+
+/// The body of `GET /hidden-weights`: each hidden unit's 784 incoming weights, divided by the
+/// unit's largest magnitude and scaled to whole numbers in −127…127 (the page draws them as
+/// 28×28 pictures; full precision would be five times the bytes for no visible difference).
+pub fn hidden_weights_json(net: &Network) -> String {
+    let units: Vec<Vec<i32>> = (0..net.hidden())
+        .map(|j| {
+            let w = net.hidden_unit_weights(j);
+            let largest = w.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+            let scale = if largest > 0.0 { 127.0 / largest } else { 0.0 };
+            w.iter().map(|v| (v * scale).round() as i32).collect()
+        })
+        .collect();
+    serde_json::json!({ "hidden": net.hidden(), "weights": units }).to_string()
+}
+
 /// A complete response: status, content type, body.
 fn respond(status: StatusCode, content_type: &'static str, body: impl Into<String>) -> Response {
     let mut response = warp::http::Response::new(body.into()).into_response();
@@ -115,9 +206,9 @@ struct WrongMethod {
 }
 impl warp::reject::Reject for WrongMethod {}
 
-/// The body is (or declares itself) larger than [`BODY_LIMIT`].
+/// The body is (or declares itself) larger than the route's limit (the `u64`).
 #[derive(Debug)]
-struct BodyTooLarge;
+struct BodyTooLarge(u64);
 impl warp::reject::Reject for BodyTooLarge {}
 
 /// The connection failed while the body was being read.
@@ -155,7 +246,7 @@ fn capped_body(limit: u64) -> impl Filter<Extract = (Vec<u8>,), Error = Rejectio
     warp::header::optional::<u64>("content-length")
         .and_then(move |declared: Option<u64>| async move {
             match declared {
-                Some(n) if n > limit => Err(warp::reject::custom(BodyTooLarge)),
+                Some(n) if n > limit => Err(warp::reject::custom(BodyTooLarge(limit))),
                 _ => Ok(()),
             }
         })
@@ -175,7 +266,7 @@ where
     while let Some(chunk) = std::future::poll_fn(|cx| stream.as_mut().poll_next(cx)).await {
         let mut chunk = chunk.map_err(|e| warp::reject::custom(BodyUnreadable(e.to_string())))?;
         if (body.len() + chunk.remaining()) as u64 > limit {
-            return Err(warp::reject::custom(BodyTooLarge));
+            return Err(warp::reject::custom(BodyTooLarge(limit)));
         }
         while chunk.has_remaining() {
             let piece = chunk.chunk();
@@ -210,30 +301,70 @@ pub fn routes(
     let index = page("/", "text/html; charset=utf-8", INDEX_HTML);
     let script = page("/app.js", "text/javascript; charset=utf-8", APP_JS);
     let style = page("/style.css", "text/css; charset=utf-8", STYLE_CSS);
+    let icon = page("/favicon.svg", "image/svg+xml", FAVICON_SVG);
 
+    let answer = |result: Result<String, (u16, String)>| match result {
+        Ok(json) => json_response(StatusCode::OK, json),
+        Err((status, json)) => json_response(StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST), json),
+    };
+
+    let predict_net = net.clone();
     let predict = warp::path("predict")
         .and(warp::path::end())
         .and(method_in(&[Method::POST], "/predict", "POST"))
         .and(capped_body(BODY_LIMIT))
-        .map(move |body: Vec<u8>| match predict_json(&net, level, &body) {
-            Ok(json) => json_response(StatusCode::OK, json),
-            Err((status, json)) => {
-                json_response(StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST), json)
-            }
-        });
+        .map(move |body: Vec<u8>| answer(predict_json(&predict_net, level, &body)));
 
-    index.or(script).unify().or(style).unify().or(predict).unify().recover(rejection_to_json).unify()
+    // The query is taken raw (absent = empty) so that a missing or bad size gets our own
+    // one-line 400 rather than warp's generic rejection.
+    let classify_net = net.clone();
+    let classify = warp::path("classify")
+        .and(warp::path::end())
+        .and(method_in(&[Method::POST], "/classify", "POST"))
+        .and(warp::query::raw().or(warp::any().map(String::new)).unify())
+        .and(capped_body(CLASSIFY_BODY_LIMIT))
+        .map(move |query: String, body: Vec<u8>| answer(classify_json(&classify_net, level, &query, &body)));
+
+    // Computed once: the weights never change while the server runs.
+    let hidden_weights_body: Arc<str> = hidden_weights_json(&net).into();
+    let hidden_weights = warp::path("hidden-weights")
+        .and(warp::path::end())
+        .and(method_in(READ, "/hidden-weights", "GET, HEAD"))
+        .map(move || respond(StatusCode::OK, "application/json", hidden_weights_body.to_string()));
+
+    index
+        .or(script)
+        .unify()
+        .or(style)
+        .unify()
+        .or(icon)
+        .unify()
+        .or(predict)
+        .unify()
+        .or(classify)
+        .unify()
+        .or(hidden_weights)
+        .unify()
+        .recover(rejection_to_json)
+        .unify()
 }
 // ANCHOR_END: routes
 
 /// Turns a rejection into `{"error": …}` with the status it deserves.
 async fn rejection_to_json(rejection: Rejection) -> Result<Response, Infallible> {
     // Most specific first: a route that got far enough to object speaks for the request.
-    if rejection.find::<BodyTooLarge>().is_some() {
-        let message = format!(
-            "body too large: expected exactly {INPUTS} bytes (28×28 pixels, row-major, 0-255), \
-             and bodies over {BODY_LIMIT} bytes are not read"
-        );
+    if let Some(BodyTooLarge(limit)) = rejection.find() {
+        let message = if *limit == BODY_LIMIT {
+            format!(
+                "body too large: expected exactly {INPUTS} bytes (28×28 pixels, row-major, 0-255), \
+                 and bodies over {BODY_LIMIT} bytes are not read"
+            )
+        } else {
+            format!(
+                "body too large: expected width × height grey bytes, at most {CLASSIFY_MAX_SIDE} × {CLASSIFY_MAX_SIDE}, \
+                 and bodies over {limit} bytes are not read"
+            )
+        };
         return Ok(json_response(StatusCode::PAYLOAD_TOO_LARGE, error_json(&message)));
     }
     if let Some(BodyUnreadable(reason)) = rejection.find() {
@@ -249,7 +380,8 @@ async fn rejection_to_json(rejection: Rejection) -> Result<Response, Infallible>
         return Ok(json_response(StatusCode::BAD_REQUEST, error_json(&format!("invalid header '{}'", invalid.name()))));
     }
     if rejection.is_not_found() {
-        let message = "not found: this server has GET /, GET /app.js, GET /style.css and POST /predict";
+        let message = "not found: this server has GET /, GET /app.js, GET /style.css, GET /favicon.svg, POST /predict, \
+                       POST /classify?width=W&height=H and GET /hidden-weights";
         return Ok(json_response(StatusCode::NOT_FOUND, error_json(message)));
     }
     // Unreachable with the routes above; kept so that a future route's rejection is still JSON.

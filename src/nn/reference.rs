@@ -12,6 +12,9 @@
 //! It is also fast enough to train the real thing (about 10 s for the 30-epoch default run),
 //! just not fast.
 
+// Index loops on purpose: `for j in 0..h` reads like the Σ_j of the definitions it implements.
+#![allow(clippy::needless_range_loop)]
+
 use super::train::{EpochReport, TrainConfig};
 use super::{Network, INPUTS, OUTPUTS, PIXEL_VALUE};
 use crate::data::shuffle::{fisher_yates, Rng};

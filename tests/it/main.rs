@@ -8,6 +8,7 @@
 //! | `gradcheck`  | backprop against finite differences; the SGD step                      |
 //! | `kernels`    | every SIMD kernel against its scalar reference, exp/ln ulp bounds      |
 //! | `pictures`   | `train --log`, `test --confusion`, `test --errors DIR`                 |
+//! | `predict`    | redrawn digits (ours vs naive resize), `predict`, `/classify`          |
 //! | `serve_api`  | the server's routes, then the real binary on a real socket             |
 //! | `trainer`    | the fast trainer against the plain reference trainer, bit for bit     |
 
@@ -17,5 +18,9 @@ mod golden;
 mod gradcheck;
 mod kernels;
 mod pictures;
+mod predict;
+/// The redrawn-digit generator, shared with `examples/redrawn.rs`.
+#[path = "../support/redraw.rs"]
+mod redraw;
 mod serve_api;
 mod trainer;

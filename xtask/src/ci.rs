@@ -1,5 +1,6 @@
 //! `cargo xtask ci`: everything CI checks after `cargo test --workspace`, in order — the full
-//! reproduction (`verify`), the book (`book`), and the drawing app in a real browser (`browser`).
+//! reproduction (`verify`), the redrawn test set with the weights it trained (`redrawn`), the
+//! book (`book`), and the drawing app in a real browser (`browser`).
 
 pub fn run(args: &[String]) -> Result<(), String> {
     if !args.is_empty() {
@@ -7,6 +8,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
     }
     for (name, step) in [
         ("verify", crate::verify::run as fn(&[String]) -> Result<(), String>),
+        ("redrawn", crate::redrawn::run),
         ("book", crate::book::run),
         ("browser", crate::browser::run),
     ] {

@@ -8,6 +8,8 @@
 //! * `bench`  — time our training against the NumPy reference, in one run
 //! * `book`   — build the mdBook, failing on broken includes, anchors or links
 //! * `browser` — the drawing app in headless Chromium
+//! * `redrawn` — the test set redrawn small, large, off-centre and dark on light, read back from
+//!   PNG/PGM files: MNIST's preprocessing vs a naive resize
 //! * `ci`     — everything CI runs after `cargo test`, in order
 
 mod bench;
@@ -17,6 +19,7 @@ mod ci;
 mod fetch;
 mod figures;
 mod mathjax;
+mod redrawn;
 mod seeds;
 mod util;
 mod verify;
@@ -26,7 +29,7 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some((command, rest)) = args.split_first() else {
-        eprintln!("usage: cargo xtask <fetch|verify|figures|seeds|bench|book|browser|ci> [options]");
+        eprintln!("usage: cargo xtask <fetch|verify|figures|seeds|bench|book|browser|redrawn|ci> [options]");
         return ExitCode::from(2);
     };
     let result = match command.as_str() {
@@ -36,9 +39,12 @@ fn main() -> ExitCode {
         "ci" => ci::run(rest),
         "fetch" => fetch::run(rest),
         "figures" => figures::run(rest),
+        "redrawn" => redrawn::run(rest),
         "seeds" => seeds::run(rest),
         "verify" => verify::run(rest),
-        other => Err(format!("unknown xtask command '{other}': expected fetch, verify, figures, seeds, bench, book, browser or ci")),
+        other => Err(format!(
+            "unknown xtask command '{other}': expected fetch, verify, figures, seeds, bench, book, browser, redrawn or ci"
+        )),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
