@@ -7,7 +7,7 @@
 //! `cargo xtask redrawn` runs it after `cargo xtask verify` has trained `data/weights.bin`:
 //!
 //! ```text
-//! cargo run --release --example redrawn -- [--data DIR] [--weights FILE] [--limit N] [--max-gap POINTS]
+//! cargo run --release --features redrawn-example --example redrawn -- [--data DIR] [--weights FILE] [--limit N] [--max-gap POINTS]
 //! ```
 //!
 //! Exits 1 if the redrawn accuracy is more than `--max-gap` points (default 3) below the

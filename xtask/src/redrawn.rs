@@ -17,7 +17,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
         return Err(format!("{}: not found; run `cargo xtask verify` first (it trains the default model)", weights.display()));
     }
     let mut cmd = cargo();
-    cmd.args(["run", "--release", "--quiet", "-p", "mnistlearn", "--example", "redrawn", "--", "--data"])
+    cmd.args(["run", "--release", "--quiet", "-p", "mnistlearn", "--features", "redrawn-example", "--example", "redrawn", "--", "--data"])
         .arg(root.join("data"))
         .arg("--weights")
         .arg(&weights)
