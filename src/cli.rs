@@ -1,4 +1,4 @@
-//! The command line: `mnistlearn train | test | serve | time-forward`. Thin by design — parsing
+//! The command line: `mnistlearn train | test | serve | predict | time-forward`. Thin by design — parsing
 //! and printing only; the work lives in the library.
 //!
 //! Every command and every flag is declared once, in [`COMMANDS`]: the parser accepts exactly
@@ -16,12 +16,13 @@ use std::str::FromStr;
 use std::time::{Duration, Instant};
 
 use crate::data::idx::{load_test, load_train};
+use crate::data::preprocess::{ascii_art, preprocess, Seen};
 use crate::io::epoch_log::EpochLog;
 use crate::io::{report, weights};
 use crate::math::SimdLevel;
 use crate::nn::evaluate::{evaluate, TestReport};
 use crate::nn::train::{train_observed, TrainConfig};
-use crate::nn::MAX_HIDDEN;
+use crate::nn::{argmax, MAX_HIDDEN};
 use crate::Error;
 
 // ANCHOR: flag_table
@@ -73,10 +74,18 @@ pub const COMMANDS: &[Command] = &[
         summary: "train the network on MNIST, save the weights, then test them",
         details: "Prints the original's log (one line per epoch), saves the weights atomically, then prints\n\
                   the test-set report. The same seed gives the same log and the same weights bytes on any\n\
-                  --threads and --simd.",
+                  --threads and --simd.\n\
+                  \n\
+                  --out is checked before training: a directory, FIFO or device there is an error, and\n\
+                  so is a directory that cannot be created or written. A symbolic link at --out is\n\
+                  replaced by the new file, like `mv` does; the file it pointed to is never written.",
         flags: &[
             DATA,
-            Flag { name: "--out", value: Some("FILE"), help: "where to save the weights [default: data/weights.bin]" },
+            Flag {
+                name: "--out",
+                value: Some("FILE"),
+                help: "where to save the weights, checked before training [default: data/weights.bin]",
+            },
             Flag { name: "--epochs", value: Some("N"), help: "passes over the training set, 1-10000 [default: 30]" },
             Flag { name: "--batch", value: Some("N"), help: "mini-batch size, 1-65536 [default: 32]" },
             Flag { name: "--lr", value: Some("RATE"), help: "learning rate, a positive number [default: 0.1]" },
@@ -125,8 +134,10 @@ pub const COMMANDS: &[Command] = &[
         name: "serve",
         positional: None,
         summary: "serve the drawing app: draw a digit in the browser, see what the network reads",
-        details: "Loads the weights once, then answers GET / (the page) and POST /predict (784 raw pixel\n\
-                  bytes in, JSON out). Ctrl-C stops it gracefully.",
+        details: "Loads the weights once, then answers GET / (the page), POST /predict (784 raw pixel\n\
+                  bytes in, JSON out) and POST /classify?width=W&height=H (a whole canvas, preprocessed as\n\
+                  MNIST was, as `predict` does). Ctrl-C stops it gracefully. A connection that overstays\n\
+                  a timeout is closed; at the connection cap, idle connections are closed to make room.",
         flags: &[
             Flag {
                 name: "--addr",
@@ -135,8 +146,50 @@ pub const COMMANDS: &[Command] = &[
             },
             WEIGHTS,
             SIMD,
+            Flag {
+                name: "--header-timeout",
+                value: Some("SECS"),
+                help: "time to send a request's head, from connecting or its first byte [default: 5]",
+            },
+            Flag {
+                name: "--body-timeout",
+                value: Some("SECS"),
+                help: "time to send a request's body once its head is in [default: 10]",
+            },
+            Flag {
+                name: "--idle-timeout",
+                value: Some("SECS"),
+                help: "time a keep-alive connection may wait for its next request [default: 30]",
+            },
+            Flag {
+                name: "--max-connections",
+                value: Some("N"),
+                help: "connections served at once, 1-65536 [default: 512, below the usual 1024 open files]",
+            },
         ],
         run: run_serve,
+    },
+    Command {
+        name: "predict",
+        positional: Some("IMAGE..."),
+        summary: "read digits from image files (PNG or PGM), any size, either polarity",
+        details: "Each image is prepared as MNIST's digits were: the paper found from the border (dark ink on\n\
+                  light paper is inverted), cropped to the ink, scaled to fit 20×20 keeping its aspect ratio,\n\
+                  and placed in 28×28 by its centre of mass. Prints one line per image, 'PATH: D (P%)', or\n\
+                  'PATH: no digit' for an image without ink. PNG: grey, RGB, RGBA, palette, 1-16 bits; PGM:\n\
+                  P5 and P2. Images up to 4096×4096 pixels. An unreadable image is reported on stderr after\n\
+                  the others are answered, and the exit code is then 1.",
+        flags: &[
+            WEIGHTS,
+            Flag { name: "--json", value: None, help: "print one JSON array of {\"path\", \"digit\", \"probabilities\"} instead" },
+            Flag {
+                name: "--show",
+                value: None,
+                help: "also show the 28×28 the network saw: ASCII art under each line (with --json: a \"seen\" array)",
+            },
+            SIMD,
+        ],
+        run: run_predict,
     },
     Command {
         name: "time-forward",
@@ -276,11 +329,8 @@ impl Args {
         if text == "auto" {
             return Ok(SimdLevel::detect());
         }
-        let level = SimdLevel::from_str(&text).map_err(|m| self.usage(format!("{source}: {m}")))?;
-        if !level.is_supported() {
-            return Err(self.usage(format!("{source}: this CPU does not support {level}")));
-        }
-        Ok(level)
+        // Parsing asks the CPU: "this CPU does not support avx2" is one of its errors.
+        SimdLevel::from_str(&text).map_err(|m| self.usage(format!("{source}: {m}")))
     }
 }
 
@@ -395,6 +445,8 @@ fn run_train(args: &Args) -> Result<(), Error> {
     };
     let data_dir = args.path("--data", "data");
     let out_path = args.path("--out", "data/weights.bin");
+    // An output that cannot be written fails now, not after the training run.
+    weights::check_output(&out_path)?;
 
     // Created before the data is read, so a bad path fails before any work.
     let mut log = args.raw("--log").map(|path| EpochLog::create(Path::new(path))).transpose()?;
@@ -489,8 +541,81 @@ fn run_serve(args: &Args) -> Result<(), Error> {
     let expected = || args.usage(format!("--addr: expected HOST:PORT such as 127.0.0.1:8080, got '{addr_text}'"));
     let addr: SocketAddr = addr_text.to_socket_addrs().map_err(|_| expected())?.next().ok_or_else(expected)?;
     let weights_path = args.path("--weights", "data/weights.bin");
-    crate::serve::run(addr, Path::new(&weights_path), level)
+    let defaults = crate::serve::Limits::default();
+    let seconds = |name: &str, default: std::time::Duration| -> Result<std::time::Duration, Error> {
+        let ok = |v: &f64| v.is_finite() && (0.001..=86_400.0).contains(v);
+        let value = args.number(name, default.as_secs_f64(), "a number of seconds from 0.001 to 86400", ok)?;
+        Ok(std::time::Duration::from_secs_f64(value))
+    };
+    let limits = crate::serve::Limits {
+        header_timeout: seconds("--header-timeout", defaults.header_timeout)?,
+        idle_timeout: seconds("--idle-timeout", defaults.idle_timeout)?,
+        body_timeout: seconds("--body-timeout", defaults.body_timeout)?,
+        max_connections: args.number("--max-connections", defaults.max_connections, "a connection count from 1 to 65536", |&n| {
+            (1..=65_536).contains(&n)
+        })?,
+    };
+    crate::serve::run_with_limits(addr, Path::new(&weights_path), level, limits)
 }
+
+// ANCHOR: run_predict
+/// `mnistlearn predict`: every image is answered, in order; the unreadable ones are collected
+/// and reported together at the end (exit 1), so one bad file does not hide the others' answers.
+fn run_predict(args: &Args) -> Result<(), Error> {
+    let (json, show) = (args.switch("--json"), args.switch("--show"));
+    let level = args.simd()?;
+    let paths = args.positional();
+    if paths.is_empty() {
+        return Err(args.usage("expected at least one IMAGE (a PNG or PGM file)".into()));
+    }
+    let net = weights::load(&args.path("--weights", "data/weights.bin"))?;
+    let mut failed = Vec::new();
+    let mut answers = Vec::new();
+    for path in paths.iter().map(PathBuf::from) {
+        let name = path.display().to_string();
+        let seen = match crate::io::image::load(&path) {
+            Ok(image) => preprocess(&image),
+            Err(e) => {
+                if json {
+                    answers.push(serde_json::json!({ "path": name, "error": e.message }));
+                }
+                failed.push(e);
+                continue;
+            }
+        };
+        let Seen::Digit(digit) = seen else {
+            if json {
+                answers.push(serde_json::json!({ "path": name, "empty": true }));
+            } else {
+                print_lines(&[format!("{name}: no digit (the image has no ink)")])?;
+            }
+            continue;
+        };
+        let probabilities = net.predict(level, &digit.pixels);
+        let best = argmax(&probabilities);
+        if json {
+            let mut answer = serde_json::json!({ "path": name, "digit": best, "probabilities": probabilities });
+            if show {
+                answer["seen"] = serde_json::json!(digit.pixels.to_vec());
+            }
+            answers.push(answer);
+        } else {
+            print_lines(&[format!("{name}: {best} ({:.1}%)", probabilities[best] * 100.0)])?;
+            if show {
+                print_text(&ascii_art(&digit.pixels))?;
+            }
+        }
+    }
+    if json {
+        print_lines(&[serde_json::Value::Array(answers).to_string()])?;
+    }
+    match failed.len() {
+        0 => Ok(()),
+        1 => Err(Error::Image(failed.pop().expect("one failure"))),
+        _ => Err(Error::Images { failed, total: paths.len() }),
+    }
+}
+// ANCHOR_END: run_predict
 
 /// Times the bare forward pass (one thread, one sample at a time, as the server runs it) over
 /// the test set; used by `cargo xtask bench`.

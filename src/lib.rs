@@ -15,8 +15,14 @@
 //! The binary (`src/main.rs`) is a thin shell over [`cli::run`].
 
 // The kernels write `acc = acc + w * x` rather than `acc += w * x`: the same operation, spelled
-// as the canonical definition in `nn` spells it. And kernel signatures are wide by nature.
-#![allow(clippy::assign_op_pattern, clippy::too_many_arguments)]
+// as the canonical definition in `nn` spells it. Kernel signatures are wide by nature. And
+// `n % 8 == 0` reads as the arithmetic it checks (clippy asks for `is_multiple_of` since 1.87).
+#![allow(clippy::assign_op_pattern, clippy::too_many_arguments, clippy::manual_is_multiple_of)]
+// Every `unsafe` block says why it is sound (a `SAFETY:` comment), and every unsafe or
+// `#[target_feature]` function what its caller must guarantee (a `# Safety` section): rustc
+// enforces the first line, `cargo clippy` the second (`clippy.toml` extends it to private items).
+#![deny(unsafe_op_in_unsafe_fn)]
+#![warn(clippy::undocumented_unsafe_blocks, clippy::missing_safety_doc)]
 
 pub mod cli;
 pub mod data;
@@ -36,6 +42,12 @@ pub enum Error {
     Data(#[from] data::IdxError),
     #[error(transparent)]
     Weights(#[from] io::weights::WeightsError),
+    /// An image file `predict` could not read (missing, corrupt, too large).
+    #[error(transparent)]
+    Image(#[from] io::image::ImageError),
+    /// Several images `predict` could not read, all named on one line.
+    #[error("{} of {total} images could not be read: {}", failed.len(), failed.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("; "))]
+    Images { failed: Vec<io::image::ImageError>, total: usize },
     /// An operating-system failure outside the data and weights files (stdout, a socket…).
     #[error("{context}: {source}")]
     Io { context: String, source: std::io::Error },

@@ -2,23 +2,24 @@
 //
 // The page has no build step and no dependencies; the Rust binary embeds this file as is.
 //
-// Flow: pointer strokes paint white on a black 280×280 canvas → the canvas is shrunk to 28×28
-// by averaging 10×10 blocks → the 28×28 image is shifted so its centre of mass sits in the
-// middle, as MNIST's images were → the 784 bytes are POSTed to /predict → the answer's ten
-// probabilities are shown as bars, the winner as a big digit.
+// Flow: pointer strokes paint white on a black 280×280 canvas → the canvas's grey levels (one
+// byte per pixel) are POSTed to /classify → the server preprocesses them exactly as MNIST's
+// digits were made (src/data/preprocess.rs: crop to the ink, fit to 20×20, centre by centre of
+// mass) and classifies the result → the page shows the 28×28 image the network saw, its 32
+// hidden units lit by their activations, and the ten probabilities as bars.
+//
+// There is deliberately no preprocessing here: one implementation, in Rust, serves the page,
+// `mnistlearn predict` and the tests, so the page cannot drift from what was measured.
 'use strict';
 
 (function () {
   // ---- Constants --------------------------------------------------------------------------
 
-  const CANVAS_SIZE = 280;         // drawing canvas side, in canvas pixels
-  const FACTOR = 10;               // each network pixel is a FACTOR×FACTOR block of the canvas
+  const CANVAS_SIZE = 280;         // drawing canvas side, in canvas pixels (CSS may scale it)
   const SIDE = 28;                 // network input side (MNIST)
-  const CENTRE = (SIDE - 1) / 2;   // 13.5: the centre of a 28-pixel row, in pixel coordinates
-  const LINE_WIDTH = 20;           // stroke width on the 280 canvas: about 2 MNIST pixels
+  const LINE_WIDTH = 20;           // stroke width on the 280 canvas
   const THROTTLE_MS = 120;         // at most one prediction per this while a stroke goes on
-
-  // ---- Preprocessing: small pure functions, exposed on window.mnist for tests -------------
+  const IDLE_LIGHT = 0.6;          // hidden-unit picture opacity before anything is drawn
 
   // ANCHOR: canvas_intensity
   /**
@@ -36,111 +37,20 @@
   }
   // ANCHOR_END: canvas_intensity
 
-  // ANCHOR: downsample10
+  // ANCHOR: weight_colour
   /**
-   * Shrinks a square grey image by 10 in each direction: each output pixel is the mean of a
-   * 10×10 block of input pixels, rounded to the nearest integer. A 280×280 canvas gives the
-   * 28×28 image MNIST uses; partly inked blocks become grey, which is MNIST's anti-aliasing.
-   * A uniform block of value v gives exactly v.
-   * @param {ArrayLike<number>} intensity  row-major, width×width values 0–255
-   * @param {number} [width=280]           side of the input; a multiple of 10
-   * @returns {Uint8Array} row-major, (width/10)² values 0–255
+   * The colour of one hidden-unit weight, scaled to −127…127: positive weights (ink there
+   * excites the unit) in orange, negative ones (ink there inhibits it) in blue, zero black.
+   * @param {number} w  −127…127
+   * @returns {number[]} [r, g, b]
    */
-  function downsample10(intensity, width = CANVAS_SIZE) {
-    if (width % FACTOR !== 0 || intensity.length !== width * width) {
-      throw new Error(`downsample10: expected a square image with a side divisible by ${FACTOR}`);
-    }
-    const side = width / FACTOR;
-    const out = new Uint8Array(side * side);
-    for (let by = 0; by < side; by++) {
-      for (let bx = 0; bx < side; bx++) {
-        let sum = 0;
-        for (let y = by * FACTOR; y < (by + 1) * FACTOR; y++) {
-          const row = y * width;
-          for (let x = bx * FACTOR; x < (bx + 1) * FACTOR; x++) sum += intensity[row + x];
-        }
-        out[by * side + bx] = Math.round(sum / (FACTOR * FACTOR));
-      }
-    }
-    return out;
+  function weightColour(w) {
+    const t = Math.min(1, Math.abs(w) / 127);
+    return w >= 0
+      ? [Math.round(255 * t), Math.round(150 * t), Math.round(40 * t)]
+      : [Math.round(50 * t), Math.round(130 * t), Math.round(255 * t)];
   }
-  // ANCHOR_END: downsample10
-
-  // ANCHOR: centre_of_mass
-  /**
-   * The intensity-weighted centre of mass of a square image, in pixel coordinates (pixel
-   * (x, y) has its centre at (x, y); the middle of a 28×28 image is (13.5, 13.5)).
-   * @param {ArrayLike<number>} img  row-major, side×side values
-   * @param {number} [side=28]
-   * @returns {{x: number, y: number, mass: number} | null} null for an all-black image
-   */
-  function centreOfMass(img, side = SIDE) {
-    let mass = 0, sx = 0, sy = 0;
-    for (let y = 0; y < side; y++) {
-      for (let x = 0; x < side; x++) {
-        const v = img[y * side + x];
-        mass += v;
-        sx += v * x;
-        sy += v * y;
-      }
-    }
-    return mass > 0 ? { x: sx / mass, y: sy / mass, mass } : null;
-  }
-  // ANCHOR_END: centre_of_mass
-
-  // ANCHOR: shift_image
-  /**
-   * Moves a square image by whole pixels: pixel (x, y) goes to (x + dx, y + dy). Pixels moved
-   * past an edge are dropped, vacated pixels are 0 (black). The input is not modified.
-   * @param {ArrayLike<number>} img  row-major, side×side values
-   * @param {number} dx  integer, positive = right
-   * @param {number} dy  integer, positive = down
-   * @param {number} [side=28]
-   * @returns {Uint8Array}
-   */
-  function shiftImage(img, dx, dy, side = SIDE) {
-    const out = new Uint8Array(side * side);
-    for (let y = 0; y < side; y++) {
-      const ty = y + dy;
-      if (ty < 0 || ty >= side) continue;
-      for (let x = 0; x < side; x++) {
-        const tx = x + dx;
-        if (tx < 0 || tx >= side) continue;
-        out[ty * side + tx] = img[y * side + x];
-      }
-    }
-    return out;
-  }
-  // ANCHOR_END: shift_image
-
-  // ANCHOR: centre_and_preprocess
-  /**
-   * MNIST's centring: shift a 28×28 image by the whole number of pixels (rounded) that brings
-   * its centre of mass closest to the middle, (13.5, 13.5). An empty image comes back as is.
-   * @param {ArrayLike<number>} img28
-   * @returns {Uint8Array}
-   */
-  function centreImage(img28) {
-    const com = centreOfMass(img28, SIDE);
-    if (!com) return Uint8Array.from(img28);
-    return shiftImage(img28, Math.round(CENTRE - com.x), Math.round(CENTRE - com.y), SIDE);
-  }
-
-  /**
-   * The whole preprocessing: the 280×280 canvas grey levels in, the network's 784-byte input
-   * out (downsample10, then centre by centre of mass).
-   * @param {ArrayLike<number>} intensity280  row-major, 280×280 values 0–255
-   * @returns {Uint8Array} row-major, 28×28 values 0–255
-   */
-  function preprocess(intensity280) {
-    return centreImage(downsample10(intensity280, CANVAS_SIZE));
-  }
-  // ANCHOR_END: centre_and_preprocess
-
-  window.mnist = {
-    CANVAS_SIZE, SIDE, CENTRE, LINE_WIDTH,
-    canvasIntensity, downsample10, centreOfMass, shiftImage, centreImage, preprocess,
-  };
+  // ANCHOR_END: weight_colour
 
   // ---- Page elements ----------------------------------------------------------------------
 
@@ -151,9 +61,12 @@
   const prediction = document.getElementById('prediction');
   const statusLine = document.getElementById('status');
   const barsList = document.getElementById('bars');
+  const hiddenGrid = document.getElementById('hidden');
+  const hiddenNote = document.getElementById('hidden-note');
   const clearButton = document.getElementById('clear');
 
-  const IDLE_STATUS = 'Draw a digit in the black square.';
+  const IDLE_STATUS = 'Draw a digit in the black square — any size, anywhere.';
+  const EMPTY_STATUS = 'No digit yet: the square is blank. Draw a digit, any size, anywhere.';
 
   // One row per digit: label, track with a fill, percentage.
   const bars = [];
@@ -169,11 +82,14 @@
     bars.push({ li, fill: li.querySelector('.fill'), pct: li.querySelector('.pct') });
   }
 
+  // One picture per hidden unit, filled in when /hidden-weights arrives.
+  const tiles = [];
+
   // ---- State ------------------------------------------------------------------------------
 
   // Every change to the canvas bumps `version`; it is mirrored in canvas[data-version], and
-  // the version a shown prediction was computed from goes to prediction[data-for], so anyone
-  // (a test, too) can tell whether the answer on screen is for the drawing on screen.
+  // the version a shown answer was computed from goes to prediction[data-for], so anyone (a
+  // test, too) can tell whether the answer on screen is for the drawing on screen.
   let version = 0;
   let clearedAt = 0;        // the version Clear left; answers for drawings before it are dropped
   let lastSent = 0;         // the version last sent to the server
@@ -260,7 +176,7 @@
   canvas.addEventListener('pointerup', endStroke);
   canvas.addEventListener('pointercancel', endStroke);
 
-  // ---- Prediction -------------------------------------------------------------------------
+  // ---- Showing an answer ------------------------------------------------------------------
 
   function drawPreview(img28) {
     const image = previewCtx.createImageData(SIDE, SIDE);
@@ -274,23 +190,73 @@
     previewCtx.putImageData(image, 0, 0);
   }
 
-  /** The server's answer, checked: {digit: 0–9, probabilities: 10 numbers}. */
+  /** Lights hidden unit j's picture by its activation (0–1), or dims them all (null). */
+  function lightHidden(activations) {
+    tiles.forEach((tile, j) => {
+      const a = activations ? activations[j] : null;
+      tile.style.opacity = String(a === null ? IDLE_LIGHT : 0.12 + 0.88 * a);
+      tile.classList.toggle('on', a !== null && a >= 0.5);
+      if (a === null) {
+        delete tile.dataset.activation;
+        tile.title = `hidden unit ${j}`;
+      } else {
+        tile.dataset.activation = a.toFixed(4);
+        tile.title = `hidden unit ${j}: activation ${a.toFixed(3)}`;
+      }
+    });
+  }
+
+  function resetBars() {
+    for (const b of bars) {
+      b.fill.style.setProperty('--p', '0%');
+      b.pct.textContent = '–';
+      b.li.classList.remove('winner');
+      b.li.removeAttribute('aria-label');
+    }
+  }
+
+  /**
+   * The server's answer, checked: {empty: true}, or {digit: 0–9, probabilities: 10 numbers,
+   * seen: 784 bytes, hidden: numbers in 0–1}.
+   */
   function checkAnswer(body) {
+    if (body && body.empty === true) return body;
     const ok = body && Number.isInteger(body.digit) && body.digit >= 0 && body.digit <= 9 &&
       Array.isArray(body.probabilities) && body.probabilities.length === 10 &&
-      body.probabilities.every((p) => typeof p === 'number' && Number.isFinite(p));
+      body.probabilities.every((p) => typeof p === 'number' && Number.isFinite(p)) &&
+      Array.isArray(body.seen) && body.seen.length === SIDE * SIDE &&
+      Array.isArray(body.hidden) && body.hidden.every((h) => typeof h === 'number' && h >= 0 && h <= 1);
     if (!ok) throw new Error('the server sent an answer this page does not understand');
     return body;
   }
 
+  function showEmpty(forVersion) {
+    prediction.textContent = '';
+    delete prediction.dataset.digit;
+    prediction.dataset.empty = 'true';
+    prediction.dataset.for = String(forVersion);
+    paintBlack(previewCtx, SIDE);
+    resetBars();
+    lightHidden(null);
+    setStatus(EMPTY_STATUS);
+  }
+
   function showAnswer(answer, forVersion) {
-    const { digit, probabilities } = answer;
+    if (answer.empty) {
+      showEmpty(forVersion);
+      return;
+    }
+    const { digit, probabilities, seen, hidden } = answer;
     prediction.textContent = String(digit);
     prediction.dataset.digit = String(digit);
+    delete prediction.dataset.empty;
     prediction.dataset.for = String(forVersion);
+    drawPreview(seen);
+    lightHidden(hidden);
     probabilities.forEach((p, d) => {
       const percent = Math.min(100, Math.max(0, p * 100));
-      bars[d].fill.style.width = `${percent}%`;
+      // The style sheet makes --p a width (bars, wide screens) or a height (columns, phones).
+      bars[d].fill.style.setProperty('--p', `${percent}%`);
       bars[d].pct.textContent = `${percent.toFixed(1)}%`;
       bars[d].li.classList.toggle('winner', d === digit);
       bars[d].li.setAttribute('aria-label', `${d}: ${percent.toFixed(1)} percent`);
@@ -298,26 +264,29 @@
     setStatus(`Looks like a ${digit} (${(probabilities[digit] * 100).toFixed(1)}% sure).`);
   }
 
-  /** Sends the current drawing, unless a request is in flight (then it is sent right after). */
-  function requestPrediction() {
+  // ---- Asking the server ------------------------------------------------------------------
+
+  /**
+   * Sends the current drawing, unless a request is in flight (then it is sent right after).
+   * `force` sends even a drawing that was already sent or cleared (used by tests).
+   */
+  function requestPrediction(force = false) {
     if (inFlight) {
       queued = true;
       return;
     }
     const sentVersion = version;
-    if (sentVersion <= clearedAt || sentVersion === lastSent) return; // empty or already sent
+    if (!force && (sentVersion <= clearedAt || sentVersion === lastSent)) return;
     // ANCHOR: send_prediction
-    const pixels = canvasIntensity(ctx.getImageData(0, 0, CANVAS_SIZE, CANVAS_SIZE).data);
-    const input = preprocess(pixels);
-    drawPreview(input);
+    const grey = canvasIntensity(ctx.getImageData(0, 0, CANVAS_SIZE, CANVAS_SIZE).data);
     inFlight = true;
     lastSent = sentVersion;
     lastSentAt = performance.now();
 
-    fetch('/predict', {
+    fetch(`/classify?width=${CANVAS_SIZE}&height=${CANVAS_SIZE}`, {
       method: 'POST',
       headers: { 'Content-Type': 'application/octet-stream' },
-      body: input,
+      body: grey,
     })
     // ANCHOR_END: send_prediction
       .then(async (res) => {
@@ -330,10 +299,10 @@
         return checkAnswer(body);
       })
       .then((answer) => {
-        if (sentVersion > clearedAt) showAnswer(answer, sentVersion);
+        if (force || sentVersion > clearedAt) showAnswer(answer, sentVersion);
       })
       .catch((err) => {
-        if (sentVersion <= clearedAt) return;
+        if (!force && sentVersion <= clearedAt) return;
         const message = err instanceof TypeError
           ? `could not reach the server (${err.message})` : err.message;
         setStatus(`Error: ${message}`, true);
@@ -344,6 +313,44 @@
           queued = false;
           requestPrediction();
         }
+      });
+  }
+
+  /** Fetches the hidden units' weights once and draws one 28×28 picture per unit. */
+  function loadHiddenWeights() {
+    fetch('/hidden-weights')
+      .then((res) => {
+        if (!res.ok) throw new Error(`GET /hidden-weights answered ${res.status}`);
+        return res.json();
+      })
+      .then(({ hidden, weights }) => {
+        if (!Number.isInteger(hidden) || !Array.isArray(weights) || weights.length !== hidden) {
+          throw new Error('GET /hidden-weights sent an answer this page does not understand');
+        }
+        weights.forEach((w, j) => {
+          const tile = document.createElement('canvas');
+          tile.width = SIDE;
+          tile.height = SIDE;
+          tile.className = 'unit';
+          tile.dataset.unit = String(j);
+          const tctx = tile.getContext('2d');
+          const image = tctx.createImageData(SIDE, SIDE);
+          for (let k = 0; k < SIDE * SIDE; k++) {
+            const [r, g, b] = weightColour(w[k]);
+            image.data.set([r, g, b, 255], 4 * k);
+          }
+          tctx.putImageData(image, 0, 0);
+          hiddenGrid.appendChild(tile);
+          tiles.push(tile);
+        });
+        hiddenGrid.dataset.units = String(hidden);
+        hiddenNote.textContent = `${hidden} hidden units: each picture is one unit's weights ` +
+          '(orange: ink there excites it, blue: inhibits it), lit by how strongly your drawing ' +
+          'activates it.';
+        lightHidden(null);
+      })
+      .catch((err) => {
+        hiddenNote.textContent = `The hidden layer could not be shown: ${err.message}`;
       });
   }
 
@@ -358,13 +365,10 @@
     queued = false;
     prediction.textContent = '';
     delete prediction.dataset.digit;
+    delete prediction.dataset.empty;
     delete prediction.dataset.for;
-    for (const b of bars) {
-      b.fill.style.width = '0';
-      b.pct.textContent = '–';
-      b.li.classList.remove('winner');
-      b.li.removeAttribute('aria-label');
-    }
+    resetBars();
+    lightHidden(null);
     setStatus(IDLE_STATUS);
   }
 
@@ -373,5 +377,12 @@
     if (e.key === 'Escape') clearAll();
   });
 
+  window.mnist = {
+    CANVAS_SIZE, SIDE, LINE_WIDTH, canvasIntensity, weightColour,
+    /** Sends the canvas as it is now, even blank (for tests). */
+    sendNow: () => requestPrediction(true),
+  };
+
   clearAll();
+  loadHiddenWeights();
 })();

@@ -1,7 +1,9 @@
 //! The data room (the original's `src/data/mnist.asm`): the MNIST IDX parser, the in-memory
-//! image store, and the seeded shuffle that orders each epoch.
+//! image store, the seeded shuffle that orders each epoch — and the preprocessing that turns a
+//! drawing or a photo of any size into an MNIST-like 28×28 input.
 
 pub mod idx;
+pub mod preprocess;
 pub mod shuffle;
 
 pub use idx::{read_images, read_labels, Dataset, IdxError, Images, SparseImage};

@@ -16,7 +16,7 @@
 //! Every operation is a plain IEEE 754 add/sub/mul or an integer bit operation, so the SSE2 and
 //! AVX2 versions produce exactly the scalar bits, lane by lane.
 
-use super::{max_like_sse, min_like_sse, SimdLevel};
+use super::{max_like_sse, min_like_sse, SimdKind, SimdLevel};
 
 // ANCHOR: constants
 /// Above this, `e^x` overflows to +inf.
@@ -79,14 +79,13 @@ fn pow2(k: i64) -> f64 {
 // ANCHOR: exp_in_place
 /// `e^x` for every element of `values`, in place, on the given instruction set.
 pub fn exp_in_place(level: SimdLevel, values: &mut [f64]) {
-    match level {
+    match level.kind() {
         #[cfg(target_arch = "x86_64")]
-        SimdLevel::Sse2 => unsafe { x86::exp_sse2_in_place(values) },
+        // SAFETY: the CPU runs SSE2 (`SimdLevel`'s invariant: x86-64 always does).
+        SimdKind::Sse2 => unsafe { x86::exp_sse2_in_place(values) },
         #[cfg(target_arch = "x86_64")]
-        SimdLevel::Avx2 => {
-            assert!(level.is_supported(), "AVX2 requested on a CPU without it");
-            unsafe { x86::exp_avx2_in_place(values) }
-        }
+        // SAFETY: the CPU runs AVX2 (`SimdLevel`'s invariant).
+        SimdKind::Avx2 => unsafe { x86::exp_avx2_in_place(values) },
         _ => values.iter_mut().for_each(|v| *v = exp(*v)),
     }
 }
@@ -99,8 +98,12 @@ pub(crate) mod x86 {
 
     // ANCHOR: exp_sse2
     /// Two lanes of [`exp`], instruction for instruction.
-    #[inline(always)]
-    pub(crate) unsafe fn exp_pd(x: __m128d) -> __m128d {
+    ///
+    /// # Safety
+    /// The CPU must run SSE2, as every x86-64 CPU does.
+    #[inline]
+    #[target_feature(enable = "sse2")]
+    pub(crate) fn exp_pd(x: __m128d) -> __m128d {
         let x = _mm_max_pd(_mm_set1_pd(X_MIN), _mm_min_pd(_mm_set1_pd(X_MAX), x));
         let shifter = _mm_set1_pd(SHIFTER);
         let t = _mm_add_pd(_mm_mul_pd(x, _mm_set1_pd(LOG2_E)), shifter);
@@ -127,9 +130,12 @@ pub(crate) mod x86 {
     // ANCHOR_END: exp_sse2
 
     /// Four lanes of [`exp`].
+    ///
+    /// # Safety
+    /// The CPU must run AVX2, which a `SimdLevel` of kind `Avx2` proves.
     #[inline]
     #[target_feature(enable = "avx2")]
-    pub(crate) unsafe fn exp_pd4(x: __m256d) -> __m256d {
+    pub(crate) fn exp_pd4(x: __m256d) -> __m256d {
         exp_pd4_many([x])[0]
     }
 
@@ -140,9 +146,12 @@ pub(crate) mod x86 {
     /// plain loop over registers lets the core overlap only the few chains whose instructions fit
     /// in its floating-point scheduler at once; issuing the step of several independent chains
     /// together keeps them all moving. Every lane still performs exactly [`exp`]'s sequence.
+    ///
+    /// # Safety
+    /// The CPU must run AVX2, which a `SimdLevel` of kind `Avx2` proves.
     #[inline]
     #[target_feature(enable = "avx2")]
-    pub(crate) unsafe fn exp_pd4_many<const N: usize>(x: [__m256d; N]) -> [__m256d; N] {
+    pub(crate) fn exp_pd4_many<const N: usize>(x: [__m256d; N]) -> [__m256d; N] {
         // (Plain loops rather than `array::map`, whose closures need not inline into an AVX2
         // function.)
         let shifter = _mm256_set1_pd(SHIFTER);
@@ -183,27 +192,41 @@ pub(crate) mod x86 {
     }
     // ANCHOR_END: exp_avx2_many
 
-    pub(crate) unsafe fn exp_sse2_in_place(values: &mut [f64]) {
+    /// [`exp_in_place`](super::exp_in_place) on SSE2.
+    ///
+    /// # Safety
+    /// The CPU must run SSE2, as every x86-64 CPU does.
+    #[target_feature(enable = "sse2")]
+    pub(crate) fn exp_sse2_in_place(values: &mut [f64]) {
         let mut chunks = values.chunks_exact_mut(2);
         for c in &mut chunks {
-            _mm_storeu_pd(c.as_mut_ptr(), exp_pd(_mm_loadu_pd(c.as_ptr())));
+            // SAFETY: `c` holds two doubles.
+            unsafe { _mm_storeu_pd(c.as_mut_ptr(), exp_pd(_mm_loadu_pd(c.as_ptr()))) };
         }
         chunks.into_remainder().iter_mut().for_each(|v| *v = exp(*v));
     }
 
+    /// [`exp_in_place`](super::exp_in_place) on AVX2.
+    ///
+    /// # Safety
+    /// The CPU must run AVX2, which a `SimdLevel` of kind `Avx2` proves.
     #[target_feature(enable = "avx2")]
-    pub(crate) unsafe fn exp_avx2_in_place(values: &mut [f64]) {
+    pub(crate) fn exp_avx2_in_place(values: &mut [f64]) {
         let mut wide = values.chunks_exact_mut(16);
         for c in &mut wide {
             let p = c.as_mut_ptr();
-            let e = exp_pd4_many([_mm256_loadu_pd(p), _mm256_loadu_pd(p.add(4)), _mm256_loadu_pd(p.add(8)), _mm256_loadu_pd(p.add(12))]);
-            for (i, e) in e.into_iter().enumerate() {
-                _mm256_storeu_pd(p.add(4 * i), e);
+            // SAFETY: `c` holds sixteen doubles, four registers' worth.
+            unsafe {
+                let e = exp_pd4_many([_mm256_loadu_pd(p), _mm256_loadu_pd(p.add(4)), _mm256_loadu_pd(p.add(8)), _mm256_loadu_pd(p.add(12))]);
+                for (i, e) in e.into_iter().enumerate() {
+                    _mm256_storeu_pd(p.add(4 * i), e);
+                }
             }
         }
         let mut chunks = wide.into_remainder().chunks_exact_mut(4);
         for c in &mut chunks {
-            _mm256_storeu_pd(c.as_mut_ptr(), exp_pd4(_mm256_loadu_pd(c.as_ptr())));
+            // SAFETY: `c` holds four doubles.
+            unsafe { _mm256_storeu_pd(c.as_mut_ptr(), exp_pd4(_mm256_loadu_pd(c.as_ptr()))) };
         }
         exp_sse2_in_place(chunks.into_remainder());
     }

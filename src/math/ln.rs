@@ -15,7 +15,7 @@
 //!
 //! Accuracy (tested in `tests/it/kernels.rs` against `f64::ln`): at most 1 ulp from std.
 
-use super::SimdLevel;
+use super::{SimdKind, SimdLevel};
 
 // ANCHOR: constants
 const LN2_HI: f64 = super::exp::LN2_HI;
@@ -83,14 +83,13 @@ pub fn ln(x: f64) -> f64 {
 
 /// `ln` of every element of `values`, in place, on the given instruction set.
 pub fn ln_in_place(level: SimdLevel, values: &mut [f64]) {
-    match level {
+    match level.kind() {
         #[cfg(target_arch = "x86_64")]
-        SimdLevel::Sse2 => unsafe { x86::ln_sse2_in_place(values) },
+        // SAFETY: the CPU runs SSE2 (`SimdLevel`'s invariant: x86-64 always does).
+        SimdKind::Sse2 => unsafe { x86::ln_sse2_in_place(values) },
         #[cfg(target_arch = "x86_64")]
-        SimdLevel::Avx2 => {
-            assert!(level.is_supported(), "AVX2 requested on a CPU without it");
-            unsafe { x86::ln_avx2_in_place(values) }
-        }
+        // SAFETY: the CPU runs AVX2 (`SimdLevel`'s invariant).
+        SimdKind::Avx2 => unsafe { x86::ln_avx2_in_place(values) },
         _ => values.iter_mut().for_each(|v| *v = ln(*v)),
     }
 }
@@ -101,15 +100,23 @@ mod x86 {
     use std::arch::x86_64::*;
 
     /// `mask ? a : b`, SSE2 has no blend instruction.
-    #[inline(always)]
-    unsafe fn select(mask: __m128d, a: __m128d, b: __m128d) -> __m128d {
+    ///
+    /// # Safety
+    /// The CPU must run SSE2, as every x86-64 CPU does.
+    #[inline]
+    #[target_feature(enable = "sse2")]
+    fn select(mask: __m128d, a: __m128d, b: __m128d) -> __m128d {
         _mm_or_pd(_mm_and_pd(mask, a), _mm_andnot_pd(mask, b))
     }
 
     // ANCHOR: ln_sse2
     /// Two lanes of [`ln`]: the special cases become masks, the main path runs on every lane.
-    #[inline(always)]
-    unsafe fn ln_pd(x: __m128d) -> __m128d {
+    ///
+    /// # Safety
+    /// The CPU must run SSE2, as every x86-64 CPU does.
+    #[inline]
+    #[target_feature(enable = "sse2")]
+    fn ln_pd(x: __m128d) -> __m128d {
         let zero = _mm_setzero_pd();
         let is_nan = _mm_cmpunord_pd(x, x);
         let is_negative = _mm_cmplt_pd(x, zero);
@@ -160,15 +167,23 @@ mod x86 {
     }
     // ANCHOR_END: ln_sse2
 
-    #[inline(always)]
-    unsafe fn select4(mask: __m256d, a: __m256d, b: __m256d) -> __m256d {
+    /// `mask ? a : b` for four lanes.
+    ///
+    /// # Safety
+    /// The CPU must run AVX2, which a `SimdLevel` of kind `Avx2` proves.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn select4(mask: __m256d, a: __m256d, b: __m256d) -> __m256d {
         _mm256_blendv_pd(b, a, mask)
     }
 
     /// Four lanes of [`ln`].
+    ///
+    /// # Safety
+    /// The CPU must run AVX2, which a `SimdLevel` of kind `Avx2` proves.
     #[inline]
     #[target_feature(enable = "avx2")]
-    unsafe fn ln_pd4(x: __m256d) -> __m256d {
+    fn ln_pd4(x: __m256d) -> __m256d {
         let zero = _mm256_setzero_pd();
         let is_nan = _mm256_cmp_pd::<_CMP_UNORD_Q>(x, x);
         let is_negative = _mm256_cmp_pd::<_CMP_LT_OQ>(x, zero);
@@ -216,19 +231,30 @@ mod x86 {
         select4(is_nan, x, out)
     }
 
-    pub(super) unsafe fn ln_sse2_in_place(values: &mut [f64]) {
+    /// [`ln_in_place`](super::ln_in_place) on SSE2.
+    ///
+    /// # Safety
+    /// The CPU must run SSE2, as every x86-64 CPU does.
+    #[target_feature(enable = "sse2")]
+    pub(super) fn ln_sse2_in_place(values: &mut [f64]) {
         let mut chunks = values.chunks_exact_mut(2);
         for c in &mut chunks {
-            _mm_storeu_pd(c.as_mut_ptr(), ln_pd(_mm_loadu_pd(c.as_ptr())));
+            // SAFETY: `c` holds two doubles.
+            unsafe { _mm_storeu_pd(c.as_mut_ptr(), ln_pd(_mm_loadu_pd(c.as_ptr()))) };
         }
         chunks.into_remainder().iter_mut().for_each(|v| *v = ln(*v));
     }
 
+    /// [`ln_in_place`](super::ln_in_place) on AVX2.
+    ///
+    /// # Safety
+    /// The CPU must run AVX2, which a `SimdLevel` of kind `Avx2` proves.
     #[target_feature(enable = "avx2")]
-    pub(super) unsafe fn ln_avx2_in_place(values: &mut [f64]) {
+    pub(super) fn ln_avx2_in_place(values: &mut [f64]) {
         let mut chunks = values.chunks_exact_mut(4);
         for c in &mut chunks {
-            _mm256_storeu_pd(c.as_mut_ptr(), ln_pd4(_mm256_loadu_pd(c.as_ptr())));
+            // SAFETY: `c` holds four doubles.
+            unsafe { _mm256_storeu_pd(c.as_mut_ptr(), ln_pd4(_mm256_loadu_pd(c.as_ptr()))) };
         }
         ln_sse2_in_place(chunks.into_remainder());
     }

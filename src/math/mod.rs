@@ -17,10 +17,10 @@ use std::fmt;
 use std::str::FromStr;
 
 // ANCHOR: simd_level
-/// Which instruction set the kernels use. All levels give bit-identical results; they differ
-/// only in speed. `Scalar` is the reference the others are tested against.
+/// An instruction set the kernels are written for. Naming one proves nothing about this CPU; a
+/// [`SimdLevel`] does.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum SimdLevel {
+pub enum SimdKind {
     /// Plain Rust, one lane at a time: the canonical reference.
     Scalar,
     /// 128-bit SSE2 (two f64 lanes); every x86-64 CPU has it.
@@ -29,52 +29,86 @@ pub enum SimdLevel {
     Avx2,
 }
 
-impl SimdLevel {
-    /// The fastest level this CPU supports.
-    pub fn detect() -> SimdLevel {
-        #[cfg(target_arch = "x86_64")]
-        {
-            if std::arch::is_x86_feature_detected!("avx2") {
-                return SimdLevel::Avx2;
-            }
-            SimdLevel::Sse2
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        {
-            SimdLevel::Scalar
-        }
-    }
+/// Which instruction set the kernels use — an instruction set **this CPU has been checked to
+/// run**. All levels give bit-identical results; they differ only in speed.
+///
+/// # Invariant: the one safety argument of the dispatch
+///
+/// The field is private, and every way to get a `SimdLevel` — [`SimdLevel::new`],
+/// [`detect`](SimdLevel::detect), [`available`](SimdLevel::available) and parsing — goes
+/// through [`SimdKind::is_supported`], which asks the CPU (`is_x86_feature_detected!`); only
+/// [`SimdLevel::SCALAR`] needs no question. So a value of kind [`SimdKind::Avx2`] exists only
+/// on a CPU that runs AVX2, and one of kind [`SimdKind::Sse2`] only on x86-64, where SSE2 is
+/// part of the base instruction set. Every kernel entry point matches on
+/// [`kind`](SimdLevel::kind) and calls its `#[target_feature(enable = "avx2")]` (or `"sse2"`)
+/// code only in the arm of that kind; the `unsafe` of that call rests on this invariant instead
+/// of checking again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct SimdLevel {
+    kind: SimdKind,
+}
+
+impl SimdKind {
+    /// Every kind, slowest first.
+    pub const ALL: [SimdKind; 3] = [SimdKind::Scalar, SimdKind::Sse2, SimdKind::Avx2];
 
     /// Whether this CPU can run `self`.
     pub fn is_supported(self) -> bool {
         match self {
-            SimdLevel::Scalar => true,
+            SimdKind::Scalar => true,
             #[cfg(target_arch = "x86_64")]
-            SimdLevel::Sse2 => true,
+            SimdKind::Sse2 => true,
             #[cfg(target_arch = "x86_64")]
-            SimdLevel::Avx2 => std::arch::is_x86_feature_detected!("avx2"),
+            SimdKind::Avx2 => std::arch::is_x86_feature_detected!("avx2"),
             #[cfg(not(target_arch = "x86_64"))]
             _ => false,
         }
     }
 
-    /// Every level this CPU can run, slowest first.
-    pub fn available() -> Vec<SimdLevel> {
-        [SimdLevel::Scalar, SimdLevel::Sse2, SimdLevel::Avx2]
-            .into_iter()
-            .filter(|level| level.is_supported())
-            .collect()
-    }
-
     pub fn name(self) -> &'static str {
         match self {
-            SimdLevel::Scalar => "scalar",
-            SimdLevel::Sse2 => "sse2",
-            SimdLevel::Avx2 => "avx2",
+            SimdKind::Scalar => "scalar",
+            SimdKind::Sse2 => "sse2",
+            SimdKind::Avx2 => "avx2",
         }
     }
 }
+
+impl SimdLevel {
+    /// The scalar reference, which every CPU runs.
+    pub const SCALAR: SimdLevel = SimdLevel { kind: SimdKind::Scalar };
+
+    /// `kind`, if this CPU can run it: the one checked door to the SIMD kernels.
+    pub fn new(kind: SimdKind) -> Option<SimdLevel> {
+        kind.is_supported().then_some(SimdLevel { kind })
+    }
+
+    /// The fastest level this CPU supports.
+    pub fn detect() -> SimdLevel {
+        SimdLevel::available().pop().unwrap_or(SimdLevel::SCALAR)
+    }
+
+    /// Every level this CPU can run, slowest first.
+    pub fn available() -> Vec<SimdLevel> {
+        SimdKind::ALL.into_iter().filter_map(SimdLevel::new).collect()
+    }
+
+    /// The instruction set, for matching on.
+    pub fn kind(self) -> SimdKind {
+        self.kind
+    }
+
+    pub fn name(self) -> &'static str {
+        self.kind.name()
+    }
+}
 // ANCHOR_END: simd_level
+
+impl fmt::Display for SimdKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
 
 impl fmt::Display for SimdLevel {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -82,15 +116,22 @@ impl fmt::Display for SimdLevel {
     }
 }
 
+impl FromStr for SimdKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        SimdKind::ALL
+            .into_iter()
+            .find(|kind| kind.name() == s)
+            .ok_or_else(|| format!("expected one of auto, scalar, sse2, avx2, got '{s}'"))
+    }
+}
+
+/// A level by name (`scalar`, `sse2`, `avx2`), if this CPU runs it.
 impl FromStr for SimdLevel {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "scalar" => Ok(SimdLevel::Scalar),
-            "sse2" => Ok(SimdLevel::Sse2),
-            "avx2" => Ok(SimdLevel::Avx2),
-            other => Err(format!("expected one of auto, scalar, sse2, avx2, got '{other}'")),
-        }
+        let kind: SimdKind = s.parse()?;
+        SimdLevel::new(kind).ok_or_else(|| format!("this CPU does not support {kind}"))
     }
 }
 
@@ -116,3 +157,37 @@ pub(crate) fn max_like_sse(a: f64, b: f64) -> f64 {
     }
 }
 // ANCHOR_END: min_max_like_sse
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_level_exists_exactly_for_the_kinds_this_cpu_runs() {
+        for kind in SimdKind::ALL {
+            let supported = match kind {
+                SimdKind::Scalar => true,
+                SimdKind::Sse2 => cfg!(target_arch = "x86_64"),
+                #[cfg(target_arch = "x86_64")]
+                SimdKind::Avx2 => std::arch::is_x86_feature_detected!("avx2"),
+                #[cfg(not(target_arch = "x86_64"))]
+                SimdKind::Avx2 => false,
+            };
+            assert_eq!(SimdLevel::new(kind).map(SimdLevel::kind), supported.then_some(kind), "{kind}");
+            assert_eq!(kind.name().parse::<SimdLevel>().ok().map(SimdLevel::kind), supported.then_some(kind), "{kind}");
+            assert_eq!(kind.name().parse::<SimdKind>(), Ok(kind));
+            let listed = SimdLevel::available().iter().any(|l| l.kind() == kind);
+            assert_eq!(listed, supported, "{kind}");
+        }
+        assert_eq!(SimdLevel::detect(), *SimdLevel::available().last().unwrap());
+        assert_eq!(SimdLevel::SCALAR.kind(), SimdKind::Scalar);
+    }
+
+    #[test]
+    fn unknown_names_are_refused_with_the_choices() {
+        for bad in ["", "AVX2", "avx512", "auto"] {
+            let err = bad.parse::<SimdLevel>().unwrap_err();
+            assert_eq!(err, format!("expected one of auto, scalar, sse2, avx2, got '{bad}'"));
+        }
+    }
+}

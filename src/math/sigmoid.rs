@@ -5,7 +5,7 @@
 //! `e^(−x)` rounds to 0 and the result is exactly 1. No special cases needed.
 
 use super::exp::exp;
-use super::SimdLevel;
+use super::{SimdKind, SimdLevel};
 
 // ANCHOR: sigmoid_scalar
 /// `σ(x)`, the canonical scalar reference.
@@ -22,14 +22,13 @@ pub fn sigmoid_derivative_from_output(s: f64) -> f64 {
 
 /// `σ` of every element of `values`, in place.
 pub fn sigmoid_in_place(level: SimdLevel, values: &mut [f64]) {
-    match level {
+    match level.kind() {
         #[cfg(target_arch = "x86_64")]
-        SimdLevel::Sse2 => unsafe { x86::sigmoid_sse2_in_place(values) },
+        // SAFETY: the CPU runs SSE2 (`SimdLevel`'s invariant: x86-64 always does).
+        SimdKind::Sse2 => unsafe { x86::sigmoid_sse2_in_place(values) },
         #[cfg(target_arch = "x86_64")]
-        SimdLevel::Avx2 => {
-            assert!(level.is_supported(), "AVX2 requested on a CPU without it");
-            unsafe { x86::sigmoid_avx2_in_place(values) }
-        }
+        // SAFETY: the CPU runs AVX2 (`SimdLevel`'s invariant).
+        SimdKind::Avx2 => unsafe { x86::sigmoid_avx2_in_place(values) },
         _ => values.iter_mut().for_each(|v| *v = sigmoid(*v)),
     }
 }
@@ -41,39 +40,57 @@ mod x86 {
     use std::arch::x86_64::*;
 
     // ANCHOR: sigmoid_sse2
-    pub(super) unsafe fn sigmoid_sse2_in_place(values: &mut [f64]) {
+    /// [`sigmoid_in_place`](super::sigmoid_in_place) on SSE2.
+    ///
+    /// # Safety
+    /// The CPU must run SSE2, as every x86-64 CPU does.
+    #[target_feature(enable = "sse2")]
+    pub(super) fn sigmoid_sse2_in_place(values: &mut [f64]) {
         let one = _mm_set1_pd(1.0);
         // Negation flips the sign bit, exactly like scalar `-x` (and unlike `0 − x` at zero).
         let sign = _mm_set1_pd(-0.0);
         let mut chunks = values.chunks_exact_mut(2);
         for c in &mut chunks {
-            let x = _mm_loadu_pd(c.as_ptr());
+            // SAFETY: `c` holds two doubles.
+            let x = unsafe { _mm_loadu_pd(c.as_ptr()) };
             let e = exp_pd(_mm_xor_pd(x, sign));
-            _mm_storeu_pd(c.as_mut_ptr(), _mm_div_pd(one, _mm_add_pd(one, e)));
+            // SAFETY: as above.
+            unsafe { _mm_storeu_pd(c.as_mut_ptr(), _mm_div_pd(one, _mm_add_pd(one, e))) };
         }
         chunks.into_remainder().iter_mut().for_each(|v| *v = sigmoid(*v));
     }
     // ANCHOR_END: sigmoid_sse2
 
+    /// [`sigmoid_in_place`](super::sigmoid_in_place) on AVX2.
+    ///
+    /// # Safety
+    /// The CPU must run AVX2, which a `SimdLevel` of kind `Avx2` proves.
     #[target_feature(enable = "avx2")]
-    pub(super) unsafe fn sigmoid_avx2_in_place(values: &mut [f64]) {
+    pub(super) fn sigmoid_avx2_in_place(values: &mut [f64]) {
         let one = _mm256_set1_pd(1.0);
         let sign = _mm256_set1_pd(-0.0);
         // Four registers at a time, so their exp chains overlap (see `exp_pd4_many`).
         let mut wide = values.chunks_exact_mut(16);
         for c in &mut wide {
             let p = c.as_mut_ptr();
-            let neg = |i: usize| _mm256_xor_pd(_mm256_loadu_pd(p.add(i)), sign);
-            let e = exp_pd4_many([neg(0), neg(4), neg(8), neg(12)]);
-            for (i, e) in e.into_iter().enumerate() {
-                _mm256_storeu_pd(p.add(4 * i), _mm256_div_pd(one, _mm256_add_pd(one, e)));
+            // SAFETY: `c` holds sixteen doubles, four registers' worth.
+            unsafe {
+                let mut x = [_mm256_setzero_pd(); 4];
+                for (i, x) in x.iter_mut().enumerate() {
+                    *x = _mm256_xor_pd(_mm256_loadu_pd(p.add(4 * i)), sign);
+                }
+                for (i, e) in exp_pd4_many(x).into_iter().enumerate() {
+                    _mm256_storeu_pd(p.add(4 * i), _mm256_div_pd(one, _mm256_add_pd(one, e)));
+                }
             }
         }
         let mut chunks = wide.into_remainder().chunks_exact_mut(4);
         for c in &mut chunks {
-            let x = _mm256_loadu_pd(c.as_ptr());
+            // SAFETY: `c` holds four doubles.
+            let x = unsafe { _mm256_loadu_pd(c.as_ptr()) };
             let e = exp_pd4(_mm256_xor_pd(x, sign));
-            _mm256_storeu_pd(c.as_mut_ptr(), _mm256_div_pd(one, _mm256_add_pd(one, e)));
+            // SAFETY: as above.
+            unsafe { _mm256_storeu_pd(c.as_mut_ptr(), _mm256_div_pd(one, _mm256_add_pd(one, e))) };
         }
         sigmoid_sse2_in_place(chunks.into_remainder());
     }

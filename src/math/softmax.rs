@@ -8,7 +8,7 @@
 //! version. Only the element-wise parts (subtract, exp, divide) run across SIMD lanes.
 
 use super::exp::{exp, exp_in_place};
-use super::{max_like_sse, SimdLevel};
+use super::{max_like_sse, SimdKind, SimdLevel};
 
 // ANCHOR: softmax
 /// Replace `values` by their softmax, in place. An empty slice is left alone.
@@ -18,8 +18,8 @@ pub fn softmax_in_place(level: SimdLevel, values: &mut [f64]) {
     };
     // Sequential max in index order.
     let max = rest.iter().fold(first, |m, &v| max_like_sse(v, m));
-    match level {
-        SimdLevel::Scalar => values.iter_mut().for_each(|v| *v = exp(*v - max)),
+    match level.kind() {
+        SimdKind::Scalar => values.iter_mut().for_each(|v| *v = exp(*v - max)),
         _ => {
             values.iter_mut().for_each(|v| *v = *v - max);
             exp_in_place(level, values);

@@ -5,7 +5,7 @@
 //! the chain rule through `h = σ(z)` multiplies by `σ'(z) = h·(1 − h)`.
 
 use super::{Network, Params, OUTPUTS};
-use crate::math::dot::{accumulate_outer, weighted_sums};
+use crate::math::dot::{accumulate_outer_scalar, weighted_sums};
 use crate::math::sigmoid::sigmoid_derivative_from_output;
 use crate::math::SimdLevel;
 
@@ -33,16 +33,16 @@ pub fn backward_deltas(
 // ANCHOR_END: deltas
 
 /// The output layer's batch gradients, one sample at a time in batch order:
-/// `g_wo[o][j] += delta_out[o]·h[j]`, `g_bo[o] += delta_out[o]`.
+/// `g_wo[o][j] += delta_out[o]·h[j]`, `g_bo[o] += delta_out[o]`. (Scalar: only the reference
+/// gradient uses it.)
 pub fn accumulate_output_gradients(
-    level: SimdLevel,
     net: &Params,
     hidden: &[f64],
     delta_out: &[f64; OUTPUTS],
     grad_w_output: &mut [f64],
     grad_b_output: &mut [f64],
 ) {
-    accumulate_outer(level, grad_w_output, net.hidden, 0, &net.identity[..OUTPUTS], delta_out, hidden);
+    accumulate_outer_scalar(grad_w_output, net.hidden, 0, &net.identity[..OUTPUTS], delta_out, hidden);
     add_assign(grad_b_output, delta_out);
 }
 
@@ -75,9 +75,9 @@ pub fn batch_gradients(level: SimdLevel, net: &Network, samples: &[(&[u8], u8)])
         forward(level, &params, &index, &value, &mut hidden, &mut probabilities);
         loss_sum = loss_sum + crate::math::softmax::cross_entropy(&probabilities, label);
         backward_deltas(level, &params, &hidden, &probabilities, label, &mut delta_out, &mut delta_hidden);
-        accumulate_outer(level, &mut grad.w_hidden_t, h, 0, &index, &value, &delta_hidden);
+        accumulate_outer_scalar(&mut grad.w_hidden_t, h, 0, &index, &value, &delta_hidden);
         add_assign(&mut grad.b_hidden, &delta_hidden);
-        accumulate_output_gradients(level, &params, &hidden, &delta_out, &mut grad.w_output, &mut grad.b_output);
+        accumulate_output_gradients(&params, &hidden, &delta_out, &mut grad.w_output, &mut grad.b_output);
     }
     let n = samples.len() as f64;
     for g in [&mut grad.w_hidden_t[..], &mut grad.b_hidden, &mut grad.w_output, &mut grad.b_output] {

@@ -9,18 +9,18 @@
 //! ```
 //!
 //! The batch arrives as [`LitPixels`]: for every pixel row, a bit mask of the samples that light
-//! it (recorded while the forward pass walks each image) and their bytes. Walking a row's set
-//! bits from the lowest visits its samples in batch order — the canonical order. The sum lives in
-//! registers and is stepped into the weights at once; no gradient matrix is ever stored, and rows
-//! no sample lights are skipped (their gradient is exactly zero, and `w − lr·(0/n)` is `w`). The
-//! SIMD versions run across the row's lanes, so every lane does the scalar reference's exact
-//! sequence of operations.
+//! it and their bytes (the trainer records them from each image's sparse pixels at the start of
+//! phase 3, just before the step). Walking a row's set bits from the lowest visits its samples
+//! in batch order — the canonical order. The sum lives in registers and is stepped into the
+//! weights at once; no gradient matrix is ever stored, and rows no sample lights are skipped
+//! (their gradient is exactly zero, and `w − lr·(0/n)` is `w`). The SIMD versions run across the
+//! row's lanes, so every lane does the scalar reference's exact sequence of operations.
 
 use std::ops::Range;
 
 use super::update::BatchScale;
 use super::PIXEL_VALUE;
-use crate::math::SimdLevel;
+use crate::math::{SimdKind, SimdLevel};
 
 // ANCHOR: lit_pixels
 /// A batch's non-zero pixels, by pixel row: the input of the fused step.
@@ -132,7 +132,7 @@ pub fn hidden_step_scalar(weights: &mut [f64], h: usize, lanes: Range<usize>, li
 /// [`hidden_step_scalar`] on the chosen instruction set.
 pub fn hidden_step(level: SimdLevel, weights: &mut [f64], h: usize, lanes: Range<usize>, lit: &mut LitPixels, delta_rows: &[f64], lr: f64, scale: BatchScale) {
     let rows = weights.len() / h.max(1);
-    // SAFETY: `weights` is exclusively borrowed and holds `rows × h` values.
+    // SAFETY: `weights` is exclusively borrowed and holds at least `rows × h` values.
     unsafe { hidden_step_shared(level, weights.as_mut_ptr(), rows, h, lanes, lit, delta_rows, lr, scale) }
 }
 
@@ -144,20 +144,20 @@ pub fn hidden_step(level: SimdLevel, weights: &mut [f64], h: usize, lanes: Range
 /// `lanes` of any row during the call.
 pub unsafe fn hidden_step_shared(level: SimdLevel, weights: *mut f64, rows: usize, h: usize, lanes: Range<usize>, lit: &mut LitPixels, delta_rows: &[f64], lr: f64, scale: BatchScale) {
     check(lit, rows, h, &lanes);
-    match level {
+    match level.kind() {
         #[cfg(target_arch = "x86_64")]
-        SimdLevel::Avx2 => {
-            assert!(level.is_supported(), "AVX2 requested on a CPU without it");
-            x86::hidden_step_avx2(weights, h, lanes, rows, lit, delta_rows, lr, scale)
-        }
+        // SAFETY: the CPU runs AVX2 (`SimdLevel`'s invariant); `weights` as our caller promised.
+        SimdKind::Avx2 => unsafe { x86::hidden_step_avx2(weights, h, lanes, rows, lit, delta_rows, lr, scale) },
         #[cfg(target_arch = "x86_64")]
-        SimdLevel::Sse2 => x86::hidden_step_sse2(weights, h, lanes, rows, lit, delta_rows, lr, scale),
+        // SAFETY: `weights` as our caller promised.
+        SimdKind::Sse2 => unsafe { x86::hidden_step_sse2(weights, h, lanes, rows, lit, delta_rows, lr, scale) },
         _ => {
             let delta = delta_rows.as_ptr();
             rows_loop(rows, lit, delta_rows, h, |row, masks, pixels| {
-                let w = weights.add(row * h);
                 for j in lanes.clone() {
-                    lane(w.add(j), delta.add(j), h, masks, pixels, lr, scale);
+                    // SAFETY: row `row`, lane `j < h` of `weights` is ours (our caller's promise);
+                    // `rows_loop` vouches for the deltas and pixels of `masks`' samples.
+                    unsafe { lane(weights.add(row * h + j), delta.add(j), h, masks, pixels, lr, scale) };
                 }
             })
         }
@@ -165,24 +165,38 @@ pub unsafe fn hidden_step_shared(level: SimdLevel, weights: *mut f64, rows: usiz
 }
 
 /// The scalar sequence for one lane: `w` is the lane's weight, `delta` its lane of delta row 0.
+///
+/// # Safety
+/// `w` must be valid for reads and writes; for every set bit `s` of `masks`, `delta + s·h` must be
+/// readable and `pixels + s` too (what [`rows_loop`] guarantees its callback).
 #[inline(always)]
 unsafe fn lane(w: *mut f64, delta: *const f64, h: usize, masks: &[u64], pixels: *const u8, lr: f64, scale: BatchScale) {
-    let mut acc = 0.0;
-    for_each_sample(masks, |s| acc = acc + *delta.add(s * h) * PIXEL_VALUE[*pixels.add(s) as usize]);
-    *w = *w - lr * scale.mean(acc);
+    // SAFETY: the caller's guarantee (above).
+    unsafe {
+        let mut acc = 0.0;
+        for_each_sample(masks, |s| acc = acc + *delta.add(s * h) * PIXEL_VALUE[*pixels.add(s) as usize]);
+        *w = *w - lr * scale.mean(acc);
+    }
 }
 
 /// The row loop shared by every level: takes each row's mask of lit samples (clearing it for
-/// the next batch) and lets `blocks` step the row.
+/// the next batch) and lets `blocks(row, masks, pixels)` step the row.
+///
+/// What `blocks` may rely on: every set bit `s` of `masks` is below the number of delta rows
+/// (`delta_rows.len() / h`, checked by `take_row_masks`) and below `lit.batch` (checked by
+/// `LitPixels::record`, the only code that sets bits), and `pixels` points at the row's
+/// `lit.batch` recorded bytes; so `delta_rows[s·h..(s+1)·h]` and `pixels + s` are readable.
 #[inline(always)]
-unsafe fn rows_loop(rows: usize, lit: &mut LitPixels, delta_rows: &[f64], h: usize, mut blocks: impl FnMut(usize, &[u64], *const u8)) {
+fn rows_loop(rows: usize, lit: &mut LitPixels, delta_rows: &[f64], h: usize, mut blocks: impl FnMut(usize, &[u64], *const u8)) {
     let samples = delta_rows.len() / h;
     let mut masks = vec![0u64; lit.words];
+    assert!(rows <= lit.rows, "one mask per weight row");
     for row in 0..rows {
         if !take_row_masks(lit, row, &mut masks, samples) {
             continue;
         }
-        blocks(row, &masks, lit.bytes.as_ptr().add(row * lit.batch));
+        // SAFETY: `row < rows <= lit.rows`, and `bytes` holds `lit.batch` bytes per row.
+        blocks(row, &masks, unsafe { lit.bytes.as_ptr().add(row * lit.batch) });
     }
 }
 
@@ -192,104 +206,136 @@ mod x86 {
     use std::arch::x86_64::*;
 
     // ANCHOR: hidden_step_avx2
-    /// `V` four-lane accumulators for lanes `j0..j0+4V` of one row.
+    /// `V` four-lane accumulators for lanes `j0..j0+4V` of one row; `w` and `delta` point at the
+    /// block's first lane (in the weight row and in delta row 0).
+    ///
+    /// # Safety
+    /// The CPU must run AVX2; `w` must be valid for `4V` doubles that no other thread touches;
+    /// for every set bit `s` of `masks`, the `4V` doubles at `delta + s·h` and the byte at
+    /// `pixels + s` must be readable.
     #[inline(always)]
-    /// `w` and `delta` point at the block's first lane (in the weight row and in delta row 0).
     unsafe fn block_avx2<const V: usize>(w: *mut f64, delta: *const f64, h: usize, masks: &[u64], pixels: *const u8, lr: f64, scale: BatchScale) {
-        let mut acc = [_mm256_setzero_pd(); V];
-        for_each_sample(masks, |s| {
-            let x = _mm256_set1_pd(PIXEL_VALUE[*pixels.add(s) as usize]);
-            let d = delta.add(s * h);
-            for (v, a) in acc.iter_mut().enumerate() {
-                *a = _mm256_add_pd(*a, _mm256_mul_pd(_mm256_loadu_pd(d.add(4 * v)), x));
+        // SAFETY: AVX2 and every pointer are the caller's guarantee (above).
+        unsafe {
+            let mut acc = [_mm256_setzero_pd(); V];
+            for_each_sample(masks, |s| {
+                let x = _mm256_set1_pd(PIXEL_VALUE[*pixels.add(s) as usize]);
+                let d = delta.add(s * h);
+                for (v, a) in acc.iter_mut().enumerate() {
+                    *a = _mm256_add_pd(*a, _mm256_mul_pd(_mm256_loadu_pd(d.add(4 * v)), x));
+                }
+            });
+            let lr = _mm256_set1_pd(lr);
+            for (v, a) in acc.iter().enumerate() {
+                let mean = match scale.exact_reciprocal() {
+                    Some(r) => _mm256_mul_pd(*a, _mm256_set1_pd(r)),
+                    None => _mm256_div_pd(*a, _mm256_set1_pd(scale.n())),
+                };
+                let p = w.add(4 * v);
+                _mm256_storeu_pd(p, _mm256_sub_pd(_mm256_loadu_pd(p), _mm256_mul_pd(lr, mean)));
             }
-        });
-        let lr = _mm256_set1_pd(lr);
-        for (v, a) in acc.iter().enumerate() {
-            let mean = match scale.exact_reciprocal() {
-                Some(r) => _mm256_mul_pd(*a, _mm256_set1_pd(r)),
-                None => _mm256_div_pd(*a, _mm256_set1_pd(scale.n())),
-            };
-            let p = w.add(4 * v);
-            _mm256_storeu_pd(p, _mm256_sub_pd(_mm256_loadu_pd(p), _mm256_mul_pd(lr, mean)));
         }
     }
     // ANCHOR_END: hidden_step_avx2
 
+    /// [`block_avx2`] with two-lane registers.
+    ///
+    /// # Safety
+    /// As [`block_avx2`], for `2V` doubles (SSE2 is part of x86-64).
     #[inline(always)]
     unsafe fn block_sse2<const V: usize>(w: *mut f64, delta: *const f64, h: usize, masks: &[u64], pixels: *const u8, lr: f64, scale: BatchScale) {
-        let mut acc = [_mm_setzero_pd(); V];
-        for_each_sample(masks, |s| {
-            let x = _mm_set1_pd(PIXEL_VALUE[*pixels.add(s) as usize]);
-            let d = delta.add(s * h);
-            for (v, a) in acc.iter_mut().enumerate() {
-                *a = _mm_add_pd(*a, _mm_mul_pd(_mm_loadu_pd(d.add(2 * v)), x));
+        // SAFETY: every pointer is the caller's guarantee (above).
+        unsafe {
+            let mut acc = [_mm_setzero_pd(); V];
+            for_each_sample(masks, |s| {
+                let x = _mm_set1_pd(PIXEL_VALUE[*pixels.add(s) as usize]);
+                let d = delta.add(s * h);
+                for (v, a) in acc.iter_mut().enumerate() {
+                    *a = _mm_add_pd(*a, _mm_mul_pd(_mm_loadu_pd(d.add(2 * v)), x));
+                }
+            });
+            let lr = _mm_set1_pd(lr);
+            for (v, a) in acc.iter().enumerate() {
+                let mean = match scale.exact_reciprocal() {
+                    Some(r) => _mm_mul_pd(*a, _mm_set1_pd(r)),
+                    None => _mm_div_pd(*a, _mm_set1_pd(scale.n())),
+                };
+                let p = w.add(2 * v);
+                _mm_storeu_pd(p, _mm_sub_pd(_mm_loadu_pd(p), _mm_mul_pd(lr, mean)));
             }
-        });
-        let lr = _mm_set1_pd(lr);
-        for (v, a) in acc.iter().enumerate() {
-            let mean = match scale.exact_reciprocal() {
-                Some(r) => _mm_mul_pd(*a, _mm_set1_pd(r)),
-                None => _mm_div_pd(*a, _mm_set1_pd(scale.n())),
-            };
-            let p = w.add(2 * v);
-            _mm_storeu_pd(p, _mm_sub_pd(_mm_loadu_pd(p), _mm_mul_pd(lr, mean)));
         }
     }
 
+    /// [`hidden_step_shared`] on AVX2.
+    ///
+    /// # Safety
+    /// The CPU must run AVX2, `check` must have passed, and `weights` must be as
+    /// [`hidden_step_shared`] requires.
     #[target_feature(enable = "avx2")]
     pub(super) unsafe fn hidden_step_avx2(weights: *mut f64, h: usize, lanes: Range<usize>, rows: usize, lit: &mut LitPixels, delta_rows: &[f64], lr: f64, scale: BatchScale) {
         let (delta, end) = (delta_rows.as_ptr(), lanes.end);
         rows_loop(rows, lit, delta_rows, h, |row, masks, pixels| {
-            let w = weights.add(row * h);
-            let at = |j: usize| (w.add(j), delta.add(j));
-            let mut j = lanes.start;
-            while j + 32 <= end {
-                let (w, d) = at(j);
-                block_avx2::<8>(w, d, h, masks, pixels, lr, scale);
-                j += 32;
-            }
-            while j + 16 <= end {
-                let (w, d) = at(j);
-                block_avx2::<4>(w, d, h, masks, pixels, lr, scale);
-                j += 16;
-            }
-            while j + 4 <= end {
-                let (w, d) = at(j);
-                block_avx2::<1>(w, d, h, masks, pixels, lr, scale);
-                j += 4;
-            }
-            while j + 2 <= end {
-                let (w, d) = at(j);
-                block_sse2::<1>(w, d, h, masks, pixels, lr, scale);
-                j += 2;
-            }
-            if j < end {
-                let (w, d) = at(j);
-                lane(w, d, h, masks, pixels, lr, scale);
+            // SAFETY: every block covers lanes `j..` below `lanes.end <= h` (checked) of row
+            // `row < rows`: ours by the caller's guarantee. `rows_loop` vouches for the deltas and
+            // pixels of `masks`' samples, and the CPU runs AVX2 (the caller's guarantee).
+            unsafe {
+                let w = weights.add(row * h);
+                let at = |j: usize| (w.add(j), delta.add(j));
+                let mut j = lanes.start;
+                while j + 32 <= end {
+                    let (w, d) = at(j);
+                    block_avx2::<8>(w, d, h, masks, pixels, lr, scale);
+                    j += 32;
+                }
+                while j + 16 <= end {
+                    let (w, d) = at(j);
+                    block_avx2::<4>(w, d, h, masks, pixels, lr, scale);
+                    j += 16;
+                }
+                while j + 4 <= end {
+                    let (w, d) = at(j);
+                    block_avx2::<1>(w, d, h, masks, pixels, lr, scale);
+                    j += 4;
+                }
+                while j + 2 <= end {
+                    let (w, d) = at(j);
+                    block_sse2::<1>(w, d, h, masks, pixels, lr, scale);
+                    j += 2;
+                }
+                if j < end {
+                    let (w, d) = at(j);
+                    lane(w, d, h, masks, pixels, lr, scale);
+                }
             }
         });
     }
 
+    /// [`hidden_step_shared`] on SSE2.
+    ///
+    /// # Safety
+    /// `check` must have passed, and `weights` must be as [`hidden_step_shared`] requires.
     pub(super) unsafe fn hidden_step_sse2(weights: *mut f64, h: usize, lanes: Range<usize>, rows: usize, lit: &mut LitPixels, delta_rows: &[f64], lr: f64, scale: BatchScale) {
         let (delta, end) = (delta_rows.as_ptr(), lanes.end);
         rows_loop(rows, lit, delta_rows, h, |row, masks, pixels| {
-            let w = weights.add(row * h);
-            let at = |j: usize| (w.add(j), delta.add(j));
-            let mut j = lanes.start;
-            while j + 16 <= end {
-                let (w, d) = at(j);
-                block_sse2::<8>(w, d, h, masks, pixels, lr, scale);
-                j += 16;
-            }
-            while j + 2 <= end {
-                let (w, d) = at(j);
-                block_sse2::<1>(w, d, h, masks, pixels, lr, scale);
-                j += 2;
-            }
-            if j < end {
-                let (w, d) = at(j);
-                lane(w, d, h, masks, pixels, lr, scale);
+            // SAFETY: as in `hidden_step_avx2`, without AVX2.
+            unsafe {
+                let w = weights.add(row * h);
+                let at = |j: usize| (w.add(j), delta.add(j));
+                let mut j = lanes.start;
+                while j + 16 <= end {
+                    let (w, d) = at(j);
+                    block_sse2::<8>(w, d, h, masks, pixels, lr, scale);
+                    j += 16;
+                }
+                while j + 2 <= end {
+                    let (w, d) = at(j);
+                    block_sse2::<1>(w, d, h, masks, pixels, lr, scale);
+                    j += 2;
+                }
+                if j < end {
+                    let (w, d) = at(j);
+                    lane(w, d, h, masks, pixels, lr, scale);
+                }
             }
         });
     }

@@ -186,6 +186,12 @@ impl Network {
     // ANCHOR: predict
     /// Class probabilities for one dense 28×28 image of raw bytes (0–255, row-major).
     pub fn predict(&self, level: SimdLevel, pixels: &[u8]) -> [f64; OUTPUTS] {
+        self.predict_with_hidden(level, pixels).0
+    }
+
+    /// [`Network::predict`], also returning the H hidden activations `h[j]` it computed on the
+    /// way (the drawing app lights its hidden-unit pictures with them). Same kernels, same bits.
+    pub fn predict_with_hidden(&self, level: SimdLevel, pixels: &[u8]) -> ([f64; OUTPUTS], Vec<f64>) {
         assert_eq!(pixels.len(), INPUTS, "an image has 784 pixels");
         // Compact the non-zero pixels. A drawing is mostly background, so whole 8-byte words of
         // zeros are skipped at once; inside a word, always write and advance only past non-zeros
@@ -206,9 +212,16 @@ impl Network {
         let mut hidden = vec![0.0; self.hidden];
         let mut probabilities = [0.0; OUTPUTS];
         forward::forward(level, &self.params(), &index[..count], &value[..count], &mut hidden, &mut probabilities);
-        probabilities
+        (probabilities, hidden)
     }
     // ANCHOR_END: predict
+
+    /// Hidden unit `j`'s 784 incoming weights `w_h[j][k]`, in pixel order: the picture of what
+    /// excites it (the drawing app shows one per unit).
+    pub fn hidden_unit_weights(&self, j: usize) -> Vec<f64> {
+        assert!(j < self.hidden, "hidden unit {j} of {}", self.hidden);
+        (0..INPUTS).map(|k| self.w_hidden_t[k * self.hidden + j]).collect()
+    }
 }
 
 // ANCHOR: params

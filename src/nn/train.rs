@@ -174,31 +174,44 @@ impl Progress {
 unsafe impl Sync for Team {}
 
 impl Team {
-    /// The parameters as the forward pass sees them. Sound in phases 1 and 2, when nobody
-    /// writes parameters.
+    /// The parameters as the forward pass sees them.
     /// `w_output_t` is the caller's own transpose of the current `w_output` (the team keeps none).
+    ///
+    /// # Safety
+    /// Only in phases 1 and 2, when nobody writes parameters, and only for as long as they last.
     unsafe fn params<'a>(&'a self, w_output_t: &'a [f64]) -> Params<'a> {
         let h = self.hidden;
         assert_eq!(w_output_t.len(), h * OUTPUTS);
-        Params {
-            hidden: h,
-            w_hidden_t: std::slice::from_raw_parts(self.w_hidden_t, INPUTS * h),
-            b_hidden: std::slice::from_raw_parts(self.b_hidden, h),
-            w_output: std::slice::from_raw_parts(self.w_output, OUTPUTS * h),
-            w_output_t,
-            b_output: std::slice::from_raw_parts(self.b_output, OUTPUTS),
-            identity: std::slice::from_raw_parts(self.identity, self.identity_len),
+        // SAFETY: the buffers have these lengths and outlive the team (see `Sync for Team`);
+        // nobody writes them while the views live (the caller's guarantee).
+        unsafe {
+            Params {
+                hidden: h,
+                w_hidden_t: std::slice::from_raw_parts(self.w_hidden_t, INPUTS * h),
+                b_hidden: std::slice::from_raw_parts(self.b_hidden, h),
+                w_output: std::slice::from_raw_parts(self.w_output, OUTPUTS * h),
+                w_output_t,
+                b_output: std::slice::from_raw_parts(self.b_output, OUTPUTS),
+                identity: std::slice::from_raw_parts(self.identity, self.identity_len),
+            }
         }
     }
 
-    /// A copy of the network as it stands. Sound only while no thread writes parameters.
+    /// A copy of the network as it stands.
+    ///
+    /// # Safety
+    /// Only while no thread writes parameters.
     unsafe fn snapshot(&self) -> Network {
         let h = self.hidden;
         let mut net = Network::zeros(h);
-        net.w_hidden_t.copy_from_slice(std::slice::from_raw_parts(self.w_hidden_t, INPUTS * h));
-        net.b_hidden.copy_from_slice(std::slice::from_raw_parts(self.b_hidden, h));
-        net.w_output.copy_from_slice(std::slice::from_raw_parts(self.w_output, OUTPUTS * h));
-        net.b_output.copy_from_slice(std::slice::from_raw_parts(self.b_output, OUTPUTS));
+        // SAFETY: the buffers have these lengths and outlive the team (see `Sync for Team`);
+        // nobody writes them during the copy (the caller's guarantee).
+        unsafe {
+            net.w_hidden_t.copy_from_slice(std::slice::from_raw_parts(self.w_hidden_t, INPUTS * h));
+            net.b_hidden.copy_from_slice(std::slice::from_raw_parts(self.b_hidden, h));
+            net.w_output.copy_from_slice(std::slice::from_raw_parts(self.w_output, OUTPUTS * h));
+            net.b_output.copy_from_slice(std::slice::from_raw_parts(self.b_output, OUTPUTS));
+        }
         net.sync_output_transpose();
         net
     }

@@ -6,7 +6,7 @@
 //! (`1/n` is exact), so they are the same bits — including for subnormals. For any other `n`
 //! every path divides.
 
-use crate::math::SimdLevel;
+use crate::math::{SimdKind, SimdLevel};
 
 // ANCHOR: step
 /// How to form `g / n` exactly.
@@ -55,14 +55,13 @@ pub fn sgd_step_scalar(weights: &mut [f64], grads: &mut [f64], lr: f64, scale: B
 /// [`sgd_step_scalar`] on the chosen instruction set.
 pub fn sgd_step(level: SimdLevel, weights: &mut [f64], grads: &mut [f64], lr: f64, scale: BatchScale) {
     assert_eq!(weights.len(), grads.len());
-    match level {
+    match level.kind() {
         #[cfg(target_arch = "x86_64")]
-        SimdLevel::Sse2 => unsafe { x86::sgd_step_sse2(weights, grads, lr, scale) },
+        // SAFETY: the CPU runs SSE2 (`SimdLevel`'s invariant: x86-64 always does).
+        SimdKind::Sse2 => unsafe { x86::sgd_step_sse2(weights, grads, lr, scale) },
         #[cfg(target_arch = "x86_64")]
-        SimdLevel::Avx2 => {
-            assert!(level.is_supported(), "AVX2 requested on a CPU without it");
-            unsafe { x86::sgd_step_avx2(weights, grads, lr, scale) }
-        }
+        // SAFETY: the CPU runs AVX2 (`SimdLevel`'s invariant).
+        SimdKind::Avx2 => unsafe { x86::sgd_step_avx2(weights, grads, lr, scale) },
         _ => sgd_step_scalar(weights, grads, lr, scale),
     }
 }
@@ -73,39 +72,54 @@ mod x86 {
     use std::arch::x86_64::*;
 
     // ANCHOR: sgd_step_sse2
-    pub(super) unsafe fn sgd_step_sse2(weights: &mut [f64], grads: &mut [f64], lr: f64, scale: BatchScale) {
-        let n = weights.len();
+    /// [`sgd_step`](super::sgd_step) on SSE2.
+    ///
+    /// # Safety
+    /// The CPU must run SSE2, as every x86-64 CPU does.
+    #[target_feature(enable = "sse2")]
+    pub(super) fn sgd_step_sse2(weights: &mut [f64], grads: &mut [f64], lr: f64, scale: BatchScale) {
+        let n = weights.len().min(grads.len());
         let (w, g) = (weights.as_mut_ptr(), grads.as_mut_ptr());
         let lr_v = _mm_set1_pd(lr);
         let mut i = 0;
         while i + 2 <= n {
-            let gv = _mm_loadu_pd(g.add(i));
-            let mean = match scale.exact_reciprocal {
-                Some(r) => _mm_mul_pd(gv, _mm_set1_pd(r)),
-                None => _mm_div_pd(gv, _mm_set1_pd(scale.n)),
-            };
-            _mm_storeu_pd(w.add(i), _mm_sub_pd(_mm_loadu_pd(w.add(i)), _mm_mul_pd(lr_v, mean)));
-            _mm_storeu_pd(g.add(i), _mm_setzero_pd());
+            // SAFETY: `i + 2 <= n`, so both pairs lie inside `weights` and `grads`.
+            unsafe {
+                let gv = _mm_loadu_pd(g.add(i));
+                let mean = match scale.exact_reciprocal {
+                    Some(r) => _mm_mul_pd(gv, _mm_set1_pd(r)),
+                    None => _mm_div_pd(gv, _mm_set1_pd(scale.n)),
+                };
+                _mm_storeu_pd(w.add(i), _mm_sub_pd(_mm_loadu_pd(w.add(i)), _mm_mul_pd(lr_v, mean)));
+                _mm_storeu_pd(g.add(i), _mm_setzero_pd());
+            }
             i += 2;
         }
         sgd_step_scalar(&mut weights[i..], &mut grads[i..], lr, scale);
     }
     // ANCHOR_END: sgd_step_sse2
 
+    /// [`sgd_step`](super::sgd_step) on AVX2.
+    ///
+    /// # Safety
+    /// The CPU must run AVX2, which a `SimdLevel` of kind `Avx2` proves.
     #[target_feature(enable = "avx2")]
-    pub(super) unsafe fn sgd_step_avx2(weights: &mut [f64], grads: &mut [f64], lr: f64, scale: BatchScale) {
-        let n = weights.len();
+    pub(super) fn sgd_step_avx2(weights: &mut [f64], grads: &mut [f64], lr: f64, scale: BatchScale) {
+        let n = weights.len().min(grads.len());
         let (w, g) = (weights.as_mut_ptr(), grads.as_mut_ptr());
         let lr_v = _mm256_set1_pd(lr);
         let mut i = 0;
         while i + 4 <= n {
-            let gv = _mm256_loadu_pd(g.add(i));
-            let mean = match scale.exact_reciprocal {
-                Some(r) => _mm256_mul_pd(gv, _mm256_set1_pd(r)),
-                None => _mm256_div_pd(gv, _mm256_set1_pd(scale.n)),
-            };
-            _mm256_storeu_pd(w.add(i), _mm256_sub_pd(_mm256_loadu_pd(w.add(i)), _mm256_mul_pd(lr_v, mean)));
-            _mm256_storeu_pd(g.add(i), _mm256_setzero_pd());
+            // SAFETY: `i + 4 <= n`, so both quadruples lie inside `weights` and `grads`.
+            unsafe {
+                let gv = _mm256_loadu_pd(g.add(i));
+                let mean = match scale.exact_reciprocal {
+                    Some(r) => _mm256_mul_pd(gv, _mm256_set1_pd(r)),
+                    None => _mm256_div_pd(gv, _mm256_set1_pd(scale.n)),
+                };
+                _mm256_storeu_pd(w.add(i), _mm256_sub_pd(_mm256_loadu_pd(w.add(i)), _mm256_mul_pd(lr_v, mean)));
+                _mm256_storeu_pd(g.add(i), _mm256_setzero_pd());
+            }
             i += 4;
         }
         sgd_step_sse2(&mut weights[i..], &mut grads[i..], lr, scale);

@@ -6,7 +6,8 @@
 //
 //   npm ci && MNISTLEARN_URL=http://127.0.0.1:8080 node --test draw.test.mjs
 //
-// Screenshots of the two drawings go to target/browser/draw-1.png and draw-0.png at the repo root.
+// Screenshots go to target/browser/ at the repo root: draw-1.png, draw-0.png, draw-small-3.png,
+// draw-7.png (each with the hidden layer lit), blank.png, and phone-3.png (390×844).
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -48,13 +49,13 @@ after(async () => {
 });
 
 /**
- * A fresh page on the app, with a log of its /predict requests: each request's body size and
- * content type, and the largest number that were ever in flight at once. Page errors fail the
- * test that opened the page, and so do failed HTTP requests (both checked by `done`).
+ * A fresh page on the app, with a log of its /classify requests (method, content type, query,
+ * body size) and answers, and the largest number that were ever in flight at once. Page errors
+ * fail the test that opened the page, and so do failed HTTP requests (both checked by `done`).
  */
-async function openApp() {
-  const page = await browser.newPage({ viewport: { width: 860, height: 720 } });
-  const log = { requests: [], inFlight: 0, maxInFlight: 0, pageErrors: [], httpErrors: [] };
+async function openApp({ viewport = { width: 1024, height: 800 }, mobile = false } = {}) {
+  const page = await browser.newPage({ viewport, isMobile: mobile, hasTouch: mobile });
+  const log = { requests: [], answers: [], inFlight: 0, maxInFlight: 0, pageErrors: [], httpErrors: [] };
   page.on('pageerror', (err) => log.pageErrors.push(String(err)));
   page.on('console', (msg) => {
     // Failed HTTP requests are checked through `httpErrors` instead.
@@ -62,25 +63,43 @@ async function openApp() {
       log.pageErrors.push(`console: ${msg.text()}`);
     }
   });
-  page.on('response', (res) => {
+  page.on('response', async (res) => {
     if (res.status() >= 400) log.httpErrors.push(`${res.status()} ${new URL(res.url()).pathname}`);
   });
-  const isPredict = (req) => new URL(req.url()).pathname === '/predict';
+  const isClassify = (req) => new URL(req.url()).pathname === '/classify';
   page.on('request', (req) => {
-    if (!isPredict(req)) return;
+    if (!isClassify(req)) return;
     log.inFlight += 1;
     log.maxInFlight = Math.max(log.maxInFlight, log.inFlight);
     log.requests.push({
       method: req.method(),
       contentType: req.headers()['content-type'],
+      query: new URL(req.url()).search,
       body: req.postDataBuffer(),
     });
   });
-  const finished = (req) => { if (isPredict(req)) log.inFlight -= 1; };
+  const finished = async (req) => {
+    if (!isClassify(req)) return;
+    log.inFlight -= 1;
+    const res = await req.response();
+    if (res && res.ok()) log.answers.push(await res.json());
+  };
   page.on('requestfinished', finished);
-  page.on('requestfailed', finished);
+  page.on('requestfailed', (req) => { if (isClassify(req)) log.inFlight -= 1; });
+  // The page must work under the strictest policy the server may send (no inline scripts or
+  // styles, nothing from elsewhere): every answer gets it here, whatever the server sends, and a
+  // violation is a console error, which fails the test.
+  await page.route('**/*', async (route) => {
+    const response = await route.fetch();
+    await route.fulfill({
+      response,
+      headers: { ...response.headers(), 'content-security-policy': "default-src 'self'" },
+    });
+  });
   await page.goto(`${BASE_URL}/`);
   await page.waitForFunction(() => typeof window.mnist === 'object');
+  // The hidden layer's pictures arrive with GET /hidden-weights.
+  await page.waitForFunction(() => document.querySelectorAll('#hidden canvas.unit').length > 0, null, { timeout: WAIT_MS });
   // `expectedHttpErrors`: a test that makes requests fail on purpose names their status.
   const done = async ({ expectedHttpErrors = [] } = {}) => {
     await page.close();
@@ -91,105 +110,189 @@ async function openApp() {
   return { page, log, done };
 }
 
-/** Draws one stroke through `points` (canvas pixel coordinates) with the mouse, in small steps. */
-async function drawStroke(page, points) {
+/** Draws strokes (each a list of canvas pixel coordinates) with the mouse, in small steps. */
+async function draw(page, strokes) {
   const box = await page.locator('#canvas').boundingBox();
   const toPage = ([x, y]) => [box.x + (x * box.width) / CANVAS, box.y + (y * box.height) / CANVAS];
-  await page.mouse.move(...toPage(points[0]));
-  await page.mouse.down();
-  for (const p of points.slice(1)) await page.mouse.move(...toPage(p));
-  await page.mouse.up();
+  for (const points of strokes) {
+    await page.mouse.move(...toPage(points[0]));
+    await page.mouse.down();
+    for (const p of points.slice(1)) await page.mouse.move(...toPage(p));
+    await page.mouse.up();
+  }
 }
 
-/** A "1": a slightly slanted stroke about 200 px tall, centred, in many 5 px steps. */
-function onePoints() {
-  const pts = [];
-  const n = 40;
-  for (let i = 0; i <= n; i++) {
-    const t = i / n;
-    pts.push([150 - 16 * t, 38 + 204 * t]);
-  }
-  return pts;
+/** Maps strokes drawn in a unit box (0–1 each way) into the canvas box [x, y, w, h]. */
+function inBox(strokes, [x, y, w, h]) {
+  return strokes.map((s) => s.map(([u, v]) => [x + u * w, y + v * h]));
 }
 
-/** A "0": an upright ellipse about 200 px tall, drawn anticlockwise from the top and closed. */
-function zeroPoints() {
-  const pts = [];
-  const n = 72;
-  const [cx, cy, rx, ry] = [140, 140, 62, 100];
-  for (let i = 0; i <= n + 3; i++) { // a little past the start, as a hand would
-    const a = -Math.PI / 2 - (2 * Math.PI * i) / n;
-    pts.push([cx + rx * Math.cos(a), cy + ry * Math.sin(a)]);
-  }
-  return pts;
+function arc(cx, cy, rx, ry, from, to, n = 30) {
+  return Array.from({ length: n + 1 }, (_, i) => {
+    const a = from + ((to - from) * i) / n;
+    return [cx + rx * Math.cos(a), cy + ry * Math.sin(a)];
+  });
 }
+
+/** Digits as one or two strokes in a unit box, written the way a hand writes them. */
+const DIGITS = {
+  // A slightly slanted stroke.
+  1: [Array.from({ length: 41 }, (_, i) => [0.6 - 0.1 * (i / 40), 0.02 + 0.96 * (i / 40)])],
+  // An upright ellipse, anticlockwise from the top, closed a little past the start.
+  0: [arc(0.5, 0.5, 0.42, 0.48, -Math.PI / 2, -Math.PI / 2 - 2 * Math.PI * (75 / 72), 75)],
+  // Two bowls in one stroke: the upper from the left over the top to the middle, then the lower.
+  3: [[...arc(0.45, 0.26, 0.38, 0.24, -0.9 * Math.PI, 0.5 * Math.PI), ...arc(0.45, 0.74, 0.42, 0.25, -0.5 * Math.PI, 0.9 * Math.PI).slice(1)]],
+  // A bar, then the downstroke.
+  7: [[[0.05, 0.05], [0.35, 0.05], [0.65, 0.05], [0.95, 0.05], [0.8, 0.3], [0.65, 0.55], [0.5, 0.8], [0.42, 0.98]]],
+};
 
 /**
- * Waits until the page shows a prediction for the drawing now on the canvas (not for an
- * earlier, half-drawn version of it) and returns what it shows.
+ * Waits until the page shows an answer for the drawing now on the canvas (not for an earlier,
+ * half-drawn version of it) and returns what it shows.
  */
-async function settledPrediction(page) {
+async function settledAnswer(page) {
   await page.waitForFunction(() => {
     const p = document.getElementById('prediction');
     const c = document.getElementById('canvas');
-    return p.dataset.digit !== undefined && p.dataset.for === c.dataset.version;
+    return p.dataset.for === c.dataset.version;
   }, null, { timeout: WAIT_MS });
   return page.evaluate(() => {
     const p = document.getElementById('prediction');
     const bars = [...document.querySelectorAll('#bars .bar')];
+    const preview = document.getElementById('preview').getContext('2d').getImageData(0, 0, 28, 28).data;
     return {
       text: p.textContent,
       digit: p.dataset.digit,
+      empty: p.dataset.empty === 'true',
       winners: bars.filter((b) => b.classList.contains('winner')).map((b) => b.dataset.digit),
       percents: bars.map((b) => parseFloat(b.querySelector('.pct').textContent)),
       status: document.getElementById('status').textContent,
+      preview: Array.from({ length: 784 }, (_, i) => preview[4 * i]),
+      units: [...document.querySelectorAll('#hidden canvas.unit')].map((u) => ({
+        activation: u.dataset.activation === undefined ? null : Number(u.dataset.activation),
+        opacity: Number(u.style.opacity), // the set value, not one mid-transition
+      })),
     };
   });
 }
 
 function checkRequests(log) {
-  assert.ok(log.requests.length >= 1, 'no /predict request was sent');
+  assert.ok(log.requests.length >= 1, 'no /classify request was sent');
   for (const r of log.requests) {
     assert.equal(r.method, 'POST');
     assert.equal(r.contentType, 'application/octet-stream');
-    assert.equal(r.body?.length, 784, 'a /predict body is not 784 bytes');
+    assert.equal(r.query, `?width=${CANVAS}&height=${CANVAS}`);
+    assert.equal(r.body?.length, CANVAS * CANVAS, 'a /classify body is not one byte per canvas pixel');
   }
-  assert.equal(log.maxInFlight, 1, 'more than one /predict request was in flight at once');
+  assert.equal(log.maxInFlight, 1, 'more than one /classify request was in flight at once');
 }
 
-for (const [expected, points] of [['1', onePoints], ['0', zeroPoints]]) {
-  test(`drawing a ${expected} is predicted as ${expected}`, TEST_TIMEOUT, async () => {
+/** What a digit answer must look like on the page, checked against the server's last answer. */
+function checkShown(shown, expected, log) {
+  assert.equal(shown.digit, expected, `predicted ${shown.digit}, bars ${shown.percents}`);
+  assert.equal(shown.text, expected);
+  assert.deepEqual(shown.winners, [expected], 'exactly the predicted digit\'s bar is highlighted');
+  const total = shown.percents.reduce((a, b) => a + b, 0);
+  assert.ok(Math.abs(total - 100) < 1, `percentages add up to ${total}`);
+  assert.equal(Math.max(...shown.percents), shown.percents[Number(expected)]);
+  assert.match(shown.status, new RegExp(`Looks like a ${expected}`));
+  const answer = log.answers.at(-1);
+  // The preview is exactly the 28×28 the server says the network saw...
+  assert.deepEqual(shown.preview, answer.seen, 'the preview is not the image the server classified');
+  assert.ok(answer.seen.filter((v) => v > 0).length >= 20, 'the network saw almost nothing');
+  // ...and every hidden unit is lit by its activation for this drawing.
+  assert.equal(shown.units.length, answer.hidden.length);
+  shown.units.forEach((u, j) => {
+    assert.ok(Math.abs(u.activation - answer.hidden[j]) < 1e-4, `unit ${j}: shows ${u.activation}, activation ${answer.hidden[j]}`);
+    assert.ok(Math.abs(u.opacity - (0.12 + 0.88 * answer.hidden[j])) < 1e-3, `unit ${j}: opacity ${u.opacity}`);
+  });
+  const opacities = shown.units.map((u) => u.opacity);
+  assert.ok(Math.max(...opacities) - Math.min(...opacities) > 0.3, 'the hidden units are not lit differently');
+}
+
+const CASES = [
+  // [name, digit, box on the 280 canvas [x, y, w, h]]
+  ['1', '1', [100, 38, 120, 204]],
+  ['0', '0', [78, 40, 124, 200]],
+  // The issue's failures: a small "3" in the top-left corner, a "7" at 60% of the height.
+  ['small-3', '3', [14, 12, 64, 84]],
+  ['7', '7', [120, 98, 120, 168]],
+];
+
+for (const [name, expected, box] of CASES) {
+  test(`drawing a ${name} is predicted as ${expected}, with the hidden layer lit`, TEST_TIMEOUT, async () => {
     const { page, log, done } = await openApp();
     await page.click('#clear');
-    await drawStroke(page, points());
-    const shown = await settledPrediction(page);
-    await page.screenshot({ path: path.join(SHOT_DIR, `draw-${expected}.png`), fullPage: true });
-
-    assert.equal(shown.digit, expected, `predicted ${shown.digit}, bars ${shown.percents}`);
-    assert.equal(shown.text, expected);
-    assert.deepEqual(shown.winners, [expected], 'exactly the predicted digit\'s bar is highlighted');
-    const total = shown.percents.reduce((a, b) => a + b, 0);
-    assert.ok(Math.abs(total - 100) < 1, `percentages add up to ${total}`);
-    assert.equal(Math.max(...shown.percents), shown.percents[Number(expected)]);
+    await draw(page, inBox(DIGITS[expected], box));
+    const shown = await settledAnswer(page);
+    await page.screenshot({ path: path.join(SHOT_DIR, `draw-${name}.png`), fullPage: true });
+    checkShown(shown, expected, log);
     checkRequests(log);
     await done();
   });
 }
 
-test('the preview shows the centred input, and Clear resets everything', TEST_TIMEOUT, async () => {
+test('a blank canvas shows a prompt, not a digit', TEST_TIMEOUT, async () => {
   const { page, log, done } = await openApp();
-  await drawStroke(page, onePoints());
-  await settledPrediction(page);
+  // Before anything is drawn: a prompt, no digit, no bars, the hidden layer dimmed.
+  const idle = await page.evaluate(() => ({
+    status: document.getElementById('status').textContent,
+    prediction: document.getElementById('prediction').textContent,
+    winners: document.querySelectorAll('#bars .bar.winner').length,
+  }));
+  assert.match(idle.status, /^Draw a digit/);
+  assert.equal(idle.prediction, '');
+  assert.equal(idle.winners, 0);
+  // The blank canvas sent anyway: the server says it is empty, and the page prompts again.
+  await page.evaluate(() => window.mnist.sendNow());
+  const shown = await settledAnswer(page);
+  await page.screenshot({ path: path.join(SHOT_DIR, 'blank.png'), fullPage: true });
+  assert.deepEqual(log.answers, [{ empty: true }]);
+  assert.equal(shown.empty, true);
+  assert.equal(shown.digit, undefined);
+  assert.equal(shown.text, '');
+  assert.deepEqual(shown.winners, []);
+  assert.ok(shown.percents.every(Number.isNaN), 'no percentages for a blank canvas');
+  assert.match(shown.status, /^No digit yet/);
+  assert.ok(shown.units.every((u) => u.activation === null && Math.abs(u.opacity - 0.6) < 1e-3));
+  checkRequests(log);
+  await done();
+});
 
-  const preview = await page.evaluate(() => {
-    const c = document.getElementById('preview');
-    const data = c.getContext('2d').getImageData(0, 0, 28, 28).data;
-    return Array.from({ length: 784 }, (_, i) => data[4 * i]);
-  });
-  const lit = preview.filter((v) => v > 0).length;
-  assert.ok(lit >= 20, `the preview has only ${lit} non-black pixels`);
-  // The preview is exactly the last image sent to the network.
-  assert.deepEqual(preview, [...log.requests.at(-1).body]);
+test('on a 390×844 phone the canvas fits the screen and the prediction and all bars stay in view', TEST_TIMEOUT, async () => {
+  const viewport = { width: 390, height: 844 };
+  const { page, log, done } = await openApp({ viewport, mobile: true });
+  const canvasBox = await page.locator('#canvas').boundingBox();
+  assert.ok(canvasBox.x >= 0 && canvasBox.x + canvasBox.width <= viewport.width, `canvas ${JSON.stringify(canvasBox)}`);
+  assert.ok(canvasBox.width >= 300, `the canvas is only ${canvasBox.width} px wide on a ${viewport.width} px screen`);
+  await draw(page, inBox(DIGITS[3], [90, 50, 110, 180]));
+  const shown = await settledAnswer(page);
+  await page.screenshot({ path: path.join(SHOT_DIR, 'phone-3.png') });
+  checkShown(shown, '3', log);
+  const inView = async (selector) => {
+    const boxes = await page.locator(selector).evaluateAll((els) => els.map((e) => {
+      const r = e.getBoundingClientRect();
+      return { top: r.top, bottom: r.bottom, left: r.left, right: r.right };
+    }));
+    assert.ok(boxes.length > 0, `${selector}: none`);
+    for (const b of boxes) {
+      assert.ok(b.top >= 0 && b.bottom <= viewport.height && b.left >= 0 && b.right <= viewport.width,
+        `${selector} at ${JSON.stringify(b)} is outside the ${viewport.width}×${viewport.height} screen`);
+    }
+  };
+  await inView('#prediction');
+  await inView('#preview');
+  await inView('#bars .bar');
+  const scrollX = await page.evaluate(() => document.documentElement.scrollWidth);
+  assert.ok(scrollX <= viewport.width, `the page scrolls sideways (${scrollX} px wide)`);
+  await done();
+});
+
+test('the preview and the hidden layer are reset by Clear', TEST_TIMEOUT, async () => {
+  const { page, log, done } = await openApp();
+  await draw(page, inBox(DIGITS[1], [100, 38, 120, 204]));
+  await settledAnswer(page);
+  assert.ok(log.answers.length >= 1);
 
   await page.click('#clear');
   const after = await page.evaluate(() => {
@@ -203,90 +306,49 @@ test('the preview shows the centred input, and Clear resets everything', TEST_TI
       winners: document.querySelectorAll('#bars .bar.winner').length,
       canvasLit: lit(canvasData),
       previewLit: lit(previewData),
+      unitsLit: document.querySelectorAll('#hidden canvas.unit[data-activation]').length,
       status: document.getElementById('status').textContent,
     };
   });
   assert.deepEqual(after, {
-    text: '', hasDigit: false, winners: 0, canvasLit: 0, previewLit: 0,
-    status: 'Draw a digit in the black square.',
+    text: '', hasDigit: false, winners: 0, canvasLit: 0, previewLit: 0, unitsLit: 0,
+    status: 'Draw a digit in the black square — any size, anywhere.',
   });
   await done();
 });
 
 test('a server error is shown in the status line', TEST_TIMEOUT, async () => {
   const { page, done } = await openApp();
-  await page.route('**/predict', (route) => route.fulfill({
+  await page.route('**/classify*', (route) => route.fulfill({
     status: 400,
     contentType: 'application/json',
-    body: JSON.stringify({ error: 'body must be exactly 784 bytes, got 12' }),
+    body: JSON.stringify({ error: 'body must be exactly width × height = 280 × 280 = 78400 bytes, got 12' }),
   }));
-  await drawStroke(page, onePoints());
+  await draw(page, inBox(DIGITS[1], [100, 38, 120, 204]));
   const status = page.locator('#status.error');
   await status.waitFor({ timeout: WAIT_MS });
-  assert.match(await status.textContent(), /400.*body must be exactly 784 bytes, got 12/);
+  assert.match(await status.textContent(), /400.*78400 bytes, got 12/);
   assert.equal(await page.locator('#prediction').textContent(), '');
-  await done({ expectedHttpErrors: ['400 /predict'] });
+  await done({ expectedHttpErrors: ['400 /classify'] });
 });
 
-test('preprocessing: downsample10, centreOfMass, shiftImage, preprocess', TEST_TIMEOUT, async () => {
+test('the hidden layer shows one weight picture per hidden unit', TEST_TIMEOUT, async () => {
   const { page, done } = await openApp();
-  const r = await page.evaluate(() => {
-    const m = window.mnist;
-    const W = 280;
-
-    // A uniform 10×10 block aligned to the grid becomes one pixel of exactly its value.
-    const block = new Uint8Array(W * W);
-    for (let y = 70; y < 80; y++) for (let x = 50; x < 60; x++) block[y * W + x] = 137;
-    const small = m.downsample10(block);
-    const nonZero = [...small.keys()].filter((i) => small[i] !== 0);
-
-    // A whole uniform image stays uniform.
-    const flat = m.downsample10(new Uint8Array(W * W).fill(201));
-
-    // A half-covered block averages: 50 of its 100 pixels at 255 → 127.5 → 128.
-    const half = new Uint8Array(W * W);
-    for (let y = 0; y < 5; y++) for (let x = 0; x < 10; x++) half[y * W + x] = 255;
-    const halfValue = m.downsample10(half)[0];
-
-    // A 255 block drawn far off-centre (top left) ends up centred.
-    const off = new Uint8Array(W * W);
-    for (let y = 30; y < 130; y++) for (let x = 20; x < 70; x++) off[y * W + x] = 255;
-    const before = m.centreOfMass(m.downsample10(off));
-    const out = m.preprocess(off);
-    const afterCom = m.centreOfMass(out);
-    const inkBefore = m.downsample10(off).reduce((a, b) => a + b, 0);
-    const inkAfter = out.reduce((a, b) => a + b, 0);
-
-    // shiftImage drops what leaves the image and fills what is vacated with 0.
-    const img = new Uint8Array(784);
-    img[0] = 9; img[27] = 8; img[5 * 28 + 5] = 7;
-    const shifted = m.shiftImage(img, 2, 3);
-
-    return {
-      nonZero, value: small[7 * 28 + 5], length: small.length,
-      flatAll201: flat.every((v) => v === 201), halfValue,
-      before, afterCom, inkBefore, inkAfter, outLength: out.length,
-      shiftedNonZero: [...shifted.keys()].filter((i) => shifted[i] !== 0).map((i) => [i, shifted[i]]),
-      emptyCom: m.centreOfMass(new Uint8Array(784)),
-      emptyOut: Array.from(m.preprocess(new Uint8Array(W * W))).every((v) => v === 0),
-    };
+  const r = await page.evaluate(async () => {
+    const served = await (await fetch('/hidden-weights')).json();
+    const units = [...document.querySelectorAll('#hidden canvas.unit')];
+    // Each picture's pixels are the served weights through the page's colour map.
+    const mismatches = units.filter((u, j) => {
+      const data = u.getContext('2d').getImageData(0, 0, 28, 28).data;
+      return served.weights[j].some((w, k) => {
+        const [r, g, b] = window.mnist.weightColour(w);
+        return data[4 * k] !== r || data[4 * k + 1] !== g || data[4 * k + 2] !== b;
+      });
+    }).length;
+    return { hidden: served.hidden, count: units.length, mismatches, note: document.getElementById('hidden-note').textContent };
   });
-
-  assert.equal(r.length, 784);
-  assert.deepEqual(r.nonZero, [7 * 28 + 5]);
-  assert.equal(r.value, 137);
-  assert.ok(r.flatAll201);
-  assert.equal(r.halfValue, 128);
-
-  assert.ok(Math.abs(r.before.x - 13.5) > 5 && Math.abs(r.before.y - 13.5) > 5, 'the block starts off-centre');
-  assert.equal(r.outLength, 784);
-  assert.ok(Math.abs(r.afterCom.x - 13.5) <= 0.5, `centre of mass x = ${r.afterCom.x}`);
-  assert.ok(Math.abs(r.afterCom.y - 13.5) <= 0.5, `centre of mass y = ${r.afterCom.y}`);
-  assert.equal(r.inkAfter, r.inkBefore, 'centring a block well inside the image loses no ink');
-
-  // (0,0)→(2,3), (27,0)→(29,3) is dropped, (5,5)→(7,8).
-  assert.deepEqual(r.shiftedNonZero, [[3 * 28 + 2, 9], [8 * 28 + 7, 7]]);
-  assert.equal(r.emptyCom, null);
-  assert.ok(r.emptyOut);
+  assert.equal(r.count, r.hidden);
+  assert.equal(r.mismatches, 0);
+  assert.match(r.note, new RegExp(`^${r.hidden} hidden units`));
   await done();
 });

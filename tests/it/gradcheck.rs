@@ -20,7 +20,7 @@ fn samples(count: usize, seed: u64) -> Vec<(Vec<u8>, u8)> {
 
 fn loss(net: &Network, data: &[(Vec<u8>, u8)]) -> f64 {
     let refs: Vec<(&[u8], u8)> = data.iter().map(|(p, l)| (p.as_slice(), *l)).collect();
-    batch_gradients(SimdLevel::Scalar, net, &refs).0
+    batch_gradients(SimdLevel::SCALAR, net, &refs).0
 }
 
 #[test]
@@ -41,7 +41,7 @@ fn backprop_matches_finite_differences_for_every_tensor() {
     net = Network::from_file_order(hidden, &values);
     let data = samples(4, 12);
     let refs: Vec<(&[u8], u8)> = data.iter().map(|(p, l)| (p.as_slice(), *l)).collect();
-    let analytic = batch_gradients(SimdLevel::Scalar, &net, &refs).1.to_file_order();
+    let analytic = batch_gradients(SimdLevel::SCALAR, &net, &refs).1.to_file_order();
 
     let tensors = [
         ("w_hidden", 0, hidden * INPUTS),
@@ -84,7 +84,7 @@ fn one_training_step_is_w_minus_lr_times_the_gradient() {
         let trained = train(&config, &set, |_| {});
         let start = Network::init(8, &mut Rng::from_seed(99));
         let refs = [(data[0].0.as_slice(), data[0].1)];
-        let g = batch_gradients(SimdLevel::Scalar, &start, &refs).1.to_file_order();
+        let g = batch_gradients(SimdLevel::SCALAR, &start, &refs).1.to_file_order();
         let expected: Vec<f64> = start.to_file_order().iter().zip(&g).map(|(w, g)| w - 0.1 * g).collect();
         let got = trained.to_file_order();
         assert!(got.iter().zip(&expected).all(|(a, b)| a.to_bits() == b.to_bits()), "{level}");

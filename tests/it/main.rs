@@ -6,8 +6,10 @@
 //! | `cli`        | every subcommand end to end through the real binary, every usage error |
 //! | `golden`     | the fixture run's log, weights hash and test output against `golden/`  |
 //! | `gradcheck`  | backprop against finite differences; the SGD step                      |
+//! | `harden`     | crafted files under a memory limit, redirected saves, silent clients   |
 //! | `kernels`    | every SIMD kernel against its scalar reference, exp/ln ulp bounds      |
 //! | `pictures`   | `train --log`, `test --confusion`, `test --errors DIR`                 |
+//! | `predict`    | redrawn digits (ours vs naive resize), `predict`, `/classify`          |
 //! | `serve_api`  | the server's routes, then the real binary on a real socket             |
 //! | `trainer`    | the fast trainer against the plain reference trainer, bit for bit     |
 
@@ -15,7 +17,12 @@ mod cli;
 mod common;
 mod golden;
 mod gradcheck;
+mod harden;
 mod kernels;
 mod pictures;
+mod predict;
+/// The redrawn-digit generator, shared with `examples/redrawn.rs`.
+#[path = "../support/redraw.rs"]
+mod redraw;
 mod serve_api;
 mod trainer;

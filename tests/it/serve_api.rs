@@ -94,7 +94,7 @@ async fn predict_answers_bit_exactly_at_every_simd_level() {
 #[tokio::test]
 async fn wrong_body_sizes_are_400_naming_784() {
     let net = Arc::new(network(32));
-    let api = routes(net.clone(), SimdLevel::Scalar);
+    let api = routes(net.clone(), SimdLevel::SCALAR);
     for size in [0usize, 1, 783, 785, 1568, 10_000, BODY_LIMIT as usize] {
         let res = warp::test::request().method("POST").path("/predict").body(vec![7u8; size]).reply(&api).await;
         assert_eq!(res.status(), 400, "size {size}");
@@ -104,13 +104,13 @@ async fn wrong_body_sizes_are_400_naming_784() {
             message,
             format!("body must be exactly 784 bytes (28×28 pixels, row-major, 0-255), got {size}")
         );
-        assert_eq!(predict_json(&net, SimdLevel::Scalar, &vec![7u8; size]).unwrap_err().0, 400);
+        assert_eq!(predict_json(&net, SimdLevel::SCALAR, &vec![7u8; size]).unwrap_err().0, 400);
     }
 }
 
 #[tokio::test]
 async fn oversized_bodies_are_413() {
-    let api = routes(Arc::new(network(32)), SimdLevel::Scalar);
+    let api = routes(Arc::new(network(32)), SimdLevel::SCALAR);
     for size in [BODY_LIMIT as usize + 1, 1 << 20] {
         let res = warp::test::request().method("POST").path("/predict").body(vec![0u8; size]).reply(&api).await;
         assert_eq!(res.status(), 413, "size {size}");
@@ -129,7 +129,7 @@ async fn oversized_bodies_are_413() {
 
 #[tokio::test]
 async fn wrong_method_is_405_with_allow() {
-    let api = routes(Arc::new(network(32)), SimdLevel::Scalar);
+    let api = routes(Arc::new(network(32)), SimdLevel::SCALAR);
     for (method, path, allow) in [
         ("GET", "/predict", "POST"),
         ("PUT", "/predict", "POST"),
@@ -149,7 +149,7 @@ async fn wrong_method_is_405_with_allow() {
 
 #[tokio::test]
 async fn unknown_paths_are_404() {
-    let api = routes(Arc::new(network(32)), SimdLevel::Scalar);
+    let api = routes(Arc::new(network(32)), SimdLevel::SCALAR);
     for (method, path) in [
         ("GET", "/nope"),
         ("POST", "/nope"),
@@ -168,7 +168,7 @@ async fn unknown_paths_are_404() {
 
 #[tokio::test]
 async fn the_page_and_its_assets_are_served_with_their_types() {
-    let api = routes(Arc::new(network(32)), SimdLevel::Scalar);
+    let api = routes(Arc::new(network(32)), SimdLevel::SCALAR);
     let res = warp::test::request().path("/").reply(&api).await;
     assert_eq!(res.status(), 200);
     assert_eq!(res.headers()["content-type"], "text/html; charset=utf-8");
@@ -341,7 +341,7 @@ fn fifty_parallel_clients_get_bit_exact_answers() {
                 let answer = exchange(addr, &post_predict_request(&pixels, true));
                 assert_eq!(answer.status, 200, "client {i}: {}", String::from_utf8_lossy(&answer.body));
                 assert_eq!(answer.header("content-type"), Some("application/json"));
-                check_prediction(std::str::from_utf8(&answer.body).unwrap(), &net, SimdLevel::Scalar, &pixels);
+                check_prediction(std::str::from_utf8(&answer.body).unwrap(), &net, SimdLevel::SCALAR, &pixels);
             })
         })
         .collect();
@@ -363,7 +363,7 @@ fn keep_alive_connections_serve_many_requests() {
         let answer = read_answer(&mut reader);
         assert_eq!(answer.status, 200);
         // Every level is bit-identical, so the scalar prediction is the reference for `auto`.
-        check_prediction(std::str::from_utf8(&answer.body).unwrap(), &net, SimdLevel::Scalar, &pixels);
+        check_prediction(std::str::from_utf8(&answer.body).unwrap(), &net, SimdLevel::SCALAR, &pixels);
     }
 }
 
@@ -423,7 +423,7 @@ fn bad_requests_do_not_stop_the_server() {
     request.extend_from_slice(b"0\r\n\r\n");
     let answer = exchange(addr, &request);
     assert_eq!(answer.status, 200);
-    check_prediction(std::str::from_utf8(&answer.body).unwrap(), &net, SimdLevel::Scalar, &pixels);
+    check_prediction(std::str::from_utf8(&answer.body).unwrap(), &net, SimdLevel::SCALAR, &pixels);
 
     // And the page still loads.
     let answer = exchange(addr, &simple("GET", "/"));

@@ -3,7 +3,9 @@
 //! Starts `mnistlearn serve` on a free loopback port with trained weights (default
 //! `data/weights.bin`, as `cargo xtask verify` leaves it), installs the test's one npm package
 //! (`playwright-core`, no browser download) and runs `node --test tests/browser/draw.test.mjs`
-//! against Debian's Chromium. Screenshots land in `target/browser/`.
+//! against Debian's Chromium. Screenshots land in `target/browser/`: the digits drawn (a small
+//! "3" in a corner among them) with the hidden layer lit, the blank canvas's prompt, and the
+//! page on a 390×844 phone.
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;

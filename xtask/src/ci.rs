@@ -1,5 +1,7 @@
 //! `cargo xtask ci`: everything CI checks after `cargo test --workspace`, in order — the full
-//! reproduction (`verify`), the book (`book`), and the drawing app in a real browser (`browser`).
+//! reproduction (`verify`), the redrawn test set with the weights it trained (`redrawn`), the
+//! book (`book`), the drawing app in a real browser (`browser`), and a short seeded fuzz run
+//! (`fuzz --count 150`: the same first 150 cases every time).
 
 pub fn run(args: &[String]) -> Result<(), String> {
     if !args.is_empty() {
@@ -7,8 +9,10 @@ pub fn run(args: &[String]) -> Result<(), String> {
     }
     for (name, step) in [
         ("verify", crate::verify::run as fn(&[String]) -> Result<(), String>),
+        ("redrawn", crate::redrawn::run),
         ("book", crate::book::run),
         ("browser", crate::browser::run),
+        ("fuzz --count 150", |_| crate::fuzz::run(&["--count".into(), "150".into()])),
     ] {
         println!("\n==> cargo xtask {name}");
         step(&[]).map_err(|e| format!("{name}: {e}"))?;

@@ -11,9 +11,12 @@ mod browser;
 mod ci;
 mod fetch;
 mod figures;
+mod fuzz;
 mod links;
 mod mathjax;
+mod redrawn;
 mod seeds;
+mod soak;
 mod util;
 mod verify;
 
@@ -99,8 +102,39 @@ pub const COMMANDS: &[Command] = &[
         run: browser::run,
     },
     Command {
+        name: "redrawn",
+        summary: "the test set redrawn as people draw: MNIST preprocessing vs a naive resize",
+        details: "Digits redrawn small, large, off-centre and dark on light (examples/redrawn.rs), classified \
+                  through MNIST's preprocessing and through a naive resize. Fails if the redrawn accuracy is \
+                  more than 3 points below the accuracy on the original images. Needs data/ and the weights \
+                  verify trains.",
+        flags: &[("--weights FILE", "the model (default: data/weights.bin)")],
+        run: redrawn::run,
+    },
+    Command {
+        name: "fuzz",
+        summary: "the binary against seeded mutations of the fixture's IDX files and a weights file",
+        details: "One process per case under a 1 GiB address-space limit and a 20 s wall-clock limit; a \
+                  case passes on exit 0 or on exit 1 with one `mnistlearn: error:` line. Reports panics, \
+                  signals, hangs, the peak RSS and the slowest case. The same seed tries the same cases.",
+        flags: &[("--count N", "how many cases (default: 2000; ci runs 150)"), ("--seed S", "the mutation generator's seed (default: 1592651810)")],
+        run: fuzz::run,
+    },
+    Command {
+        name: "soak",
+        summary: "the server under keep-alive load: requests/s, p50/p99, errors, RSS before/after",
+        details: "Trains a small model on the fixture, serves it, and runs keep-alive clients for a fixed \
+                  time. Fails on any error or an RSS growth over 5 MiB. Not in CI: it takes the machine.",
+        flags: &[
+            ("--seconds N", "how long (default: 30)"),
+            ("--connections N", "client connections (default: 64)"),
+            ("--binary FILE", "the mnistlearn binary to serve (default: build the release binary)"),
+        ],
+        run: soak::run,
+    },
+    Command {
         name: "ci",
-        summary: "what .ci/run runs after the tests: verify, then book, then browser",
+        summary: "what .ci/run runs after the tests: verify, redrawn, book, browser, fuzz --count 150",
         details: "",
         flags: &[],
         run: ci::run,
@@ -266,6 +300,7 @@ mod tests {
             assert!(text.contains(&format!("cargo xtask {}", synopsis(command))), "{}", command.name);
         }
         assert!(text.contains("--mirror M") && text.contains("--runs N") && text.contains("[SEED …]"));
+        assert!(text.lines().all(|l| l.chars().count() <= 100), "{text}");
     }
 
     #[test]
@@ -301,7 +336,7 @@ mod tests {
     fn unknown_commands_are_usage_errors_naming_the_choices() {
         let Action::Usage(text) = decide(&args(&["--verbose"])) else { panic!() };
         assert_eq!(text.lines().count(), 1, "{text}");
-        assert!(text.contains("unknown command '--verbose'") && text.contains("fetch, verify, figures, seeds, bench, book, browser, ci"), "{text}");
+        assert!(text.contains("unknown command '--verbose'") && text.contains("fetch, verify, figures, seeds, bench, book, browser, redrawn, fuzz, soak, ci"), "{text}");
         assert!(matches!(decide(&args(&["help", "nope"])), Action::Usage(t) if t.contains("'nope'")));
     }
 

@@ -1,0 +1,287 @@
+//! Image files for `mnistlearn predict`: PNG and PGM, decoded to one grey byte per pixel.
+//!
+//! * **PNG** through the `png` crate (image-rs's decoder: well kept, fuzzed, pure Rust). Every
+//!   colour type and bit depth is accepted: palette, 1–8-bit grey and tRNS transparency are
+//!   expanded to 8 bits, 16-bit samples are cut to their high byte (`normalize_to_color8`).
+//!   Colour becomes grey by the Rec. 601 luma weights, `(299·R + 587·G + 114·B) / 1000`.
+//!   Transparent pixels are laid on a backdrop that contrasts with the ink: drawings exported
+//!   with a transparent background and black strokes are read on white, white strokes on black.
+//! * **PGM** (`P5` binary and `P2` plain, maxval 1–65535) by the parser below. The format is a
+//!   header of four whitespace-separated ASCII numbers and a raster; a forty-line parser reads
+//!   it exactly, while the `image` crate that also reads it would add a dozen decoders and a
+//!   long compile for one format.
+//!
+//! The format is told by the file's first bytes, not its name. Nothing is decoded before its
+//! size is known to be within [`MAX_SIDE`] × [`MAX_SIDE`], so a hostile header cannot make us
+//! allocate gigabytes: the bound is the honest cost of the largest image we accept.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use crate::data::preprocess::GreyImage;
+
+/// The largest width or height accepted, in pixels. A phone photo is about 4000 pixels on its
+/// long side; a digit needs far fewer, and the preprocessing shrinks it to 20×20 anyway.
+pub const MAX_SIDE: usize = 4096;
+
+/// The largest file read: a PGM `P2` of the largest size, every sample "65535 " — anything
+/// longer cannot be a valid image within the limits.
+const MAX_FILE_BYTES: u64 = (MAX_SIDE * MAX_SIDE * 6 + 4096) as u64;
+
+/// Why an image file could not be read. Prints as one line naming the file.
+#[derive(Debug, thiserror::Error)]
+#[error("{}: {message}", path.display())]
+pub struct ImageError {
+    pub path: PathBuf,
+    pub message: String,
+}
+
+// ANCHOR: load
+/// Reads a PNG or PGM file as a grey image.
+pub fn load(path: &Path) -> Result<GreyImage, ImageError> {
+    let fail = |message: String| ImageError { path: path.to_path_buf(), message };
+    let file = std::fs::File::open(path).map_err(|e| fail(format!("cannot open: {e}")))?;
+    let mut bytes = Vec::new();
+    file.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes).map_err(|e| fail(format!("cannot read: {e}")))?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(fail(format!("file too large: no PNG or PGM image within {MAX_SIDE}×{MAX_SIDE} pixels is over {MAX_FILE_BYTES} bytes")));
+    }
+    decode(&bytes).map_err(fail)
+}
+
+/// Decodes PNG or PGM bytes; the error is a message without the file name.
+pub fn decode(bytes: &[u8]) -> Result<GreyImage, String> {
+    if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+        decode_png(bytes)
+    } else if bytes.starts_with(b"P5") || bytes.starts_with(b"P2") {
+        decode_pgm(bytes)
+    } else {
+        Err("not a PNG or PGM (P2/P5) image: expected a file starting with the PNG signature, \"P5\" or \"P2\"".into())
+    }
+}
+// ANCHOR_END: load
+
+fn check_size(width: usize, height: usize) -> Result<(), String> {
+    if width == 0 || height == 0 {
+        return Err(format!("the image is {width}×{height} pixels, expected at least 1×1"));
+    }
+    if width > MAX_SIDE || height > MAX_SIDE {
+        return Err(format!("the image is {width}×{height} pixels, larger than the {MAX_SIDE}×{MAX_SIDE} limit"));
+    }
+    Ok(())
+}
+
+/// Rec. 601 luma of an 8-bit RGB pixel, rounded.
+fn luma(r: u8, g: u8, b: u8) -> u8 {
+    ((299 * r as u32 + 587 * g as u32 + 114 * b as u32 + 500) / 1000) as u8
+}
+
+fn decode_png(bytes: &[u8]) -> Result<GreyImage, String> {
+    let bad = |e: png::DecodingError| format!("corrupt PNG: {e}");
+    let mut decoder = png::Decoder::new(std::io::Cursor::new(bytes));
+    decoder.set_transformations(png::Transformations::normalize_to_color8());
+    // The header is read first: the size is checked before the decoder allocates a frame.
+    decoder.set_limits(png::Limits { bytes: MAX_SIDE * MAX_SIDE * 4 + (1 << 20) });
+    let mut reader = decoder.read_info().map_err(bad)?;
+    let (width, height) = (reader.info().width as usize, reader.info().height as usize);
+    check_size(width, height)?;
+    let mut buffer = vec![0; reader.output_buffer_size().ok_or("corrupt PNG: its size overflows")?];
+    let frame = reader.next_frame(&mut buffer).map_err(bad)?;
+    let data = &buffer[..frame.buffer_size()];
+    let channels = match frame.color_type {
+        png::ColorType::Grayscale => 1,
+        png::ColorType::GrayscaleAlpha => 2,
+        png::ColorType::Rgb => 3,
+        png::ColorType::Rgba => 4,
+        other => return Err(format!("PNG colour type {other:?} was not expanded to grey or RGB")),
+    };
+    if frame.bit_depth != png::BitDepth::Eight || frame.line_size != width * channels {
+        return Err(format!("PNG decoded to {:?} bits, {} bytes a row; expected 8 bits, {}", frame.bit_depth, frame.line_size, width * channels));
+    }
+    let grey: Vec<u8> = data
+        .chunks_exact(channels)
+        .map(|p| match channels {
+            1 | 2 => p[0],
+            _ => luma(p[0], p[1], p[2]),
+        })
+        .collect();
+    let pixels = if channels == 2 || channels == 4 {
+        let alpha: Vec<u8> = data.chunks_exact(channels).map(|p| p[channels - 1]).collect();
+        over_backdrop(&grey, &alpha)
+    } else {
+        grey
+    };
+    GreyImage::new(width, height, pixels)
+}
+
+// ANCHOR: backdrop
+/// Lays grey pixels with alpha on an opaque backdrop: black if the visible ink (alpha-weighted
+/// mean grey) is light, white if it is dark, so the strokes always stand out.
+fn over_backdrop(grey: &[u8], alpha: &[u8]) -> Vec<u8> {
+    let (mut weight, mut sum) = (0u64, 0u64);
+    for (&g, &a) in grey.iter().zip(alpha) {
+        weight += a as u64;
+        sum += a as u64 * g as u64;
+    }
+    let backdrop: u32 = if weight > 0 && 2 * sum >= 255 * weight { 0 } else { 255 };
+    grey.iter()
+        .zip(alpha)
+        .map(|(&g, &a)| ((g as u32 * a as u32 + backdrop * (255 - a as u32) + 127) / 255) as u8)
+        .collect()
+}
+// ANCHOR_END: backdrop
+
+/// Reads the PGM header's next number, skipping whitespace and `#` comments.
+fn pgm_number(bytes: &[u8], at: &mut usize, what: &str) -> Result<usize, String> {
+    loop {
+        match bytes.get(*at) {
+            Some(c) if c.is_ascii_whitespace() => *at += 1,
+            Some(b'#') => {
+                while bytes.get(*at).is_some_and(|&c| c != b'\n' && c != b'\r') {
+                    *at += 1;
+                }
+            }
+            _ => break,
+        }
+    }
+    let start = *at;
+    while bytes.get(*at).is_some_and(u8::is_ascii_digit) {
+        *at += 1;
+    }
+    let digits = &bytes[start..*at];
+    if digits.is_empty() || digits.len() > 9 {
+        return Err(format!("corrupt PGM: expected the {what} as a decimal number at byte {start}"));
+    }
+    Ok(digits.iter().fold(0, |n, &d| n * 10 + (d - b'0') as usize))
+}
+
+// ANCHOR: pgm
+/// Netpbm's greyscale format: `P5` or `P2`, width, height, maxval, then the samples (binary:
+/// one byte each, or two big-endian bytes if maxval > 255; plain: decimal numbers). Samples are
+/// scaled from 0..=maxval to 0..=255, rounded.
+fn decode_pgm(bytes: &[u8]) -> Result<GreyImage, String> {
+    let binary = bytes[1] == b'5';
+    let mut at = 2;
+    let width = pgm_number(bytes, &mut at, "width")?;
+    let height = pgm_number(bytes, &mut at, "height")?;
+    let maxval = pgm_number(bytes, &mut at, "maxval")?;
+    check_size(width, height)?;
+    if !(1..=65535).contains(&maxval) {
+        return Err(format!("corrupt PGM: maxval {maxval}, expected 1 to 65535"));
+    }
+    let scale = |v: usize| -> Result<u8, String> {
+        if v > maxval {
+            return Err(format!("corrupt PGM: sample {v} is above maxval {maxval}"));
+        }
+        Ok(((v * 255 + maxval / 2) / maxval) as u8)
+    };
+    let count = width * height;
+    let mut pixels = Vec::with_capacity(count);
+    if binary {
+        // Exactly one whitespace byte separates the header from the raster.
+        if !bytes.get(at).is_some_and(u8::is_ascii_whitespace) {
+            return Err("corrupt PGM: expected one whitespace byte after maxval".into());
+        }
+        let raster = &bytes[at + 1..];
+        let size = if maxval > 255 { 2 } else { 1 };
+        if raster.len() < count * size {
+            return Err(format!("truncated PGM: {width}×{height} needs {} bytes of samples, got {}", count * size, raster.len()));
+        }
+        for sample in raster[..count * size].chunks_exact(size) {
+            let v = if size == 2 { (sample[0] as usize) << 8 | sample[1] as usize } else { sample[0] as usize };
+            pixels.push(scale(v)?);
+        }
+    } else {
+        for i in 0..count {
+            let v = pgm_number(bytes, &mut at, "sample").map_err(|_| format!("corrupt or truncated PGM: sample {i} of {count} is missing or not a number"))?;
+            pixels.push(scale(v)?);
+        }
+    }
+    GreyImage::new(width, height, pixels)
+}
+// ANCHOR_END: pgm
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn png_bytes(width: u32, height: u32, colour: png::ColorType, depth: png::BitDepth, data: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut encoder = png::Encoder::new(&mut out, width, height);
+        encoder.set_color(colour);
+        encoder.set_depth(depth);
+        let mut writer = encoder.write_header().unwrap();
+        writer.write_image_data(data).unwrap();
+        writer.finish().unwrap();
+        out
+    }
+
+    #[test]
+    fn png_grey_rgb_rgba_and_16_bit() {
+        use png::{BitDepth::*, ColorType::*};
+        let grey = decode(&png_bytes(2, 1, Grayscale, Eight, &[0, 200])).unwrap();
+        assert_eq!((grey.width(), grey.height(), grey.pixels()), (2, 1, &[0u8, 200][..]));
+        let grey16 = decode(&png_bytes(2, 1, Grayscale, Sixteen, &[0x12, 0x34, 0xff, 0xff])).unwrap();
+        assert_eq!(grey16.pixels(), &[0x12, 0xff]);
+        let rgb = decode(&png_bytes(2, 1, Rgb, Eight, &[255, 0, 0, 10, 20, 30])).unwrap();
+        assert_eq!(rgb.pixels(), &[76, 18]); // 0.299·255 = 76.2; 2.99 + 11.74 + 3.42 = 18.15
+        // Black strokes on a transparent background are read on white...
+        let rgba = decode(&png_bytes(3, 1, Rgba, Eight, &[0, 0, 0, 255, 0, 0, 0, 0, 0, 0, 0, 128])).unwrap();
+        assert_eq!(rgba.pixels(), &[0, 255, 127]);
+        // ...white strokes on black.
+        let ga = decode(&png_bytes(2, 1, GrayscaleAlpha, Eight, &[255, 255, 255, 0])).unwrap();
+        assert_eq!(ga.pixels(), &[255, 0]);
+    }
+
+    #[test]
+    fn pgm_binary_plain_comments_and_maxval() {
+        let p5 = decode(b"P5\n# a comment\n3 1\n255\n\x00\x80\xff").unwrap();
+        assert_eq!((p5.width(), p5.height(), p5.pixels()), (3, 1, &[0u8, 128, 255][..]));
+        let p2 = decode(b"P2 2 2 15\n0 15\n# half\n7 8\n").unwrap();
+        assert_eq!(p2.pixels(), &[0, 255, 119, 136]);
+        let p5_16 = decode(b"P5 2 1 65535\n\xff\xff\x80\x00").unwrap();
+        assert_eq!(p5_16.pixels(), &[255, 128]);
+    }
+
+    /// CRC-32 as PNG chunks use it (bitwise; only for building a test header).
+    fn crc32(bytes: &[u8]) -> u32 {
+        let mut crc = !0u32;
+        for &b in bytes {
+            crc ^= b as u32;
+            for _ in 0..8 {
+                crc = if crc & 1 != 0 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+            }
+        }
+        !crc
+    }
+
+    #[test]
+    fn bad_files_get_one_line_errors() {
+        let err = |b: &[u8]| decode(b).unwrap_err();
+        assert!(err(b"GIF89a").starts_with("not a PNG or PGM"));
+        assert_eq!(err(b"P5 3 1 255\n\x00"), "truncated PGM: 3×1 needs 3 bytes of samples, got 1");
+        assert_eq!(err(b"P2 2 1 255 0"), "corrupt or truncated PGM: sample 1 of 2 is missing or not a number");
+        assert_eq!(err(b"P2 1 1 10 11"), "corrupt PGM: sample 11 is above maxval 10");
+        assert_eq!(err(b"P5 0 1 255\n"), "the image is 0×1 pixels, expected at least 1×1");
+        assert_eq!(err(b"P5 4097 2 255\n"), "the image is 4097×2 pixels, larger than the 4096×4096 limit");
+        assert!(err(b"P5 x").starts_with("corrupt PGM: expected the width"));
+        // A PNG header claiming 100000×100000 is refused before any pixel is allocated.
+        // (The IHDR chunk's CRC is recomputed, so the header is valid and only the size is wrong.)
+        let mut huge = png_bytes(1, 1, png::ColorType::Grayscale, png::BitDepth::Eight, &[0]);
+        huge[16..20].copy_from_slice(&100_000u32.to_be_bytes());
+        huge[20..24].copy_from_slice(&100_000u32.to_be_bytes());
+        let crc = crc32(&huge[12..29]);
+        huge[29..33].copy_from_slice(&crc.to_be_bytes());
+        assert_eq!(err(&huge), "the image is 100000×100000 pixels, larger than the 4096×4096 limit");
+        let mut cut = png_bytes(4, 4, png::ColorType::Grayscale, png::BitDepth::Eight, &[9; 16]);
+        cut.truncate(cut.len() - 20);
+        assert!(err(&cut).starts_with("corrupt PNG"), "{}", err(&cut));
+        assert!(err(b"").starts_with("not a PNG"));
+    }
+
+    #[test]
+    fn load_names_the_file() {
+        let e = load(Path::new("/nonexistent/digit.png")).unwrap_err();
+        assert!(e.to_string().starts_with("/nonexistent/digit.png: cannot open:"), "{e}");
+    }
+}

@@ -1,0 +1,223 @@
+//! `cargo xtask soak [--seconds 30] [--connections 64] [--binary FILE]`: the release server under a steady load
+//! of keep-alive clients on loopback, for a fixed time.
+//!
+//! Trains a small model on the committed fixture (one epoch), starts `mnistlearn serve` on a free
+//! port, warms it up, reads its RSS (`/proc/PID/status`), then runs `--connections` client
+//! threads, each with one keep-alive connection sending `POST /predict` with a fixture image and
+//! reading the answer, for `--seconds`. Reports requests/s, the p50/p99 round trip, errors (any
+//! answer other than 200, or a broken connection — the client then reconnects), and the server's
+//! RSS before and after. Fails on any error or an RSS growth over 5 MiB. Not run in CI: it is a
+//! measurement, and takes the whole machine for its duration.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::util::build_release;
+
+const RSS_GROWTH_LIMIT_MIB: f64 = 5.0;
+
+struct Options {
+    seconds: u64,
+    connections: usize,
+    /// Another build of `mnistlearn` to soak instead of this tree's release build (to compare).
+    binary: Option<std::path::PathBuf>,
+}
+
+fn parse(args: &[String]) -> Result<Options, String> {
+    let mut options = Options { seconds: 30, connections: 64, binary: None };
+    let mut it = args.iter();
+    while let Some(flag) = it.next() {
+        if flag == "--binary" {
+            options.binary = Some(it.next().ok_or("soak: --binary needs a path")?.into());
+            continue;
+        }
+        let value = it.next().and_then(|v| v.parse::<u64>().ok()).filter(|&n| n > 0);
+        match flag.as_str() {
+            "--seconds" => options.seconds = value.ok_or("soak: --seconds needs a positive number")?,
+            "--connections" => options.connections = value.ok_or("soak: --connections needs a positive number")? as usize,
+            other => return Err(format!("soak: unknown flag '{other}' (expected --seconds N, --connections N, --binary FILE)")),
+        }
+    }
+    Ok(options)
+}
+
+pub fn run(args: &[String]) -> Result<(), String> {
+    let options = parse(args)?;
+    let bin = match &options.binary {
+        Some(path) => path.clone(),
+        None => build_release()?,
+    };
+    let root = crate::project_root();
+    let fixture = root.join("tests/fixtures/mnist-small");
+    let work = root.join("target/soak");
+    std::fs::create_dir_all(&work).map_err(|e| format!("{}: {e}", work.display()))?;
+    let weights = work.join("weights.bin");
+    let mut train = Command::new(&bin);
+    train.arg("train").arg("--data").arg(&fixture).arg("--out").arg(&weights).args(["--epochs", "1"]).stdout(Stdio::null());
+    crate::util::run_checked(train, "mnistlearn train (the soak's model)")?;
+    let images = fixture_images(&fixture.join("t10k-images-idx3-ubyte.gz"))?;
+
+    let mut child = Command::new(&bin)
+        .args(["serve", "--addr", "127.0.0.1:0", "--weights"])
+        .arg(&weights)
+        .stdout(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("mnistlearn serve: cannot start: {e}"))?;
+    let pid = child.id();
+    let result = (|| {
+        let mut first_line = String::new();
+        BufReader::new(child.stdout.take().expect("piped")).read_line(&mut first_line).map_err(|e| format!("mnistlearn serve: {e}"))?;
+        let addr: SocketAddr = first_line
+            .split("http://")
+            .nth(1)
+            .and_then(|s| s.split_whitespace().next())
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| format!("mnistlearn serve: cannot find the address in {first_line:?}"))?;
+
+        // Warm-up: every client connection once, so "before" includes the per-connection state.
+        let mut warm = Vec::new();
+        for c in 0..options.connections {
+            let mut client = Client::connect(addr)?;
+            for i in 0..20 {
+                client.predict(&images[(c + i) % images.len()])?;
+            }
+            warm.push(client);
+        }
+        drop(warm);
+        std::thread::sleep(Duration::from_millis(200));
+        let rss_before = rss_mib(pid)?;
+
+        let stop = Arc::new(AtomicBool::new(false));
+        let images = Arc::new(images);
+        let started = Instant::now();
+        let handles: Vec<_> = (0..options.connections)
+            .map(|c| {
+                let (stop, images) = (stop.clone(), images.clone());
+                std::thread::spawn(move || {
+                    let mut latencies_us: Vec<u32> = Vec::with_capacity(1 << 16);
+                    let mut errors = 0u64;
+                    let mut client = None;
+                    let mut i = c;
+                    while !stop.load(Ordering::Relaxed) {
+                        let connected = match client.take() {
+                            Some(existing) => Ok(existing),
+                            None => Client::connect(addr),
+                        };
+                        let mut current = match connected {
+                            Ok(current) => current,
+                            Err(_) => {
+                                errors += 1;
+                                std::thread::sleep(Duration::from_millis(10));
+                                continue;
+                            }
+                        };
+                        let t = Instant::now();
+                        match current.predict(&images[i % images.len()]) {
+                            Ok(()) => {
+                                latencies_us.push(t.elapsed().as_micros().min(u32::MAX as u128) as u32);
+                                client = Some(current);
+                            }
+                            Err(_) => errors += 1,
+                        }
+                        i += 1;
+                    }
+                    (latencies_us, errors)
+                })
+            })
+            .collect();
+        std::thread::sleep(Duration::from_secs(options.seconds));
+        stop.store(true, Ordering::Relaxed);
+        let mut latencies = Vec::new();
+        let mut errors = 0;
+        for h in handles {
+            let (l, e) = h.join().map_err(|_| "soak: a client thread panicked".to_string())?;
+            latencies.extend(l);
+            errors += e;
+        }
+        let elapsed = started.elapsed().as_secs_f64();
+        std::thread::sleep(Duration::from_millis(200));
+        let rss_after = rss_mib(pid)?;
+        latencies.sort_unstable();
+        let pct = |p: f64| latencies.get(((latencies.len().max(1) - 1) as f64 * p) as usize).copied().unwrap_or(0);
+        let growth = rss_after - rss_before;
+        println!("| measure | result |\n|---|---|");
+        println!("| duration, keep-alive connections | {elapsed:.1} s, {} |", options.connections);
+        println!("| requests answered 200 | {} |", latencies.len());
+        println!("| requests/s | {:.0} |", latencies.len() as f64 / elapsed);
+        println!("| round trip p50 / p99 | {} µs / {} µs |", pct(0.5), pct(0.99));
+        println!("| errors | {errors} |");
+        println!("| server RSS before / after | {rss_before:.1} MiB / {rss_after:.1} MiB ({growth:+.1} MiB) |");
+        if errors > 0 || growth > RSS_GROWTH_LIMIT_MIB {
+            return Err(format!("soak: {errors} errors, RSS growth {growth:.1} MiB (limit {RSS_GROWTH_LIMIT_MIB} MiB)"));
+        }
+        Ok(())
+    })();
+    let _ = child.kill();
+    let _ = child.wait();
+    result
+}
+
+/// The server's resident set size, from `/proc/PID/status` (`VmRSS`, in kB).
+fn rss_mib(pid: u32) -> Result<f64, String> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).map_err(|e| format!("/proc/{pid}/status: {e}"))?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map(|kb| kb / 1024.0)
+        .ok_or_else(|| format!("/proc/{pid}/status: no VmRSS line"))
+}
+
+/// The fixture's test images as raw 784-byte bodies.
+fn fixture_images(path: &std::path::Path) -> Result<Vec<Vec<u8>>, String> {
+    let mut raw = Vec::new();
+    flate2::read::GzDecoder::new(std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?)
+        .read_to_end(&mut raw)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(raw[16..].chunks_exact(784).map(|c| c.to_vec()).collect())
+}
+
+/// A keep-alive HTTP/1.1 client for `POST /predict`, enough for a load without a library.
+struct Client {
+    reader: BufReader<TcpStream>,
+    stream: TcpStream,
+}
+
+impl Client {
+    fn connect(addr: SocketAddr) -> Result<Client, String> {
+        let stream = TcpStream::connect(addr).map_err(|e| format!("connect {addr}: {e}"))?;
+        stream.set_nodelay(true).map_err(|e| e.to_string())?;
+        stream.set_read_timeout(Some(Duration::from_secs(10))).map_err(|e| e.to_string())?;
+        Ok(Client { reader: BufReader::new(stream.try_clone().map_err(|e| e.to_string())?), stream })
+    }
+
+    fn predict(&mut self, body: &[u8]) -> Result<(), String> {
+        let mut request =
+            format!("POST /predict HTTP/1.1\r\nHost: soak\r\nContent-Length: {}\r\n\r\n", body.len()).into_bytes();
+        request.extend_from_slice(body);
+        self.stream.write_all(&request).map_err(|e| format!("send: {e}"))?;
+        let mut status = String::new();
+        self.reader.read_line(&mut status).map_err(|e| format!("receive: {e}"))?;
+        if !status.starts_with("HTTP/1.1 200") {
+            return Err(format!("answered {status:?}"));
+        }
+        let mut length = 0usize;
+        loop {
+            let mut line = String::new();
+            self.reader.read_line(&mut line).map_err(|e| format!("receive: {e}"))?;
+            if line == "\r\n" || line.is_empty() {
+                break;
+            }
+            if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                length = v.trim().parse().map_err(|_| format!("bad content-length {line:?}"))?;
+            }
+        }
+        let mut body = vec![0u8; length];
+        self.reader.read_exact(&mut body).map_err(|e| format!("receive body: {e}"))?;
+        Ok(())
+    }
+}
