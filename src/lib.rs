@@ -12,7 +12,10 @@
 //! | `src/io/*.asm`       | [`io`]        |
 //! | `app/server.c`       | [`serve`]     |
 //!
-//! The binary (`src/main.rs`) is a thin shell over [`cli::run`].
+//! The binary (`src/main.rs`) is a thin shell over [`cli::run`]. `ARCHITECTURE.md` at the top
+//! of the repository is the full map: every module, the data flow from IDX bytes to weights.bin
+//! to a served prediction, which code is the reference and which the fast path, and the
+//! invariants each keeps.
 
 // The kernels write `acc = acc + w * x` rather than `acc += w * x`: the same operation, spelled
 // as the canonical definition in `nn` spells it. Kernel signatures are wide by nature. And

@@ -7,9 +7,9 @@
 //! mirrors are tried in order.
 
 use std::fs;
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::process::Command;
 
 use flate2::read::GzDecoder;
 use sha2::{Digest, Sha256};
@@ -142,8 +142,8 @@ fn download(mirror: Option<&str>, name: &str, temp: &Path) -> Result<String, Str
         return Err(format!("mirror {m}: has neither {name}.gz nor {name}"));
     }
     // One short line when no mirror answers (offline, or a firewall): each host once, with the
-    // kind of failure, and what to do about it. ureq's own messages repeat the whole URL and
-    // run to ~300 characters each.
+    // kind of failure, and what to do about it (the full messages repeat the whole URL and run
+    // to ~300 characters each).
     let mut failures: Vec<(String, String)> = Vec::new();
     for base in PUBLIC_MIRRORS {
         let url = format!("{base}{name}.gz");
@@ -180,32 +180,46 @@ enum HttpFailure {
     Local(String),
 }
 
-/// A short name for why a request failed (the URL is already known to the caller).
-fn reason(error: &ureq::Error) -> String {
-    match error {
-        ureq::Error::Status(code, _) => format!("HTTP {code}"),
-        ureq::Error::Transport(t) => match t.kind() {
-            ureq::ErrorKind::Dns => "DNS lookup failed".into(),
-            ureq::ErrorKind::ConnectionFailed => "connection failed".into(),
-            ureq::ErrorKind::Io => "network error".into(),
-            other => other.to_string(),
-        },
-    }
-}
-
+/// Downloads `url` to `temp` with the system's `curl`. Not an HTTP crate: a TLS stack (rustls and
+/// ring, with its C build) was about a sixth of the workspace's clean compile — paid by every
+/// `cargo test` — for four downloads that CI never makes (it copies from a local mirror), and
+/// curl is on every Linux, macOS and Windows 10+ machine.
 fn download_http(url: &str, temp: &Path) -> Result<String, HttpFailure> {
     // Bounded waits: an address that drops packets must not hold `fetch` for minutes.
-    let agent = ureq::AgentBuilder::new().timeout_connect(Duration::from_secs(15)).timeout_read(Duration::from_secs(60)).build();
-    let response = agent.get(url).call().map_err(|e| HttpFailure::Network(reason(&e)))?;
-    let mut reader = response.into_reader();
-    let local = |e: io::Error| HttpFailure::Local(format!("{}: {e}", temp.display()));
-    let mut file = fs::File::create(temp).map_err(local)?;
-    if let Err(e) = io::copy(&mut reader, &mut file) {
-        let _ = fs::remove_file(temp);
-        return Err(HttpFailure::Network(format!("download interrupted: {e}")));
+    let output = Command::new("curl")
+        .args(["--fail", "--location", "--silent", "--show-error", "--connect-timeout", "15"])
+        .args(["--speed-limit", "1", "--speed-time", "60", "--write-out", "%{http_code}", "--output"])
+        .arg(temp)
+        .arg(url)
+        .output();
+    let output = match output {
+        Ok(output) => output,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            return Err(HttpFailure::Local(
+                "fetch: downloading needs `curl` on the PATH; or set MNIST_MIRROR=DIR to a local copy".into(),
+            ))
+        }
+        Err(e) => return Err(HttpFailure::Local(format!("fetch: cannot run curl: {e}"))),
+    };
+    if output.status.success() {
+        return Ok(url.to_string());
     }
-    file.flush().map_err(local)?;
-    Ok(url.to_string())
+    let _ = fs::remove_file(temp);
+    let http_code = String::from_utf8_lossy(&output.stdout).trim().to_string();
+    Err(HttpFailure::Network(curl_reason(output.status.code(), &http_code)))
+}
+
+/// A short reason for a failed curl run, from its exit code (curl(1), "EXIT CODES").
+fn curl_reason(exit: Option<i32>, http_code: &str) -> String {
+    match exit {
+        Some(6) => "DNS lookup failed".into(),
+        Some(7) => "connection failed".into(),
+        Some(22) => format!("HTTP {http_code}"),
+        Some(28) => "timed out".into(),
+        Some(35 | 60) => "TLS handshake failed".into(),
+        Some(code) => format!("curl exit code {code}"),
+        None => "curl was killed".into(),
+    }
 }
 
 #[cfg(test)]
