@@ -10,14 +10,14 @@
 //!
 //! Prints a table and writes `target/bench.json`.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::io::{BufRead, BufReader, Read};
+use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use crate::fetch::{self, content_sha256, FetchOptions};
-use crate::util::{build_release, parse_overall, parse_training_seconds, python_with_numpy};
+use crate::util::{build_release, parse_overall, parse_training_seconds, python_with_numpy, HttpClient};
 
 /// Runs a command, returning stdout, wall seconds and peak RSS in MiB (from `wait4`).
 fn run_measured(cmd: &mut Command, what: &str) -> Result<(String, f64, f64), String> {
@@ -266,46 +266,3 @@ fn test_images(data: &Path, n: usize) -> Result<Vec<Vec<u8>>, String> {
     Ok(raw[16..].chunks_exact(784).take(n).map(|c| c.to_vec()).collect())
 }
 
-/// A minimal HTTP/1.1 keep-alive client: enough to time `POST /predict` without a library.
-struct HttpClient {
-    reader: BufReader<TcpStream>,
-    stream: TcpStream,
-}
-
-impl HttpClient {
-    fn connect(addr: SocketAddr) -> Result<HttpClient, String> {
-        let stream = TcpStream::connect(addr).map_err(|e| format!("connect {addr}: {e}"))?;
-        stream.set_nodelay(true).map_err(|e| e.to_string())?;
-        stream.set_read_timeout(Some(Duration::from_secs(10))).map_err(|e| e.to_string())?;
-        Ok(HttpClient { reader: BufReader::new(stream.try_clone().map_err(|e| e.to_string())?), stream })
-    }
-
-    fn predict(&mut self, body: &[u8]) -> Result<(), String> {
-        let mut request = format!(
-            "POST /predict HTTP/1.1\r\nHost: bench\r\nContent-Type: application/octet-stream\r\nContent-Length: {}\r\n\r\n",
-            body.len()
-        )
-        .into_bytes();
-        request.extend_from_slice(body);
-        self.stream.write_all(&request).map_err(|e| format!("send: {e}"))?;
-        let mut status = String::new();
-        self.reader.read_line(&mut status).map_err(|e| format!("receive: {e}"))?;
-        if !status.starts_with("HTTP/1.1 200") {
-            return Err(format!("serve answered {status:?}"));
-        }
-        let mut length = 0usize;
-        loop {
-            let mut line = String::new();
-            self.reader.read_line(&mut line).map_err(|e| format!("receive: {e}"))?;
-            if line == "\r\n" || line.is_empty() {
-                break;
-            }
-            if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                length = v.trim().parse().map_err(|_| format!("bad content-length {line:?}"))?;
-            }
-        }
-        let mut body = vec![0u8; length];
-        self.reader.read_exact(&mut body).map_err(|e| format!("receive body: {e}"))?;
-        Ok(())
-    }
-}

@@ -9,14 +9,14 @@
 //! RSS before and after. Fails on any error or an RSS growth over 5 MiB. Not run in CI: it is a
 //! measurement, and takes the whole machine for its duration.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::io::{BufRead, BufReader, Read};
+use std::net::SocketAddr;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::util::build_release;
+use crate::util::{build_release, HttpClient};
 
 const RSS_GROWTH_LIMIT_MIB: f64 = 5.0;
 
@@ -81,7 +81,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
         // Warm-up: every client connection once, so "before" includes the per-connection state.
         let mut warm = Vec::new();
         for c in 0..options.connections {
-            let mut client = Client::connect(addr)?;
+            let mut client = HttpClient::connect(addr)?;
             for i in 0..20 {
                 client.predict(&images[(c + i) % images.len()])?;
             }
@@ -105,7 +105,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
                     while !stop.load(Ordering::Relaxed) {
                         let connected = match client.take() {
                             Some(existing) => Ok(existing),
-                            None => Client::connect(addr),
+                            None => HttpClient::connect(addr),
                         };
                         let mut current = match connected {
                             Ok(current) => current,
@@ -181,43 +181,3 @@ fn fixture_images(path: &std::path::Path) -> Result<Vec<Vec<u8>>, String> {
     Ok(raw[16..].chunks_exact(784).map(|c| c.to_vec()).collect())
 }
 
-/// A keep-alive HTTP/1.1 client for `POST /predict`, enough for a load without a library.
-struct Client {
-    reader: BufReader<TcpStream>,
-    stream: TcpStream,
-}
-
-impl Client {
-    fn connect(addr: SocketAddr) -> Result<Client, String> {
-        let stream = TcpStream::connect(addr).map_err(|e| format!("connect {addr}: {e}"))?;
-        stream.set_nodelay(true).map_err(|e| e.to_string())?;
-        stream.set_read_timeout(Some(Duration::from_secs(10))).map_err(|e| e.to_string())?;
-        Ok(Client { reader: BufReader::new(stream.try_clone().map_err(|e| e.to_string())?), stream })
-    }
-
-    fn predict(&mut self, body: &[u8]) -> Result<(), String> {
-        let mut request =
-            format!("POST /predict HTTP/1.1\r\nHost: soak\r\nContent-Length: {}\r\n\r\n", body.len()).into_bytes();
-        request.extend_from_slice(body);
-        self.stream.write_all(&request).map_err(|e| format!("send: {e}"))?;
-        let mut status = String::new();
-        self.reader.read_line(&mut status).map_err(|e| format!("receive: {e}"))?;
-        if !status.starts_with("HTTP/1.1 200") {
-            return Err(format!("answered {status:?}"));
-        }
-        let mut length = 0usize;
-        loop {
-            let mut line = String::new();
-            self.reader.read_line(&mut line).map_err(|e| format!("receive: {e}"))?;
-            if line == "\r\n" || line.is_empty() {
-                break;
-            }
-            if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                length = v.trim().parse().map_err(|_| format!("bad content-length {line:?}"))?;
-            }
-        }
-        let mut body = vec![0u8; length];
-        self.reader.read_exact(&mut body).map_err(|e| format!("receive body: {e}"))?;
-        Ok(())
-    }
-}

@@ -1,6 +1,8 @@
 //! Small helpers shared by the xtask commands.
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::Duration;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -110,4 +112,49 @@ pub fn parse_epochs(lines: &[String]) -> Vec<(f64, f64)> {
 /// Parses `Training time: 4.59 s`.
 pub fn parse_training_seconds(lines: &[String]) -> Option<f64> {
     lines.iter().find_map(|l| l.strip_prefix("Training time: ")?.strip_suffix(" s")?.parse().ok())
+}
+
+/// A minimal HTTP/1.1 keep-alive client for `POST /predict`: enough for `bench` to time the
+/// server and for `soak` to load it, without an HTTP library.
+pub struct HttpClient {
+    reader: BufReader<TcpStream>,
+    stream: TcpStream,
+}
+
+impl HttpClient {
+    pub fn connect(addr: SocketAddr) -> Result<HttpClient, String> {
+        let stream = TcpStream::connect(addr).map_err(|e| format!("connect {addr}: {e}"))?;
+        stream.set_nodelay(true).map_err(|e| e.to_string())?;
+        stream.set_read_timeout(Some(Duration::from_secs(10))).map_err(|e| e.to_string())?;
+        Ok(HttpClient { reader: BufReader::new(stream.try_clone().map_err(|e| e.to_string())?), stream })
+    }
+
+    pub fn predict(&mut self, body: &[u8]) -> Result<(), String> {
+        let mut request = format!(
+            "POST /predict HTTP/1.1\r\nHost: bench\r\nContent-Type: application/octet-stream\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        )
+        .into_bytes();
+        request.extend_from_slice(body);
+        self.stream.write_all(&request).map_err(|e| format!("send: {e}"))?;
+        let mut status = String::new();
+        self.reader.read_line(&mut status).map_err(|e| format!("receive: {e}"))?;
+        if !status.starts_with("HTTP/1.1 200") {
+            return Err(format!("serve answered {status:?}"));
+        }
+        let mut length = 0usize;
+        loop {
+            let mut line = String::new();
+            self.reader.read_line(&mut line).map_err(|e| format!("receive: {e}"))?;
+            if line == "\r\n" || line.is_empty() {
+                break;
+            }
+            if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                length = v.trim().parse().map_err(|_| format!("bad content-length {line:?}"))?;
+            }
+        }
+        let mut body = vec![0u8; length];
+        self.reader.read_exact(&mut body).map_err(|e| format!("receive body: {e}"))?;
+        Ok(())
+    }
 }
