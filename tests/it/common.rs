@@ -1,7 +1,12 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+use std::ffi::OsStr;
+use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
@@ -28,4 +33,83 @@ pub fn redact_time(log: &str) -> String {
         .map(|l| if l.starts_with("Training time: ") { "Training time: [redacted]" } else { l })
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// Starts `mnistlearn serve ARGS…` and waits (at most a minute) for the line it prints once it
+/// listens, `Serving http://ADDR (weights: …)`; returns the child and that line. Panics with the
+/// server's stderr if the line never comes.
+pub fn spawn_serve<S: AsRef<OsStr>>(args: &[S]) -> (Child, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mnistlearn"))
+        .arg("serve")
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            let _ = tx.send(line);
+        }
+    });
+    match rx.recv_timeout(Duration::from_secs(60)) {
+        Ok(line) => (child, line),
+        Err(_) => {
+            let _ = child.kill();
+            let out = child.wait_with_output().unwrap();
+            panic!("no 'Serving' line; stderr: {}", String::from_utf8_lossy(&out.stderr));
+        }
+    }
+}
+
+/// One HTTP/1.1 response, read by hand.
+pub struct Answer {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Answer {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+}
+
+/// Reads one response (status line, headers, `Content-Length` or chunked body).
+pub fn read_answer(reader: &mut impl BufRead) -> Answer {
+    let mut status_line = String::new();
+    reader.read_line(&mut status_line).unwrap();
+    let status: u16 = status_line.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or_else(|| panic!("status line {status_line:?}"));
+    let mut headers = Vec::new();
+    loop {
+        let mut line = String::new();
+        reader.read_line(&mut line).unwrap();
+        let line = line.trim_end();
+        if line.is_empty() {
+            break;
+        }
+        let (name, value) = line.split_once(':').unwrap();
+        headers.push((name.trim().to_string(), value.trim().to_string()));
+    }
+    let mut answer = Answer { status, headers, body: Vec::new() };
+    if let Some(len) = answer.header("content-length") {
+        let mut body = vec![0u8; len.parse().unwrap()];
+        reader.read_exact(&mut body).unwrap();
+        answer.body = body;
+    } else if answer.header("transfer-encoding").is_some_and(|v| v.contains("chunked")) {
+        loop {
+            let mut size = String::new();
+            reader.read_line(&mut size).unwrap();
+            let size = usize::from_str_radix(size.trim(), 16).unwrap();
+            let mut chunk = vec![0u8; size + 2];
+            reader.read_exact(&mut chunk).unwrap();
+            if size == 0 {
+                break;
+            }
+            answer.body.extend_from_slice(&chunk[..size]);
+        }
+    }
+    answer
 }

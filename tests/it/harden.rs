@@ -10,7 +10,6 @@ use std::os::unix::fs::FileTypeExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
-use std::sync::mpsc;
 use std::time::Duration;
 
 use mnistlearn::data::shuffle::Rng;
@@ -412,23 +411,9 @@ impl Drop for Server {
 fn start(extra: &[&str]) -> Server {
     let dir = tempfile::tempdir().unwrap();
     let weights = some_weights(dir.path());
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_mnistlearn"))
-        .args(["serve", "--weights"])
-        .arg(&weights)
-        .args(extra)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            let _ = tx.send(line);
-        }
-    });
-    let line = rx.recv_timeout(Duration::from_secs(60)).expect("a 'Serving' line");
+    let mut args = vec![std::ffi::OsString::from("--weights"), weights.into_os_string()];
+    args.extend(extra.iter().map(std::ffi::OsString::from));
+    let (child, line) = crate::common::spawn_serve(&args);
     let addr = line["Serving http://".len()..].split(' ').next().unwrap().parse().unwrap();
     Server { child, addr, _dir: dir }
 }
@@ -460,26 +445,11 @@ fn predict_request(body: &[u8]) -> Vec<u8> {
     r
 }
 
-/// Status line and headers of one answer, then its body (by Content-Length).
+/// Status line, headers (names in lower case) and body of one answer.
 fn read_answer(reader: &mut impl BufRead) -> (u16, Vec<(String, String)>, Vec<u8>) {
-    let mut status = String::new();
-    reader.read_line(&mut status).unwrap();
-    let code = status.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or_else(|| panic!("status line {status:?}"));
-    let mut headers = Vec::new();
-    loop {
-        let mut line = String::new();
-        reader.read_line(&mut line).unwrap();
-        let line = line.trim_end();
-        if line.is_empty() {
-            break;
-        }
-        let (n, v) = line.split_once(':').unwrap();
-        headers.push((n.trim().to_ascii_lowercase(), v.trim().to_string()));
-    }
-    let length: usize = headers.iter().find(|(n, _)| n == "content-length").map_or(0, |(_, v)| v.parse().unwrap());
-    let mut body = vec![0; length];
-    reader.read_exact(&mut body).unwrap();
-    (code, headers, body)
+    let answer = crate::common::read_answer(reader);
+    let headers = answer.headers.into_iter().map(|(n, v)| (n.to_ascii_lowercase(), v)).collect();
+    (answer.status, headers, answer.body)
 }
 
 // The timeouts below are 1 s, and each read gives the server 5 s more before calling the

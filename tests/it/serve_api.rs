@@ -4,11 +4,12 @@
 //! No data files are needed: the network is a seeded random initialisation, written to a
 //! temporary weights.bin when the binary needs one.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::ffi::OsStr;
+use std::io::{BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::{mpsc, Arc};
+use std::sync::Arc;
 use std::time::Duration;
 
 use mnistlearn::data::shuffle::Rng;
@@ -16,6 +17,8 @@ use mnistlearn::io::weights;
 use mnistlearn::math::SimdLevel;
 use mnistlearn::nn::{argmax, Network};
 use mnistlearn::serve::{predict_json, routes, BODY_LIMIT};
+
+use crate::common::{read_answer, Answer};
 
 // ---- helpers ------------------------------------------------------------------------------
 
@@ -216,47 +219,13 @@ fn write_weights(dir: &Path, net: &Network) -> PathBuf {
 fn start_server(net: &Network, simd: &str) -> Server {
     let dir = tempfile::tempdir().unwrap();
     let weights = write_weights(dir.path(), net);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mnistlearn"))
-        .args(["serve", "--addr", "127.0.0.1:0", "--simd", simd, "--weights"])
-        .arg(&weights)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            let _ = tx.send(line);
-        }
-    });
-    let line = match rx.recv_timeout(Duration::from_secs(60)) {
-        Ok(line) => line,
-        Err(_) => {
-            let _ = child.kill();
-            let out = child.wait_with_output().unwrap();
-            panic!("no 'Serving' line; stderr: {}", String::from_utf8_lossy(&out.stderr));
-        }
-    };
+    let args = [OsStr::new("--addr"), OsStr::new("127.0.0.1:0"), OsStr::new("--simd"), OsStr::new(simd), OsStr::new("--weights"), weights.as_os_str()];
+    let (child, line) = crate::common::spawn_serve(&args);
     let expected_tail = format!(" (weights: {}, hidden {})", weights.display(), net.hidden());
     assert!(line.starts_with("Serving http://") && line.ends_with(&expected_tail), "{line}");
     let addr: SocketAddr = line["Serving http://".len()..line.len() - expected_tail.len()].parse().unwrap();
     assert_ne!(addr.port(), 0, "the printed address is the bound one");
     Server { child, addr, _dir: dir, weights }
-}
-
-/// One HTTP/1.1 response, read by hand.
-struct Answer {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-impl Answer {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
-    }
 }
 
 fn connect(addr: SocketAddr) -> TcpStream {
@@ -266,42 +235,6 @@ fn connect(addr: SocketAddr) -> TcpStream {
     stream
 }
 
-/// Reads one response (status line, headers, `Content-Length` or chunked body).
-fn read_answer(reader: &mut BufReader<TcpStream>) -> Answer {
-    let mut status_line = String::new();
-    reader.read_line(&mut status_line).unwrap();
-    let status: u16 = status_line.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or_else(|| panic!("status line {status_line:?}"));
-    let mut headers = Vec::new();
-    loop {
-        let mut line = String::new();
-        reader.read_line(&mut line).unwrap();
-        let line = line.trim_end();
-        if line.is_empty() {
-            break;
-        }
-        let (name, value) = line.split_once(':').unwrap();
-        headers.push((name.trim().to_string(), value.trim().to_string()));
-    }
-    let mut answer = Answer { status, headers, body: Vec::new() };
-    if let Some(len) = answer.header("content-length") {
-        let mut body = vec![0u8; len.parse().unwrap()];
-        reader.read_exact(&mut body).unwrap();
-        answer.body = body;
-    } else if answer.header("transfer-encoding").is_some_and(|v| v.contains("chunked")) {
-        loop {
-            let mut size = String::new();
-            reader.read_line(&mut size).unwrap();
-            let size = usize::from_str_radix(size.trim(), 16).unwrap();
-            let mut chunk = vec![0u8; size + 2];
-            reader.read_exact(&mut chunk).unwrap();
-            if size == 0 {
-                break;
-            }
-            answer.body.extend_from_slice(&chunk[..size]);
-        }
-    }
-    answer
-}
 
 fn post_predict_request(body: &[u8], close: bool) -> Vec<u8> {
     let mut request = format!(
