@@ -522,14 +522,9 @@ fn write_errors(dir: &Path, test_report: &TestReport, test_set: &crate::data::id
         let path = dir.join(report::error_file_name(e));
         let pixels = test_set.images.dense(e.index);
         let io_error = |err: std::io::Error| Error::io(format!("--errors: writing '{}'", path.display()), err);
-        let file = std::io::BufWriter::new(std::fs::File::create(&path).map_err(io_error)?);
-        let mut encoder = png::Encoder::new(file, 28, 28);
-        encoder.set_color(png::ColorType::Grayscale);
-        encoder.set_depth(png::BitDepth::Eight);
-        let png_error = |err: png::EncodingError| io_error(std::io::Error::other(err));
-        let mut writer = encoder.write_header().map_err(png_error)?;
-        writer.write_image_data(&pixels).map_err(png_error)?;
-        writer.finish().map_err(png_error)?;
+        let bytes = crate::io::image::encode_png(28, 28, png::ColorType::Grayscale, png::BitDepth::Eight, &pixels)
+            .map_err(|err| io_error(std::io::Error::other(err)))?;
+        std::fs::write(&path, bytes).map_err(io_error)?;
     }
     Ok(())
 }

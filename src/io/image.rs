@@ -201,19 +201,26 @@ fn decode_pgm(bytes: &[u8]) -> Result<GreyImage, String> {
 }
 // ANCHOR_END: pgm
 
+/// Encodes `samples` (rows top to bottom, `colour` at `depth`) as a PNG file's bytes, with the
+/// `png` crate's default compression: the one PNG writer of the project (`test --errors` and
+/// the book's figures, whose embedded pixel images are golden, so the settings must not drift).
+pub fn encode_png(width: u32, height: u32, colour: png::ColorType, depth: png::BitDepth, samples: &[u8]) -> Result<Vec<u8>, png::EncodingError> {
+    let mut out = Vec::new();
+    let mut encoder = png::Encoder::new(&mut out, width, height);
+    encoder.set_color(colour);
+    encoder.set_depth(depth);
+    let mut writer = encoder.write_header()?;
+    writer.write_image_data(samples)?;
+    writer.finish()?;
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn png_bytes(width: u32, height: u32, colour: png::ColorType, depth: png::BitDepth, data: &[u8]) -> Vec<u8> {
-        let mut out = Vec::new();
-        let mut encoder = png::Encoder::new(&mut out, width, height);
-        encoder.set_color(colour);
-        encoder.set_depth(depth);
-        let mut writer = encoder.write_header().unwrap();
-        writer.write_image_data(data).unwrap();
-        writer.finish().unwrap();
-        out
+        encode_png(width, height, colour, depth, data).unwrap()
     }
 
     #[test]
