@@ -12,12 +12,11 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { chromium } from 'playwright-core';
+import { launchChromium } from './chromium.mjs';
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const BOOK = path.resolve(process.env.MNISTLEARN_BOOK || path.join(REPO_ROOT, 'book', 'build'));
 const SRC = path.join(REPO_ROOT, 'book', 'src');
-const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const SHOT_DIR = path.join(REPO_ROOT, 'target', 'browser');
 // Generous: a guard against a hang on a loaded machine, not a speed requirement.
 const TEST_TIMEOUT = { timeout: 600_000 };
@@ -30,11 +29,7 @@ let browser;
 before(async () => {
   assert.ok(existsSync(path.join(BOOK, 'index.html')), `no built book at ${BOOK}: run \`mdbook build book\` first`);
   mkdirSync(SHOT_DIR, { recursive: true });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launchChromium();
 });
 
 after(async () => {
