@@ -8,7 +8,13 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::service::Service;
+use hyper_util::service::TowerToHyperService;
 use sha2::{Digest, Sha256};
+use std::convert::Infallible;
+use warp::Filter;
 
 /// The committed MNIST fixture: 2,000 training and 500 test images.
 pub fn fixture_dir() -> PathBuf {
@@ -112,4 +118,51 @@ pub fn read_answer(reader: &mut impl BufRead) -> Answer {
         }
     }
     answer
+}
+
+/// A request to the app's routes without a socket, built like `warp::test::request()`: `GET /`
+/// unless told otherwise, and `body` sets `content-length` as a client would. It goes through
+/// `warp::service`, the service the server itself runs. (warp's own `test` feature would also
+/// build warp's HTTP/2 server, which the app does not use: about 15 s of a clean build.)
+pub struct RouteRequest(warp::http::Request<Full<Bytes>>);
+
+pub fn request() -> RouteRequest {
+    RouteRequest(warp::http::Request::new(Full::default()))
+}
+
+impl RouteRequest {
+    pub fn method(mut self, method: &str) -> Self {
+        *self.0.method_mut() = method.parse().expect("a valid method");
+        self
+    }
+
+    pub fn path(mut self, path: &str) -> Self {
+        *self.0.uri_mut() = path.parse().expect("a valid request path");
+        self
+    }
+
+    pub fn header(mut self, name: &'static str, value: &str) -> Self {
+        self.0.headers_mut().insert(name, value.parse().expect("a valid header value"));
+        self
+    }
+
+    pub fn body(mut self, body: impl AsRef<[u8]>) -> Self {
+        let body = Bytes::copy_from_slice(body.as_ref());
+        let length = body.len().to_string();
+        *self.0.body_mut() = Full::new(body);
+        self.header("content-length", &length)
+    }
+
+    /// The routes' answer, its body read whole.
+    pub async fn reply<F>(self, routes: &F) -> warp::http::Response<Bytes>
+    where
+        F: Filter<Extract = (warp::reply::Response,), Error = Infallible> + Clone + Send + Sync + 'static,
+        F::Future: Send,
+    {
+        let service = TowerToHyperService::new(warp::service(routes.clone()));
+        let Ok(response) = service.call(self.0).await;
+        let (parts, body) = response.into_parts();
+        let body = body.collect().await.expect("the routes' body reads whole").to_bytes();
+        warp::http::Response::from_parts(parts, body)
+    }
 }

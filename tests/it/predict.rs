@@ -17,7 +17,7 @@ use mnistlearn::nn::train::{train, TrainConfig};
 use mnistlearn::nn::{argmax, Network};
 use mnistlearn::serve::{classify_json, routes, CLASSIFY_BODY_LIMIT};
 
-use crate::common::fixture_dir;
+use crate::common::{self, fixture_dir};
 use crate::redraw::{self, Format, Tally};
 
 /// The default recipe on the fixture's 2,000 training images, trained once per test binary.
@@ -242,7 +242,7 @@ async fn classify_preprocesses_in_rust_and_answers_digit_seen_and_hidden() {
     let net = Arc::new(Network::init(32, &mut Rng::from_seed(3)));
     let api = routes(net.clone(), SimdLevel::detect());
     let canvas = canvas_with_bar();
-    let res = warp::test::request().method("POST").path("/classify?width=280&height=280").body(&canvas).reply(&api).await;
+    let res = common::request().method("POST").path("/classify?width=280&height=280").body(&canvas).reply(&api).await;
     assert_eq!(res.status(), 200);
     assert_eq!(res.headers()["content-type"], "application/json");
     let value: serde_json::Value = serde_json::from_slice(res.body()).unwrap();
@@ -274,7 +274,7 @@ async fn classify_calls_a_blank_canvas_empty() {
     let net = Arc::new(Network::init(32, &mut Rng::from_seed(3)));
     let api = routes(net, SimdLevel::detect());
     for fill in [0u8, 255, 130] {
-        let res = warp::test::request().method("POST").path("/classify?width=100&height=60").body(vec![fill; 6000]).reply(&api).await;
+        let res = common::request().method("POST").path("/classify?width=100&height=60").body(vec![fill; 6000]).reply(&api).await;
         assert_eq!(res.status(), 200);
         assert_eq!(res.body().as_ref(), br#"{"empty":true}"#);
     }
@@ -298,13 +298,13 @@ async fn classify_refuses_bad_sizes_with_one_line_errors() {
         ("/classify?width=4&height=4", 15, 400, "body must be exactly width × height = 4 × 4 = 16 bytes (one grey byte per pixel, row-major), got 15"),
     ];
     for (path, len, status, message) in cases {
-        let res = warp::test::request().method("POST").path(path).body(vec![0u8; len]).reply(&api).await;
+        let res = common::request().method("POST").path(path).body(vec![0u8; len]).reply(&api).await;
         assert_eq!(res.status(), status, "{path}");
         let text = error(res.body());
         assert!(text.contains(message), "{path}: {text}");
     }
     // One byte over the limit: 413, not a 400 about the size.
-    let res = warp::test::request()
+    let res = common::request()
         .method("POST")
         .path("/classify?width=1024&height=1024")
         .body(vec![0u8; CLASSIFY_BODY_LIMIT as usize + 1])
@@ -312,7 +312,7 @@ async fn classify_refuses_bad_sizes_with_one_line_errors() {
         .await;
     assert_eq!(res.status(), 413);
     assert!(error(res.body()).contains("at most 1024 × 1024"), "{}", error(res.body()));
-    let res = warp::test::request().method("GET").path("/classify?width=4&height=4").reply(&api).await;
+    let res = common::request().method("GET").path("/classify?width=4&height=4").reply(&api).await;
     assert_eq!(res.status(), 405);
     assert_eq!(res.headers()["allow"], "POST");
 }
@@ -321,7 +321,7 @@ async fn classify_refuses_bad_sizes_with_one_line_errors() {
 async fn hidden_weights_are_each_units_weights_scaled_to_127() {
     let net = Arc::new(Network::init(32, &mut Rng::from_seed(3)));
     let api = routes(net.clone(), SimdLevel::detect());
-    let res = warp::test::request().method("GET").path("/hidden-weights").reply(&api).await;
+    let res = common::request().method("GET").path("/hidden-weights").reply(&api).await;
     assert_eq!(res.status(), 200);
     let value: serde_json::Value = serde_json::from_slice(res.body()).unwrap();
     assert_eq!(value["hidden"], 32);

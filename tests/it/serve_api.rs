@@ -1,4 +1,4 @@
-//! `mnistlearn serve`: the routes through `warp::test` (no sockets), then the real binary on a
+//! `mnistlearn serve`: the routes through `warp::service` (no sockets), then the real binary on a
 //! real socket — parallel clients, bad requests, chunked bodies, startup failures and Ctrl-C.
 //!
 //! No data files are needed: the network is a seeded random initialisation, written to a
@@ -18,7 +18,7 @@ use mnistlearn::math::SimdLevel;
 use mnistlearn::nn::{argmax, Network};
 use mnistlearn::serve::{predict_json, routes, BODY_LIMIT};
 
-use crate::common::{read_answer, Answer};
+use crate::common::{self, read_answer, Answer};
 
 // ---- helpers ------------------------------------------------------------------------------
 
@@ -77,7 +77,7 @@ async fn predict_answers_bit_exactly_at_every_simd_level() {
         let api = routes(net.clone(), level);
         for seed in [1, 2, 3, 99] {
             let pixels = image(seed);
-            let res = warp::test::request().method("POST").path("/predict").body(&pixels).reply(&api).await;
+            let res = common::request().method("POST").path("/predict").body(&pixels).reply(&api).await;
             assert_eq!(res.status(), 200, "{level}");
             assert_eq!(res.headers()["content-type"], "application/json");
             let json = std::str::from_utf8(res.body()).unwrap();
@@ -87,7 +87,7 @@ async fn predict_answers_bit_exactly_at_every_simd_level() {
         }
         // Blank and saturated images are legal inputs too.
         for pixels in [vec![0u8; 784], vec![255u8; 784]] {
-            let res = warp::test::request().method("POST").path("/predict").body(&pixels).reply(&api).await;
+            let res = common::request().method("POST").path("/predict").body(&pixels).reply(&api).await;
             assert_eq!(res.status(), 200);
             check_prediction(std::str::from_utf8(res.body()).unwrap(), &net, level, &pixels);
         }
@@ -99,7 +99,7 @@ async fn wrong_body_sizes_are_400_naming_784() {
     let net = Arc::new(network(32));
     let api = routes(net.clone(), SimdLevel::SCALAR);
     for size in [0usize, 1, 783, 785, 1568, 10_000, BODY_LIMIT as usize] {
-        let res = warp::test::request().method("POST").path("/predict").body(vec![7u8; size]).reply(&api).await;
+        let res = common::request().method("POST").path("/predict").body(vec![7u8; size]).reply(&api).await;
         assert_eq!(res.status(), 400, "size {size}");
         assert_eq!(res.headers()["content-type"], "application/json");
         let message = error_text(res.body());
@@ -115,13 +115,13 @@ async fn wrong_body_sizes_are_400_naming_784() {
 async fn oversized_bodies_are_413() {
     let api = routes(Arc::new(network(32)), SimdLevel::SCALAR);
     for size in [BODY_LIMIT as usize + 1, 1 << 20] {
-        let res = warp::test::request().method("POST").path("/predict").body(vec![0u8; size]).reply(&api).await;
+        let res = common::request().method("POST").path("/predict").body(vec![0u8; size]).reply(&api).await;
         assert_eq!(res.status(), 413, "size {size}");
         let message = error_text(res.body());
         assert!(message.contains("784"), "{message}");
     }
     // A declared length over the limit is refused before any body is read.
-    let res = warp::test::request()
+    let res = common::request()
         .method("POST")
         .path("/predict")
         .header("content-length", "1048576")
@@ -141,7 +141,7 @@ async fn wrong_method_is_405_with_allow() {
         ("POST", "/app.js", "GET, HEAD"),
         ("DELETE", "/style.css", "GET, HEAD"),
     ] {
-        let res = warp::test::request().method(method).path(path).reply(&api).await;
+        let res = common::request().method(method).path(path).reply(&api).await;
         assert_eq!(res.status(), 405, "{method} {path}");
         assert_eq!(res.headers()["allow"], allow, "{method} {path}");
         assert_eq!(res.headers()["content-type"], "application/json");
@@ -162,7 +162,7 @@ async fn unknown_paths_are_404() {
         ("GET", "/src/serve.rs"),
         ("GET", "/index.html"),
     ] {
-        let res = warp::test::request().method(method).path(path).reply(&api).await;
+        let res = common::request().method(method).path(path).reply(&api).await;
         assert_eq!(res.status(), 404, "{method} {path}");
         assert_eq!(res.headers()["content-type"], "application/json");
         assert!(error_text(res.body()).contains("not found"));
@@ -172,7 +172,7 @@ async fn unknown_paths_are_404() {
 #[tokio::test]
 async fn the_page_and_its_assets_are_served_with_their_types() {
     let api = routes(Arc::new(network(32)), SimdLevel::SCALAR);
-    let res = warp::test::request().path("/").reply(&api).await;
+    let res = common::request().path("/").reply(&api).await;
     assert_eq!(res.status(), 200);
     assert_eq!(res.headers()["content-type"], "text/html; charset=utf-8");
     let html = std::str::from_utf8(res.body()).unwrap();
@@ -183,12 +183,12 @@ async fn the_page_and_its_assets_are_served_with_their_types() {
         ("/app.js", "text/javascript; charset=utf-8", include_str!("../../web/app.js")),
         ("/style.css", "text/css; charset=utf-8", include_str!("../../web/style.css")),
     ] {
-        let res = warp::test::request().path(path).reply(&api).await;
+        let res = common::request().path(path).reply(&api).await;
         assert_eq!(res.status(), 200, "{path}");
         assert_eq!(res.headers()["content-type"], content_type);
         assert_eq!(res.body().as_ref(), text.as_bytes());
     }
-    let res = warp::test::request().method("HEAD").path("/").reply(&api).await;
+    let res = common::request().method("HEAD").path("/").reply(&api).await;
     assert_eq!(res.status(), 200);
 }
 
