@@ -123,7 +123,7 @@ pub fn read_answer(reader: &mut impl BufRead) -> Answer {
 /// A request to the app's routes without a socket, built like `warp::test::request()`: `GET /`
 /// unless told otherwise, and `body` sets `content-length` as a client would. It goes through
 /// `warp::service`, the service the server itself runs. (warp's own `test` feature would also
-/// build warp's HTTP/2 server, which the app does not use: about 15 s of a clean build.)
+/// build warp's server and with it HTTP/2, h2, which the app does not use.)
 pub struct RouteRequest(warp::http::Request<Full<Bytes>>);
 
 pub fn request() -> RouteRequest {
