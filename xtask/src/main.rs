@@ -9,6 +9,7 @@ mod bench;
 mod book;
 mod browser;
 mod ci;
+mod exact;
 mod fetch;
 mod figures;
 mod fuzz;
