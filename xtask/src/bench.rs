@@ -10,14 +10,13 @@
 //!
 //! Prints a table and writes `target/bench.json`.
 
-use std::io::{BufRead, BufReader, Read};
-use std::net::SocketAddr;
+use std::io::Read;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Instant;
 
 use crate::fetch::{self, content_sha256, FetchOptions};
-use crate::util::{build_release, parse_overall, parse_training_seconds, python_with_numpy, HttpClient};
+use crate::util::{build_release, parse_overall, parse_training_seconds, python_with_numpy, HttpClient, Server};
 
 /// Runs a command, returning stdout, wall seconds and peak RSS in MiB (from `wait4`).
 fn run_measured(cmd: &mut Command, what: &str) -> Result<(String, f64, f64), String> {
@@ -199,62 +198,43 @@ struct ServeBench {
 
 /// Starts `mnistlearn serve` on a free loopback port and measures it with keep-alive clients.
 fn bench_serve(bin: &Path, weights: &Path, data: &Path) -> Result<ServeBench, String> {
-    let mut child = Command::new(bin)
-        .args(["serve", "--addr", "127.0.0.1:0", "--weights"])
-        .arg(weights)
-        .stdout(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("mnistlearn serve: cannot start: {e}"))?;
-    let result = (|| {
-        let mut first_line = String::new();
-        BufReader::new(child.stdout.take().expect("piped"))
-            .read_line(&mut first_line)
-            .map_err(|e| format!("mnistlearn serve: {e}"))?;
-        let addr: SocketAddr = first_line
-            .split("http://")
-            .nth(1)
-            .and_then(|s| s.split_whitespace().next())
-            .and_then(|s| s.trim_end_matches('/').parse().ok())
-            .ok_or_else(|| format!("mnistlearn serve: cannot find the address in {first_line:?}"))?;
-        let images = test_images(data, 200)?;
-        // One client: latency distribution.
-        let mut client = HttpClient::connect(addr)?;
-        for image in images.iter().take(50) {
-            client.predict(image)?; // warm-up
-        }
-        let mut samples: Vec<f64> = Vec::with_capacity(2000);
-        for i in 0..2000 {
-            let t = Instant::now();
-            client.predict(&images[i % images.len()])?;
-            samples.push(t.elapsed().as_secs_f64() * 1e6);
-        }
-        samples.sort_by(|a, b| a.partial_cmp(b).unwrap());
-        let pct = |p: f64| samples[((samples.len() - 1) as f64 * p) as usize];
-        // Several clients: throughput over a fixed number of requests each.
-        let clients = 4;
-        let per_client = 2000;
-        let started = Instant::now();
-        let handles: Vec<_> = (0..clients)
-            .map(|c| {
-                let images = images.clone();
-                std::thread::spawn(move || -> Result<(), String> {
-                    let mut client = HttpClient::connect(addr)?;
-                    for i in 0..per_client {
-                        client.predict(&images[(i + c) % images.len()])?;
-                    }
-                    Ok(())
-                })
+    let server = Server::start(bin, weights)?;
+    let addr = server.addr;
+    let images = test_images(data, 200)?;
+    // One client: latency distribution.
+    let mut client = HttpClient::connect(addr)?;
+    for image in images.iter().take(50) {
+        client.predict(image)?; // warm-up
+    }
+    let mut samples: Vec<f64> = Vec::with_capacity(2000);
+    for i in 0..2000 {
+        let t = Instant::now();
+        client.predict(&images[i % images.len()])?;
+        samples.push(t.elapsed().as_secs_f64() * 1e6);
+    }
+    samples.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    let pct = |p: f64| samples[((samples.len() - 1) as f64 * p) as usize];
+    // Several clients: throughput over a fixed number of requests each.
+    let clients = 4;
+    let per_client = 2000;
+    let started = Instant::now();
+    let handles: Vec<_> = (0..clients)
+        .map(|c| {
+            let images = images.clone();
+            std::thread::spawn(move || -> Result<(), String> {
+                let mut client = HttpClient::connect(addr)?;
+                for i in 0..per_client {
+                    client.predict(&images[(i + c) % images.len()])?;
+                }
+                Ok(())
             })
-            .collect();
-        for h in handles {
-            h.join().map_err(|_| "bench client thread panicked".to_string())??;
-        }
-        let requests_per_s = (clients * per_client) as f64 / started.elapsed().as_secs_f64();
-        Ok(ServeBench { p50_us: pct(0.5), p99_us: pct(0.99), requests_per_s, clients })
-    })();
-    let _ = child.kill();
-    let _ = child.wait();
-    result
+        })
+        .collect();
+    for h in handles {
+        h.join().map_err(|_| "bench client thread panicked".to_string())??;
+    }
+    let requests_per_s = (clients * per_client) as f64 / started.elapsed().as_secs_f64();
+    Ok(ServeBench { p50_us: pct(0.5), p99_us: pct(0.99), requests_per_s, clients })
 }
 
 /// The first `n` test images as raw 784-byte bodies.

@@ -27,11 +27,7 @@ use std::path::{Component, Path, PathBuf};
 use std::process::Command;
 
 pub fn run(args: &[String]) -> Result<(), String> {
-    let build = match args {
-        [] => true,
-        [flag] if flag == "--no-build" => false,
-        _ => return Err(format!("book: unexpected arguments {args:?} (only --no-build; see `cargo xtask book --help`)")),
-    };
+    let build = !crate::util::optional_flag("book", args, "--no-build")?;
     let root = crate::project_root();
     let book = root.join("book");
     let src = book.join("src");

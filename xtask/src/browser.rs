@@ -7,11 +7,10 @@
 //! "3" in a corner among them) with the hidden layer lit, the blank canvas's prompt, and the
 //! page on a 390×844 phone.
 
-use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
-use crate::util::{build_release, run_checked};
+use crate::util::{build_release, run_checked, Server};
 
 pub fn run(args: &[String]) -> Result<(), String> {
     let root = crate::project_root();
@@ -30,27 +29,10 @@ pub fn run(args: &[String]) -> Result<(), String> {
         npm.args(["ci", "--no-audit", "--no-fund"]).current_dir(&test_dir);
         run_checked(npm, "npm ci (tests/browser)")?;
     }
-    let mut server = Command::new(&bin)
-        .args(["serve", "--addr", "127.0.0.1:0", "--weights"])
-        .arg(&weights)
-        .stdout(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("mnistlearn serve: cannot start: {e}"))?;
-    let result = (|| {
-        let mut line = String::new();
-        BufReader::new(server.stdout.take().expect("piped")).read_line(&mut line).map_err(|e| e.to_string())?;
-        let url = line
-            .split_whitespace()
-            .find(|w| w.starts_with("http://"))
-            .ok_or_else(|| format!("mnistlearn serve printed {line:?}, expected its URL"))?
-            .trim_end_matches('/')
-            .to_string();
-        println!("browser: server at {url}");
-        let mut node = Command::new("node");
-        node.args(["--test", "draw.test.mjs"]).current_dir(&test_dir).env("MNISTLEARN_URL", &url);
-        run_checked(node, "node --test tests/browser/draw.test.mjs")
-    })();
-    let _ = server.kill();
-    let _ = server.wait();
-    result
+    let server = Server::start(&bin, &weights)?;
+    let url = format!("http://{}", server.addr);
+    println!("browser: server at {url}");
+    let mut node = Command::new("node");
+    node.args(["--test", "draw.test.mjs"]).current_dir(&test_dir).env("MNISTLEARN_URL", &url);
+    run_checked(node, "node --test tests/browser/draw.test.mjs")
 }

@@ -53,11 +53,7 @@ const ORIGINAL_EPOCH_1: (f64, f64) = (0.6105, 85.26);
 const ORIGINAL_EPOCH_30: (f64, f64) = (0.0788, 97.78);
 
 pub fn run(args: &[String]) -> Result<(), String> {
-    let check = match args {
-        [] => false,
-        [flag] if flag == "--check" => true,
-        _ => return Err(format!("figures: unexpected arguments {args:?} (only --check)")),
-    };
+    let check = crate::util::optional_flag("figures", args, "--check")?;
     let root = crate::project_root();
     let inputs = Inputs::load(&root)?;
     let figures = render_all(&inputs).map_err(|e| format!("figures: drawing failed: {e}"))?;

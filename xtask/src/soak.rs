@@ -9,14 +9,13 @@
 //! RSS before and after. Fails on any error or an RSS growth over 5 MiB. Not run in CI: it is a
 //! measurement, and takes the whole machine for its duration.
 
-use std::io::{BufRead, BufReader, Read};
-use std::net::SocketAddr;
+use std::io::Read;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::util::{build_release, HttpClient};
+use crate::util::{build_release, HttpClient, Server};
 
 const RSS_GROWTH_LIMIT_MIB: f64 = 5.0;
 
@@ -61,104 +60,85 @@ pub fn run(args: &[String]) -> Result<(), String> {
     crate::util::run_checked(train, "mnistlearn train (the soak's model)")?;
     let images = fixture_images(&fixture.join("t10k-images-idx3-ubyte.gz"))?;
 
-    let mut child = Command::new(&bin)
-        .args(["serve", "--addr", "127.0.0.1:0", "--weights"])
-        .arg(&weights)
-        .stdout(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("mnistlearn serve: cannot start: {e}"))?;
-    let pid = child.id();
-    let result = (|| {
-        let mut first_line = String::new();
-        BufReader::new(child.stdout.take().expect("piped")).read_line(&mut first_line).map_err(|e| format!("mnistlearn serve: {e}"))?;
-        let addr: SocketAddr = first_line
-            .split("http://")
-            .nth(1)
-            .and_then(|s| s.split_whitespace().next())
-            .and_then(|s| s.parse().ok())
-            .ok_or_else(|| format!("mnistlearn serve: cannot find the address in {first_line:?}"))?;
-
-        // Warm-up: every client connection once, so "before" includes the per-connection state.
-        let mut warm = Vec::new();
-        for c in 0..options.connections {
-            let mut client = HttpClient::connect(addr)?;
-            for i in 0..20 {
-                client.predict(&images[(c + i) % images.len()])?;
-            }
-            warm.push(client);
+    let server = Server::start(&bin, &weights)?;
+    let (addr, pid) = (server.addr, server.pid());
+    // Warm-up: every client connection once, so "before" includes the per-connection state.
+    let mut warm = Vec::new();
+    for c in 0..options.connections {
+        let mut client = HttpClient::connect(addr)?;
+        for i in 0..20 {
+            client.predict(&images[(c + i) % images.len()])?;
         }
-        drop(warm);
-        std::thread::sleep(Duration::from_millis(200));
-        let rss_before = rss_mib(pid)?;
+        warm.push(client);
+    }
+    drop(warm);
+    std::thread::sleep(Duration::from_millis(200));
+    let rss_before = rss_mib(pid)?;
 
-        let stop = Arc::new(AtomicBool::new(false));
-        let images = Arc::new(images);
-        let started = Instant::now();
-        let handles: Vec<_> = (0..options.connections)
-            .map(|c| {
-                let (stop, images) = (stop.clone(), images.clone());
-                std::thread::spawn(move || {
-                    let mut latencies_us: Vec<u32> = Vec::with_capacity(1 << 16);
-                    let mut errors = 0u64;
-                    let mut client = None;
-                    let mut i = c;
-                    while !stop.load(Ordering::Relaxed) {
-                        let connected = match client.take() {
-                            Some(existing) => Ok(existing),
-                            None => HttpClient::connect(addr),
-                        };
-                        let mut current = match connected {
-                            Ok(current) => current,
-                            Err(_) => {
-                                errors += 1;
-                                std::thread::sleep(Duration::from_millis(10));
-                                continue;
-                            }
-                        };
-                        let t = Instant::now();
-                        match current.predict(&images[i % images.len()]) {
-                            Ok(()) => {
-                                latencies_us.push(t.elapsed().as_micros().min(u32::MAX as u128) as u32);
-                                client = Some(current);
-                            }
-                            Err(_) => errors += 1,
+    let stop = Arc::new(AtomicBool::new(false));
+    let images = Arc::new(images);
+    let started = Instant::now();
+    let handles: Vec<_> = (0..options.connections)
+        .map(|c| {
+            let (stop, images) = (stop.clone(), images.clone());
+            std::thread::spawn(move || {
+                let mut latencies_us: Vec<u32> = Vec::with_capacity(1 << 16);
+                let mut errors = 0u64;
+                let mut client = None;
+                let mut i = c;
+                while !stop.load(Ordering::Relaxed) {
+                    let connected = match client.take() {
+                        Some(existing) => Ok(existing),
+                        None => HttpClient::connect(addr),
+                    };
+                    let mut current = match connected {
+                        Ok(current) => current,
+                        Err(_) => {
+                            errors += 1;
+                            std::thread::sleep(Duration::from_millis(10));
+                            continue;
                         }
-                        i += 1;
+                    };
+                    let t = Instant::now();
+                    match current.predict(&images[i % images.len()]) {
+                        Ok(()) => {
+                            latencies_us.push(t.elapsed().as_micros().min(u32::MAX as u128) as u32);
+                            client = Some(current);
+                        }
+                        Err(_) => errors += 1,
                     }
-                    (latencies_us, errors)
-                })
+                    i += 1;
+                }
+                (latencies_us, errors)
             })
-            .collect();
-        std::thread::sleep(Duration::from_secs(options.seconds));
-        stop.store(true, Ordering::Relaxed);
-        let mut latencies = Vec::new();
-        let mut errors = 0;
-        for h in handles {
-            let (l, e) = h.join().map_err(|_| "soak: a client thread panicked".to_string())?;
-            latencies.extend(l);
-            errors += e;
-        }
-        let elapsed = started.elapsed().as_secs_f64();
-        std::thread::sleep(Duration::from_millis(200));
-        let rss_after = rss_mib(pid)?;
-        latencies.sort_unstable();
-        let pct = |p: f64| latencies.get(((latencies.len().max(1) - 1) as f64 * p) as usize).copied().unwrap_or(0);
-        let growth = rss_after - rss_before;
-        println!("| measure | result |\n|---|---|");
-        println!("| duration, keep-alive connections | {elapsed:.1} s, {} |", options.connections);
-        println!("| requests answered 200 | {} |", latencies.len());
-        println!("| requests/s | {:.0} |", latencies.len() as f64 / elapsed);
-        println!("| round trip p50 / p99 | {} µs / {} µs |", pct(0.5), pct(0.99));
-        println!("| errors | {errors} |");
-        println!("| server RSS before / after | {rss_before:.1} MiB / {rss_after:.1} MiB ({growth:+.1} MiB) |");
-        if errors > 0 || growth > RSS_GROWTH_LIMIT_MIB {
-            return Err(format!("soak: {errors} errors, RSS growth {growth:.1} MiB (limit {RSS_GROWTH_LIMIT_MIB} MiB)"));
-        }
-        Ok(())
-    })();
-    let _ = child.kill();
-    let _ = child.wait();
-    result
+        })
+        .collect();
+    std::thread::sleep(Duration::from_secs(options.seconds));
+    stop.store(true, Ordering::Relaxed);
+    let mut latencies = Vec::new();
+    let mut errors = 0;
+    for h in handles {
+        let (l, e) = h.join().map_err(|_| "soak: a client thread panicked".to_string())?;
+        latencies.extend(l);
+        errors += e;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    std::thread::sleep(Duration::from_millis(200));
+    let rss_after = rss_mib(pid)?;
+    latencies.sort_unstable();
+    let pct = |p: f64| latencies.get(((latencies.len().max(1) - 1) as f64 * p) as usize).copied().unwrap_or(0);
+    let growth = rss_after - rss_before;
+    println!("| measure | result |\n|---|---|");
+    println!("| duration, keep-alive connections | {elapsed:.1} s, {} |", options.connections);
+    println!("| requests answered 200 | {} |", latencies.len());
+    println!("| requests/s | {:.0} |", latencies.len() as f64 / elapsed);
+    println!("| round trip p50 / p99 | {} µs / {} µs |", pct(0.5), pct(0.99));
+    println!("| errors | {errors} |");
+    println!("| server RSS before / after | {rss_before:.1} MiB / {rss_after:.1} MiB ({growth:+.1} MiB) |");
+    if errors > 0 || growth > RSS_GROWTH_LIMIT_MIB {
+        return Err(format!("soak: {errors} errors, RSS growth {growth:.1} MiB (limit {RSS_GROWTH_LIMIT_MIB} MiB)"));
+    }
+    Ok(())
 }
 
 /// The server's resident set size, from `/proc/PID/status` (`VmRSS`, in kB).

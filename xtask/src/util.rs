@@ -4,7 +4,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 
 /// `cargo` as invoked us (so `cargo +toolchain xtask` keeps its toolchain).
 pub fn cargo() -> Command {
@@ -114,6 +114,56 @@ pub fn parse_training_seconds(lines: &[String]) -> Option<f64> {
     lines.iter().find_map(|l| l.strip_prefix("Training time: ")?.strip_suffix(" s")?.parse().ok())
 }
 
+/// The arguments of a command whose only argument is one optional flag: whether it was given.
+pub fn optional_flag(command: &str, args: &[String], flag: &str) -> Result<bool, String> {
+    match args {
+        [] => Ok(false),
+        [given] if given == flag => Ok(true),
+        _ => Err(format!("{command}: unexpected arguments {args:?} (only {flag}; see `cargo xtask {command} --help`)")),
+    }
+}
+
+/// `mnistlearn serve` on a free loopback port, for `bench`, `soak` and `browser`. The server is
+/// stopped (killed and reaped) when this is dropped, on every way out of the caller.
+pub struct Server {
+    child: Child,
+    pub addr: SocketAddr,
+}
+
+impl Server {
+    /// Starts `BIN serve --addr 127.0.0.1:0 --weights WEIGHTS` and takes the address from the
+    /// line it prints once it listens: `Serving http://ADDR (weights: …)`.
+    pub fn start(bin: &Path, weights: &Path) -> Result<Server, String> {
+        let child = Command::new(bin)
+            .args(["serve", "--addr", "127.0.0.1:0", "--weights"])
+            .arg(weights)
+            .stdout(Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("mnistlearn serve: cannot start: {e}"))?;
+        let mut server = Server { child, addr: SocketAddr::from(([127, 0, 0, 1], 0)) };
+        let mut line = String::new();
+        BufReader::new(server.child.stdout.take().expect("piped")).read_line(&mut line).map_err(|e| format!("mnistlearn serve: {e}"))?;
+        server.addr = line
+            .split("http://")
+            .nth(1)
+            .and_then(|s| s.split_whitespace().next())
+            .and_then(|s| s.trim_end_matches('/').parse().ok())
+            .ok_or_else(|| format!("mnistlearn serve: cannot find the address in {line:?}"))?;
+        Ok(server)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// A minimal HTTP/1.1 keep-alive client for `POST /predict`: enough for `bench` to time the
 /// server and for `soak` to load it, without an HTTP library.
 pub struct HttpClient {
@@ -156,5 +206,21 @@ impl HttpClient {
         let mut body = vec![0u8; length];
         self.reader.read_exact(&mut body).map_err(|e| format!("receive body: {e}"))?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_optional_flag_is_absent_present_or_an_error_naming_it() {
+        let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(optional_flag("verify", &args(&[]), "--bless"), Ok(false));
+        assert_eq!(optional_flag("verify", &args(&["--bless"]), "--bless"), Ok(true));
+        for wrong in [&["--blessed"][..], &["--bless", "--bless"], &["bless"]] {
+            let e = optional_flag("verify", &args(wrong), "--bless").unwrap_err();
+            assert!(e.starts_with("verify: unexpected arguments") && e.contains("only --bless"), "{e}");
+        }
     }
 }

@@ -33,11 +33,7 @@ pub fn golden_text(lines: &[String], weights_sha256: &str) -> String {
 }
 
 pub fn run(args: &[String]) -> Result<(), String> {
-    let bless = match args {
-        [] => false,
-        [flag] if flag == "--bless" => true,
-        _ => return Err(format!("verify: unexpected arguments {args:?} (only --bless; see `cargo xtask verify --help`)")),
-    };
+    let bless = crate::util::optional_flag("verify", args, "--bless")?;
     let root = crate::project_root();
     let data = root.join("data");
     step("verify", "MNIST in data/: fetching what is missing, checking the SHA-256 of the rest");
