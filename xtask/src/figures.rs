@@ -22,6 +22,7 @@ use std::fs;
 use std::path::Path;
 
 use base64::Engine as _;
+use plotters::chart::MeshStyle;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
@@ -296,7 +297,6 @@ pub fn training_curves(log: &[EpochRecord]) -> Res<String> {
         let body = root.margin(36, 6, 8, 16);
         let (top, bottom) = body.split_vertically(290);
         let epochs = log.len() as f64;
-        let legend_font = (FONT, 14).into_font().color(&INK);
 
         let max_loss = log.iter().map(|r| r.loss).fold(ORIGINAL_EPOCH_1.0, f64::max);
         let mut loss = ChartBuilder::on(&top)
@@ -304,15 +304,10 @@ pub fn training_curves(log: &[EpochRecord]) -> Res<String> {
             .x_label_area_size(36)
             .y_label_area_size(58)
             .build_cartesian_2d(0.5..epochs + 0.5, 0.0..(max_loss * 1.08))?;
-        loss.configure_mesh()
-            .light_line_style(TRANSPARENT)
-            .bold_line_style(GRID)
-            .axis_style(INK)
+        house_mesh(&mut loss.configure_mesh())
             .x_desc("epoch")
             .x_label_formatter(&|v| format!("{v:.0}"))
             .y_desc("loss (mean cross-entropy)")
-            .label_style((FONT, 13).into_font().color(&INK))
-            .axis_desc_style((FONT, 14).into_font().color(&INK))
             .y_label_formatter(&|v| format!("{v:.1}"))
             .draw()?;
         loss.draw_series(LineSeries::new(log.iter().map(|r| (r.epoch as f64, r.loss)), LOSS_COLOUR.stroke_width(2)))?
@@ -326,13 +321,7 @@ pub fn training_curves(log: &[EpochRecord]) -> Res<String> {
         )?
         .label("original (NASM), published epochs 1 and 30")
         .legend(|(x, y)| Cross::new((x + 10, y), 5, ORIGINAL_COLOUR.stroke_width(2)));
-        loss.configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .margin(12)
-            .label_font(legend_font.clone())
-            .background_style(WHITE)
-            .border_style(FRAME)
-            .draw()?;
+        draw_legend(&mut loss, SeriesLabelPosition::UpperRight)?;
 
         let low = log.iter().map(|r| r.train_accuracy.min(r.test_accuracy)).fold(ORIGINAL_EPOCH_1.1, f64::min);
         let mut acc = ChartBuilder::on(&bottom)
@@ -340,15 +329,10 @@ pub fn training_curves(log: &[EpochRecord]) -> Res<String> {
             .x_label_area_size(36)
             .y_label_area_size(58)
             .build_cartesian_2d(0.5..epochs + 0.5, (low - 1.0).floor()..100.0)?;
-        acc.configure_mesh()
-            .light_line_style(TRANSPARENT)
-            .bold_line_style(GRID)
-            .axis_style(INK)
+        house_mesh(&mut acc.configure_mesh())
             .x_desc("epoch")
             .x_label_formatter(&|v| format!("{v:.0}"))
             .y_desc("accuracy (%)")
-            .label_style((FONT, 13).into_font().color(&INK))
-            .axis_desc_style((FONT, 14).into_font().color(&INK))
             .y_label_formatter(&|v| format!("{v:.0}"))
             .draw()?;
         acc.draw_series(LineSeries::new(log.iter().map(|r| (r.epoch as f64, r.train_accuracy)), TRAIN_COLOUR.stroke_width(2)))?
@@ -366,13 +350,7 @@ pub fn training_curves(log: &[EpochRecord]) -> Res<String> {
         )?
         .label("original (NASM), published training accuracy")
         .legend(|(x, y)| Cross::new((x + 10, y), 5, ORIGINAL_COLOUR.stroke_width(2)));
-        acc.configure_series_labels()
-            .position(SeriesLabelPosition::LowerRight)
-            .margin(12)
-            .label_font(legend_font)
-            .background_style(WHITE)
-            .border_style(FRAME)
-            .draw()?;
+        draw_legend(&mut acc, SeriesLabelPosition::LowerRight)?;
         Ok(vec![])
     })
 }
@@ -649,15 +627,9 @@ pub fn ulp_figure(f: Function) -> Res<String> {
             .x_label_area_size(40)
             .y_label_area_size(58)
             .build_cartesian_2d(lo..hi, -y_max..y_max)?;
-        chart
-            .configure_mesh()
-            .light_line_style(TRANSPARENT)
-            .bold_line_style(GRID)
-            .axis_style(INK)
+        house_mesh(&mut chart.configure_mesh())
             .x_desc(x_desc)
             .y_desc("share of the bin's inputs (%)")
-            .label_style((FONT, 13).into_font().color(&INK))
-            .axis_desc_style((FONT, 14).into_font().color(&INK))
             .x_label_formatter(&|v| format!("{v:.0}"))
             // Both directions are shares: the axis counts up from zero each way.
             .y_label_formatter(&|v| format!("{:.0}", v.abs()))
@@ -679,6 +651,28 @@ pub fn ulp_figure(f: Function) -> Res<String> {
         area.draw(&Text::new("↓ ours 1 ulp below", (at, -y_max * 0.9), text_style(14, TRAIN_COLOUR, HPos::Left, VPos::Center)))?;
         Ok(vec![])
     })
+}
+
+/// Every chart's grid and axes: no minor lines, light major lines, dark axes and labels.
+fn house_mesh<'m, 'a, 'b, X: Ranged, Y: Ranged, DB: DrawingBackend>(mesh: &'m mut MeshStyle<'a, 'b, X, Y, DB>) -> &'m mut MeshStyle<'a, 'b, X, Y, DB> {
+    mesh.light_line_style(TRANSPARENT)
+        .bold_line_style(GRID)
+        .axis_style(INK)
+        .label_style((FONT, 13).into_font().color(&INK))
+        .axis_desc_style((FONT, 14).into_font().color(&INK))
+}
+
+/// Every chart's legend: the labelled series in a framed white box at `position`.
+fn draw_legend<'a, CT: CoordTranslate>(chart: &mut ChartContext<'a, SVGBackend<'a>, CT>, position: SeriesLabelPosition) -> Res<()> {
+    chart
+        .configure_series_labels()
+        .position(position)
+        .margin(12)
+        .label_font((FONT, 14).into_font().color(&INK))
+        .background_style(WHITE)
+        .border_style(FRAME)
+        .draw()?;
+    Ok(())
 }
 
 fn group_thousands(n: usize) -> String {
