@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+use std::convert::Infallible;
 use std::ffi::OsStr;
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -13,7 +14,6 @@ use http_body_util::{BodyExt, Full};
 use hyper::service::Service;
 use hyper_util::service::TowerToHyperService;
 use sha2::{Digest, Sha256};
-use std::convert::Infallible;
 use warp::Filter;
 
 /// The committed MNIST fixture: 2,000 training and 500 test images.
