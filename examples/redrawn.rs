@@ -1,7 +1,7 @@
 //! The figure of issue #11 on the real MNIST test set: every test digit redrawn as people draw
 //! them (25–85% of the canvas height, anywhere, square and non-square canvases, both polarities,
 //! PNG and PGM; see `tests/support/redraw.rs`), read back from its file, and classified through
-//! MNIST's preprocessing (`mnistlearn::data::preprocess`) and through a naive whole-canvas
+//! MNIST's preprocessing (`mnistlearn_core::data::preprocess`) and through a naive whole-canvas
 //! resize, beside the accuracy on the original 28×28 images.
 //!
 //! `cargo xtask redrawn` runs it after `cargo xtask verify` has trained `data/weights.bin`:
@@ -19,8 +19,8 @@ mod redraw;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use mnistlearn::data::idx::load_test;
-use mnistlearn::math::SimdLevel;
+use mnistlearn::io::dataset::load_test;
+use mnistlearn_core::math::SimdLevel;
 use redraw::Tally;
 
 fn main() -> ExitCode {
@@ -35,7 +35,8 @@ fn main() -> ExitCode {
 }
 
 fn run() -> Result<bool, String> {
-    let (mut data, mut weights, mut limit, mut max_gap) = (PathBuf::from("data"), PathBuf::from("data/weights.bin"), usize::MAX, 3.0);
+    let (mut data, mut weights, mut limit, mut max_gap) =
+        (PathBuf::from("data"), PathBuf::from("data/weights.bin"), usize::MAX, 3.0);
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut it = args.iter();
     while let Some(flag) = it.next() {
@@ -44,19 +45,23 @@ fn run() -> Result<bool, String> {
             "--data" => data = PathBuf::from(value),
             "--weights" => weights = PathBuf::from(value),
             "--limit" => limit = value.parse().map_err(|_| format!("--limit: expected a number, got '{value}'"))?,
-            "--max-gap" => max_gap = value.parse().map_err(|_| format!("--max-gap: expected a number, got '{value}'"))?,
+            "--max-gap" => {
+                max_gap = value.parse().map_err(|_| format!("--max-gap: expected a number, got '{value}'"))?
+            }
             other => return Err(format!("unknown flag '{other}': expected --data, --weights, --limit or --max-gap")),
         }
     }
     let net = mnistlearn::io::weights::load(&weights).map_err(|e| e.to_string())?;
     let test = load_test(&data).map_err(|e| e.to_string())?;
-    let digits: Vec<(Vec<u8>, u8)> = (0..test.len().min(limit)).map(|i| (test.images.dense(i), test.labels[i])).collect();
+    let digits: Vec<(Vec<u8>, u8)> =
+        (0..test.len().min(limit)).map(|i| (test.images.dense(i), test.labels[i])).collect();
     let dir = tempfile::tempdir().map_err(|e| format!("a temporary directory: {e}"))?;
     let started = std::time::Instant::now();
     let tally = redraw::measure(&net, SimdLevel::detect(), &digits, dir.path(), 1);
     let n = tally.total;
     println!("{}", tally.table());
-    let (direct, ours, naive) = (Tally::percent(tally.direct, n), Tally::percent(tally.ours, n), Tally::percent(tally.naive, n));
+    let (direct, ours, naive) =
+        (Tally::percent(tally.direct, n), Tally::percent(tally.ours, n), Tally::percent(tally.naive, n));
     println!("originals (28×28, as in the test set): {direct:.2}% ({}/{n})", tally.direct);
     println!("redrawn, MNIST preprocessing:          {ours:.2}% ({}/{n}; {} read as empty)", tally.ours, tally.empty);
     println!("redrawn, naive whole-canvas resize:    {naive:.2}% ({}/{n})", tally.naive);

@@ -1,16 +1,15 @@
 //! # mnistlearn
 //!
 //! A literate, bit-exact Rust reproduction of "NASM Learn Complex", a handwritten-digit network
-//! (784 → 32 sigmoid → 10 softmax) first written in x86-64 assembly. The modules mirror the
-//! original's source map so a reader of the assembly finds the same rooms:
+//! (784 → 32 sigmoid → 10 softmax) first written in x86-64 assembly. The arithmetic, the network,
+//! its trainers and the data model are the core crate, `mnistlearn-core` (`core/`), which also
+//! builds for aarch64 and the browser; this crate is what touches the world:
 //!
-//! | original            | here           |
-//! |---------------------|----------------|
-//! | `src/data/mnist.asm` | [`data`]      |
-//! | `src/math/*.asm`     | [`math`]      |
-//! | `src/nn/*.asm`       | [`nn`]        |
-//! | `src/io/*.asm`       | [`io`]        |
-//! | `app/server.c`       | [`serve`]     |
+//! | original             | here                                   |
+//! |----------------------|----------------------------------------|
+//! | `src/io/*.asm`       | [`io`]: files (data, weights, images)  |
+//! | `app/server.c`       | [`serve`]                              |
+//! | `main.asm`           | [`cli`]                                |
 //!
 //! The binary (`src/main.rs`) is a thin shell over [`cli::run`]. `ARCHITECTURE.md` at the top
 //! of the repository is the full map: every module, the data flow from IDX bytes to weights.bin
@@ -20,7 +19,7 @@
 // The kernels write `acc = acc + w * x` rather than `acc += w * x`: the same operation, spelled
 // as the canonical definition in `nn` spells it. Kernel signatures are wide by nature. And
 // `n % 8 == 0` reads as the arithmetic it checks (clippy asks for `is_multiple_of` since 1.87).
-#![allow(clippy::assign_op_pattern, clippy::too_many_arguments, clippy::manual_is_multiple_of)]
+#![allow(clippy::too_many_arguments)]
 // Every `unsafe` block says why it is sound (a `SAFETY:` comment), and every unsafe or
 // `#[target_feature]` function what its caller must guarantee (a `# Safety` section): rustc
 // enforces the first line, `cargo clippy` the second (`clippy.toml` extends it to private items).
@@ -28,11 +27,10 @@
 #![warn(clippy::undocumented_unsafe_blocks, clippy::missing_safety_doc)]
 
 pub mod cli;
-pub mod data;
 pub mod io;
-pub mod math;
-pub mod nn;
 pub mod serve;
+
+use mnistlearn_core::data;
 
 /// Every way a command can fail. Each prints as one line naming the file, flag or field and
 /// what was expected; the underlying error, if any, stays reachable through `source()`.

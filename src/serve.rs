@@ -15,7 +15,7 @@
 //! `/predict` is the original's wire format: the caller has already made the 28×28 image.
 //! `/classify` is what the page uses: it sends its whole canvas, `W × H` raw grey bytes
 //! (row-major, any polarity, 1 ≤ W, H ≤ [`CLASSIFY_MAX_SIDE`]), and the server runs
-//! [`crate::data::preprocess::preprocess`], the same code as `mnistlearn predict`, so there is one
+//! [`mnistlearn_core::data::preprocess::preprocess`], the same code as `mnistlearn predict`, so there is one
 //! implementation of MNIST's preprocessing and not a second one in JavaScript to drift from it.
 //!
 //! Anything else gets a JSON error, `{"error": "…"}`, with the fitting status: 400 for a body
@@ -81,10 +81,10 @@ use warp::http::{Method, StatusCode};
 use warp::reply::Response;
 use warp::{Buf, Filter, Rejection, Reply, Stream};
 
-use crate::data::preprocess::{preprocess, GreyImage, Seen};
-use crate::math::SimdLevel;
-use crate::nn::{argmax, Network, INPUTS};
 use crate::Error;
+use mnistlearn_core::data::preprocess::{preprocess, GreyImage, Seen};
+use mnistlearn_core::math::SimdLevel;
+use mnistlearn_core::nn::{argmax, Network, INPUTS};
 
 /// The largest request body the server will read, in bytes. A real request is 784 bytes; the
 /// slack lets a slightly wrong client get a precise 400 ("got 1568") rather than a bare 413,
@@ -317,9 +317,7 @@ pub fn routes(
             None => warp::path::end().boxed(),
             Some(segment) => warp::path(segment).and(warp::path::end()).boxed(),
         };
-        route
-            .and(method_in(READ, path, "GET, HEAD"))
-            .map(move || respond(StatusCode::OK, content_type, body))
+        route.and(method_in(READ, path, "GET, HEAD")).map(move || respond(StatusCode::OK, content_type, body))
     };
     let index = page("/", "text/html; charset=utf-8", INDEX_HTML);
     let script = page("/app.js", "text/javascript; charset=utf-8", APP_JS);
@@ -391,7 +389,10 @@ async fn rejection_to_json(rejection: Rejection) -> Result<Response, Infallible>
         return Ok(json_response(StatusCode::PAYLOAD_TOO_LARGE, error_json(&message)));
     }
     if let Some(BodyUnreadable(reason)) = rejection.find() {
-        return Ok(json_response(StatusCode::BAD_REQUEST, error_json(&format!("could not read the request body: {reason}"))));
+        return Ok(json_response(
+            StatusCode::BAD_REQUEST,
+            error_json(&format!("could not read the request body: {reason}")),
+        ));
     }
     if let Some(wrong) = rejection.find::<WrongMethod>() {
         let message = format!("{} is not allowed on {}: use {}", wrong.method, wrong.path, wrong.allow);
@@ -403,7 +404,8 @@ async fn rejection_to_json(rejection: Rejection) -> Result<Response, Infallible>
         return Ok(json_response(StatusCode::BAD_REQUEST, error_json(&format!("invalid header '{}'", invalid.name()))));
     }
     if rejection.is_not_found() {
-        let message = "not found: this server has GET /, GET /app.js, GET /style.css, GET /favicon.svg, POST /predict, \
+        let message =
+            "not found: this server has GET /, GET /app.js, GET /style.css, GET /favicon.svg, POST /predict, \
                        POST /classify?width=W&height=H and GET /hidden-weights";
         return Ok(json_response(StatusCode::NOT_FOUND, error_json(message)));
     }
@@ -429,7 +431,10 @@ impl StopSignals {
         #[cfg(unix)]
         {
             use tokio::signal::unix::{signal, SignalKind};
-            StopSignals { interrupt: signal(SignalKind::interrupt()).ok(), terminate: signal(SignalKind::terminate()).ok() }
+            StopSignals {
+                interrupt: signal(SignalKind::interrupt()).ok(),
+                terminate: signal(SignalKind::terminate()).ok(),
+            }
         }
         #[cfg(not(unix))]
         StopSignals {}
@@ -758,7 +763,8 @@ where
         let tracked = Tracked { inner: service.clone(), clock: clock.clone() };
         // No hyper timer: the timeouts are `Timed`'s (hyper's header timeout would count idle
         // keep-alive time as header time).
-        let connection = hyper::server::conn::http1::Builder::new().header_read_timeout(None).serve_connection(io, tracked);
+        let connection =
+            hyper::server::conn::http1::Builder::new().header_read_timeout(None).serve_connection(io, tracked);
         let connection = graceful.watch(connection);
         let evict = evict.clone();
         tokio::spawn(async move {
@@ -797,9 +803,7 @@ pub fn run_with_limits(addr: SocketAddr, weights: &Path, level: SimdLevel, limit
         .map_err(|e| Error::io("serve: cannot start the async runtime", e))?;
 
     runtime.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(addr)
-            .await
-            .map_err(|e| Error::io(format!("--addr {addr}"), e))?;
+        let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| Error::io(format!("--addr {addr}"), e))?;
         // With `--addr …:0` the OS picks the port; print the real one so the URL works.
         let bound = listener.local_addr().map_err(|e| Error::io(format!("--addr {addr}"), e))?;
         let mut signals = StopSignals::new();

@@ -4,7 +4,7 @@
 //
 // Flow: pointer strokes paint white on a black 280×280 canvas → the canvas's grey levels (one
 // byte per pixel) are POSTed to /classify → the server preprocesses them exactly as MNIST's
-// digits were made (src/data/preprocess.rs: crop to the ink, fit to 20×20, centre by centre of
+// digits were made (core/src/data/preprocess.rs: crop to the ink, fit to 20×20, centre by centre of
 // mass) and classifies the result → the page shows the 28×28 image the network saw, its 32
 // hidden units lit by their activations, and the ten probabilities as bars.
 //

@@ -18,7 +18,7 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use crate::data::preprocess::GreyImage;
+use mnistlearn_core::data::preprocess::GreyImage;
 
 /// The largest width or height accepted, in pixels. A phone photo is about 4000 pixels on its
 /// long side; a digit needs far fewer, and the preprocessing shrinks it to 20×20 anyway.
@@ -44,7 +44,9 @@ pub fn load(path: &Path) -> Result<GreyImage, ImageError> {
     let mut bytes = Vec::new();
     file.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes).map_err(|e| fail(format!("cannot read: {e}")))?;
     if bytes.len() as u64 > MAX_FILE_BYTES {
-        return Err(fail(format!("file too large: no PNG or PGM image within {MAX_SIDE}×{MAX_SIDE} pixels is over {MAX_FILE_BYTES} bytes")));
+        return Err(fail(format!(
+            "file too large: no PNG or PGM image within {MAX_SIDE}×{MAX_SIDE} pixels is over {MAX_FILE_BYTES} bytes"
+        )));
     }
     decode(&bytes).map_err(fail)
 }
@@ -96,7 +98,12 @@ fn decode_png(bytes: &[u8]) -> Result<GreyImage, String> {
         other => return Err(format!("PNG colour type {other:?} was not expanded to grey or RGB")),
     };
     if frame.bit_depth != png::BitDepth::Eight || frame.line_size != width * channels {
-        return Err(format!("PNG decoded to {:?} bits, {} bytes a row; expected 8 bits, {}", frame.bit_depth, frame.line_size, width * channels));
+        return Err(format!(
+            "PNG decoded to {:?} bits, {} bytes a row; expected 8 bits, {}",
+            frame.bit_depth,
+            frame.line_size,
+            width * channels
+        ));
     }
     let grey: Vec<u8> = data
         .chunks_exact(channels)
@@ -185,7 +192,11 @@ fn decode_pgm(bytes: &[u8]) -> Result<GreyImage, String> {
         let raster = &bytes[at + 1..];
         let size = if maxval > 255 { 2 } else { 1 };
         if raster.len() < count * size {
-            return Err(format!("truncated PGM: {width}×{height} needs {} bytes of samples, got {}", count * size, raster.len()));
+            return Err(format!(
+                "truncated PGM: {width}×{height} needs {} bytes of samples, got {}",
+                count * size,
+                raster.len()
+            ));
         }
         for sample in raster[..count * size].chunks_exact(size) {
             let v = if size == 2 { (sample[0] as usize) << 8 | sample[1] as usize } else { sample[0] as usize };
@@ -193,7 +204,8 @@ fn decode_pgm(bytes: &[u8]) -> Result<GreyImage, String> {
         }
     } else {
         for i in 0..count {
-            let v = pgm_number(bytes, &mut at, "sample").map_err(|_| format!("corrupt or truncated PGM: sample {i} of {count} is missing or not a number"))?;
+            let v = pgm_number(bytes, &mut at, "sample")
+                .map_err(|_| format!("corrupt or truncated PGM: sample {i} of {count} is missing or not a number"))?;
             pixels.push(scale(v)?);
         }
     }
@@ -204,7 +216,13 @@ fn decode_pgm(bytes: &[u8]) -> Result<GreyImage, String> {
 /// Encodes `samples` (rows top to bottom, `colour` at `depth`) as a PNG file's bytes, with the
 /// `png` crate's default compression: the one PNG writer of the project (`test --errors` and
 /// the book's figures, whose embedded pixel images are golden, so the settings must not drift).
-pub fn encode_png(width: u32, height: u32, colour: png::ColorType, depth: png::BitDepth, samples: &[u8]) -> Result<Vec<u8>, png::EncodingError> {
+pub fn encode_png(
+    width: u32,
+    height: u32,
+    colour: png::ColorType,
+    depth: png::BitDepth,
+    samples: &[u8],
+) -> Result<Vec<u8>, png::EncodingError> {
     let mut out = Vec::new();
     let mut encoder = png::Encoder::new(&mut out, width, height);
     encoder.set_color(colour);
@@ -232,7 +250,7 @@ mod tests {
         assert_eq!(grey16.pixels(), &[0x12, 0xff]);
         let rgb = decode(&png_bytes(2, 1, Rgb, Eight, &[255, 0, 0, 10, 20, 30])).unwrap();
         assert_eq!(rgb.pixels(), &[76, 18]); // 0.299·255 = 76.2; 2.99 + 11.74 + 3.42 = 18.15
-        // Black strokes on a transparent background are read on white...
+                                             // Black strokes on a transparent background are read on white...
         let rgba = decode(&png_bytes(3, 1, Rgba, Eight, &[0, 0, 0, 255, 0, 0, 0, 0, 0, 0, 0, 128])).unwrap();
         assert_eq!(rgba.pixels(), &[0, 255, 127]);
         // ...white strokes on black.

@@ -1,13 +1,12 @@
 //! End-to-end tests of the command line with assert_cmd: every subcommand, and every documented
 //! error — a non-zero exit and one line on stderr naming the file or flag and what was expected.
 
-
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use assert_cmd::Command;
 use crate::common::fixture_dir;
+use assert_cmd::Command;
 use predicates::prelude::*;
 
 fn mnistlearn() -> Command {
@@ -29,7 +28,9 @@ fn fails_with(cmd: &mut Command, code: i32, needles: &[&str]) {
 /// A copy of the fixture directory in a temp dir, raw (un-gzipped), so tests can damage files.
 fn raw_fixture_copy() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    for name in ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"] {
+    for name in
+        ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"]
+    {
         let gz = fs::File::open(fixture_dir().join(format!("{name}.gz"))).unwrap();
         let mut raw = Vec::new();
         std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(gz), &mut raw).unwrap();
@@ -58,19 +59,31 @@ fn help_and_version() {
         let out = String::from_utf8(out).unwrap();
         assert!(out.contains("Usage: mnistlearn COMMAND"), "{out}");
         for command in mnistlearn::cli::COMMANDS {
-            assert!(out.contains(&format!("  {:12}  {}", command.name, command.summary)), "{} missing:\n{out}", command.name);
+            assert!(
+                out.contains(&format!("  {:12}  {}", command.name, command.summary)),
+                "{} missing:\n{out}",
+                command.name
+            );
         }
     }
     // Each command's own help lists each of its flags with its help line, however it is asked for.
     for command in mnistlearn::cli::COMMANDS {
-        for args in [vec![command.name, "--help"], vec![command.name, "-h"], vec!["help", command.name], vec![command.name, "--epochs", "--help"]] {
+        for args in [
+            vec![command.name, "--help"],
+            vec![command.name, "-h"],
+            vec!["help", command.name],
+            vec![command.name, "--epochs", "--help"],
+        ] {
             let out = mnistlearn().args(&args).assert().success().get_output().stdout.clone();
             let out = String::from_utf8(out).unwrap();
             assert!(out.starts_with(&format!("mnistlearn {} — ", command.name)), "{args:?}:\n{out}");
             assert!(out.contains(&format!("Usage: mnistlearn {} [FLAGS]", command.name)), "{out}");
             for flag in command.flags {
                 let label = flag.value.map_or(flag.name.to_string(), |v| format!("{} {v}", flag.name));
-                let line = out.lines().find(|l| l.trim_start().starts_with(&label)).unwrap_or_else(|| panic!("{label} missing:\n{out}"));
+                let line = out
+                    .lines()
+                    .find(|l| l.trim_start().starts_with(&label))
+                    .unwrap_or_else(|| panic!("{label} missing:\n{out}"));
                 assert!(line.ends_with(flag.help), "{line}");
             }
         }
@@ -85,7 +98,11 @@ fn usage_errors_exit_2() {
     fails_with(mnistlearn().args(["train", "--bogus", "1"]), 2, &["unknown flag '--bogus'"]);
     fails_with(mnistlearn().args(["train", "--epochs"]), 2, &["'--epochs' needs a value"]);
     // A flag never swallows the next flag as its value.
-    fails_with(mnistlearn().args(["train", "--epochs", "1", "--out", "--seed=2"]), 2, &["'--out' needs a value", "'--seed=2'"]);
+    fails_with(
+        mnistlearn().args(["train", "--epochs", "1", "--out", "--seed=2"]),
+        2,
+        &["'--out' needs a value", "'--seed=2'"],
+    );
     fails_with(mnistlearn().args(["test", "--weights", "--simd", "avx2"]), 2, &["'--weights' needs a value"]);
     fails_with(mnistlearn().args(["train", "--epochs", "abc"]), 2, &["--epochs", "'abc'"]);
     fails_with(mnistlearn().args(["train", "--epochs", "0"]), 2, &["--epochs"]);
@@ -114,7 +131,10 @@ fn is_accuracy_line_of_500(line: &str) -> bool {
     };
     let Some(correct) = count.strip_suffix("/500)") else { return false };
     let Some((whole, hundredths)) = percent.split_once('.') else { return false };
-    is_digits(whole) && is_digits(hundredths) && hundredths.len() == 2 && is_digits(correct)
+    is_digits(whole)
+        && is_digits(hundredths)
+        && hundredths.len() == 2
+        && is_digits(correct)
         && format!("{:.2}", 100.0 * correct.parse::<f64>().unwrap() / 500.0) == percent
 }
 
@@ -122,28 +142,19 @@ fn is_accuracy_line_of_500(line: &str) -> bool {
 fn train_then_test_on_the_fixture() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("nested/dir/weights.bin");
-    train_in(&fixture_dir(), &out)
-        .args(["--limit", "500"])
-        .assert()
-        .success()
-        .stdout(
-            predicate::str::contains("Training 784-32-10 network...")
-                .and(predicate::str::contains("Epoch 1/1 | Loss: "))
-                .and(predicate::str::contains("Saving weights... done."))
-                .and(predicate::function(|out: &str| out.lines().any(is_accuracy_line_of_500))),
-        );
+    train_in(&fixture_dir(), &out).args(["--limit", "500"]).assert().success().stdout(
+        predicate::str::contains("Training 784-32-10 network...")
+            .and(predicate::str::contains("Epoch 1/1 | Loss: "))
+            .and(predicate::str::contains("Saving weights... done."))
+            .and(predicate::function(|out: &str| out.lines().any(is_accuracy_line_of_500))),
+    );
     assert_eq!(fs::metadata(&out).unwrap().len(), 203_600);
     // No temporary file is left beside the weights.
     let leftovers: Vec<PathBuf> = fs::read_dir(out.parent().unwrap()).unwrap().map(|e| e.unwrap().path()).collect();
     assert_eq!(leftovers, vec![out.clone()]);
-    mnistlearn()
-        .args(["test", "--data"])
-        .arg(fixture_dir())
-        .arg("--weights")
-        .arg(&out)
-        .assert()
-        .success()
-        .stdout(predicate::str::starts_with("--- Test Results ---\nOverall accuracy: ").and(predicate::str::contains("\n9: ")));
+    mnistlearn().args(["test", "--data"]).arg(fixture_dir()).arg("--weights").arg(&out).assert().success().stdout(
+        predicate::str::starts_with("--- Test Results ---\nOverall accuracy: ").and(predicate::str::contains("\n9: ")),
+    );
 }
 
 #[test]
@@ -162,14 +173,22 @@ fn hidden_size_other_than_32_round_trips() {
 #[test]
 fn missing_data_dir() {
     let dir = tempfile::tempdir().unwrap();
-    fails_with(&mut train_in(&dir.path().join("nope"), &dir.path().join("w.bin")), 1, &["nope/train-images-idx3-ubyte", "not found", ".gz"]);
+    fails_with(
+        &mut train_in(&dir.path().join("nope"), &dir.path().join("w.bin")),
+        1,
+        &["nope/train-images-idx3-ubyte", "not found", ".gz"],
+    );
 }
 
 #[test]
 fn bad_magic() {
     let data = raw_fixture_copy();
     patch(&data.path().join("train-images-idx3-ubyte"), 0, &[0, 0, 8, 1]);
-    fails_with(&mut train_in(data.path(), &data.path().join("w.bin")), 1, &["train-images-idx3-ubyte", "bad magic", "expected 2051"]);
+    fails_with(
+        &mut train_in(data.path(), &data.path().join("w.bin")),
+        1,
+        &["train-images-idx3-ubyte", "bad magic", "expected 2051"],
+    );
     let data = raw_fixture_copy();
     patch(&data.path().join("t10k-labels-idx1-ubyte"), 0, &[0, 0, 8, 3]);
     fails_with(&mut train_in(data.path(), &data.path().join("w.bin")), 1, &["t10k-labels-idx1-ubyte", "expected 2049"]);
@@ -179,7 +198,11 @@ fn bad_magic() {
 fn wrong_dimensions() {
     let data = raw_fixture_copy();
     patch(&data.path().join("train-images-idx3-ubyte"), 8, &[0, 0, 0, 27]);
-    fails_with(&mut train_in(data.path(), &data.path().join("w.bin")), 1, &["train-images-idx3-ubyte", "27×28", "expected 28×28"]);
+    fails_with(
+        &mut train_in(data.path(), &data.path().join("w.bin")),
+        1,
+        &["train-images-idx3-ubyte", "27×28", "expected 28×28"],
+    );
 }
 
 #[test]
@@ -188,10 +211,17 @@ fn truncated_idx_raw_and_gzipped() {
     let path = data.path().join("train-images-idx3-ubyte");
     let bytes = fs::read(&path).unwrap();
     fs::write(&path, &bytes[..bytes.len() - 100]).unwrap();
-    fails_with(&mut train_in(data.path(), &data.path().join("w.bin")), 1, &["train-images-idx3-ubyte", "truncated", "1568016 bytes", "1567916"]);
+    fails_with(
+        &mut train_in(data.path(), &data.path().join("w.bin")),
+        1,
+        &["train-images-idx3-ubyte", "truncated", "1568016 bytes", "1567916"],
+    );
     // The same file, gzipped after truncation.
     fs::remove_file(&path).unwrap();
-    let mut gz = flate2::write::GzEncoder::new(fs::File::create(data.path().join("train-images-idx3-ubyte.gz")).unwrap(), flate2::Compression::fast());
+    let mut gz = flate2::write::GzEncoder::new(
+        fs::File::create(data.path().join("train-images-idx3-ubyte.gz")).unwrap(),
+        flate2::Compression::fast(),
+    );
     gz.write_all(&bytes[..bytes.len() - 100]).unwrap();
     gz.finish().unwrap();
     fails_with(&mut train_in(data.path(), &data.path().join("w.bin")), 1, &["train-images-idx3-ubyte.gz", "truncated"]);
@@ -204,7 +234,11 @@ fn trailing_bytes() {
     let mut bytes = fs::read(&path).unwrap();
     bytes.push(3);
     fs::write(&path, bytes).unwrap();
-    fails_with(&mut train_in(data.path(), &data.path().join("w.bin")), 1, &["t10k-labels-idx1-ubyte", "unexpected bytes", "508"]);
+    fails_with(
+        &mut train_in(data.path(), &data.path().join("w.bin")),
+        1,
+        &["t10k-labels-idx1-ubyte", "unexpected bytes", "508"],
+    );
 }
 
 #[test]
@@ -212,14 +246,22 @@ fn label_file_for_the_wrong_image_count() {
     let data = raw_fixture_copy();
     // Swap in the test labels (500) for the training labels (2,000).
     fs::copy(data.path().join("t10k-labels-idx1-ubyte"), data.path().join("train-labels-idx1-ubyte")).unwrap();
-    fails_with(&mut train_in(data.path(), &data.path().join("w.bin")), 1, &["train-labels-idx1-ubyte", "500 labels", "expected 2000"]);
+    fails_with(
+        &mut train_in(data.path(), &data.path().join("w.bin")),
+        1,
+        &["train-labels-idx1-ubyte", "500 labels", "expected 2000"],
+    );
 }
 
 #[test]
 fn label_above_nine() {
     let data = raw_fixture_copy();
     patch(&data.path().join("train-labels-idx1-ubyte"), 8 + 17, &[12]);
-    fails_with(&mut train_in(data.path(), &data.path().join("w.bin")), 1, &["train-labels-idx1-ubyte", "label 17 is 12", "0-9"]);
+    fails_with(
+        &mut train_in(data.path(), &data.path().join("w.bin")),
+        1,
+        &["train-labels-idx1-ubyte", "label 17 is 12", "0-9"],
+    );
 }
 
 #[test]
@@ -286,7 +328,8 @@ fn a_save_that_fails_midway_keeps_the_old_weights_and_leaves_nothing_behind() {
         .arg(&out);
     fails_with(&mut cmd, 1, &["weights.bin"]);
     assert_eq!(fs::read(&out).unwrap(), b"old model");
-    let names: Vec<String> = fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    let names: Vec<String> =
+        fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
     assert_eq!(names, vec!["weights.bin".to_string()], "the temporary file was left behind");
 }
 
@@ -303,7 +346,9 @@ fn time_forward_reports_a_per_sample_time() {
         .assert()
         .success()
         .stdout(predicate::function(|out: &str| {
-            let Some(rest) = out.strip_prefix("forward pass: ").and_then(|r| r.strip_suffix(", from raw bytes to probabilities)\n")) else {
+            let Some(rest) =
+                out.strip_prefix("forward pass: ").and_then(|r| r.strip_suffix(", from raw bytes to probabilities)\n"))
+            else {
                 return false;
             };
             let Some((ns, rest)) = rest.split_once(" ns/sample (500 samples, best of 1, ") else { return false };

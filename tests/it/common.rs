@@ -87,7 +87,11 @@ impl Answer {
 pub fn read_answer(reader: &mut impl BufRead) -> Answer {
     let mut status_line = String::new();
     reader.read_line(&mut status_line).unwrap();
-    let status: u16 = status_line.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or_else(|| panic!("status line {status_line:?}"));
+    let status: u16 = status_line
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("status line {status_line:?}"));
     let mut headers = Vec::new();
     loop {
         let mut line = String::new();

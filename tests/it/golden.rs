@@ -3,9 +3,8 @@
 //! the `test` output are insta snapshots in `golden/`. Review a change with `cargo insta review`;
 //! a golden change needs its reason in the commit message.
 
-
-use assert_cmd::Command;
 use crate::common::{fixture_dir, golden, redact_time, sha256_hex};
+use assert_cmd::Command;
 
 /// The fixture run: all 2,000 fixture images, 5 epochs, the default recipe otherwise.
 const RUN: [&str; 2] = ["--epochs", "5"];
@@ -62,7 +61,7 @@ fn same_seed_same_bytes_every_thread_count_and_simd_level() {
     let (_, reference) = train_fixture(dir.path(), &["--threads", "1", "--simd", "scalar"]);
     let (_, again) = train_fixture(dir.path(), &["--threads", "1", "--simd", "scalar"]);
     assert_eq!(sha256_hex(&reference), sha256_hex(&again), "same seed twice");
-    for level in mnistlearn::math::SimdLevel::available() {
+    for level in mnistlearn_core::math::SimdLevel::available() {
         for threads in 1..=4 {
             let t = threads.to_string();
             let (_, bytes) = train_fixture(dir.path(), &["--threads", &t, "--simd", level.name()]);
@@ -75,7 +74,7 @@ fn same_seed_same_bytes_every_thread_count_and_simd_level() {
 fn simd_level_can_be_forced_by_environment_variable() {
     let dir = tempfile::tempdir().unwrap();
     let (_, reference) = train_fixture(dir.path(), &["--simd", "scalar"]);
-    for level in mnistlearn::math::SimdLevel::available() {
+    for level in mnistlearn_core::math::SimdLevel::available() {
         let (_, bytes) = train_fixture_with_env(dir.path(), &[], &[("MNISTLEARN_SIMD", level.name())]);
         assert!(bytes == reference, "MNISTLEARN_SIMD={level}");
     }

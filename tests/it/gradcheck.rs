@@ -1,12 +1,12 @@
 //! Gradient check: backprop's analytic gradient against central finite differences of the loss,
 //! on a tiny network, for every parameter tensor; and the trainer's SGD step equals `w − lr·g`.
 
-use mnistlearn::data::shuffle::Rng;
-use mnistlearn::nn::backward::batch_gradients;
-use mnistlearn::nn::train::{train, TrainConfig};
-use mnistlearn::nn::{Network, INPUTS};
-use mnistlearn::data::{Dataset, Images};
-use mnistlearn::math::SimdLevel;
+use mnistlearn_core::data::shuffle::Rng;
+use mnistlearn_core::data::{Dataset, Images};
+use mnistlearn_core::math::SimdLevel;
+use mnistlearn_core::nn::backward::batch_gradients;
+use mnistlearn_core::nn::train::{train, TrainConfig};
+use mnistlearn_core::nn::{Network, INPUTS};
 
 fn samples(count: usize, seed: u64) -> Vec<(Vec<u8>, u8)> {
     let mut rng = Rng::from_seed(seed);
@@ -60,7 +60,9 @@ fn backprop_matches_finite_differences_for_every_tensor() {
             plus[i] += eps;
             let mut minus = values.clone();
             minus[i] -= eps;
-            let fd = (loss(&Network::from_file_order(hidden, &plus), &data) - loss(&Network::from_file_order(hidden, &minus), &data)) / (2.0 * eps);
+            let fd = (loss(&Network::from_file_order(hidden, &plus), &data)
+                - loss(&Network::from_file_order(hidden, &minus), &data))
+                / (2.0 * eps);
             diff2 += (analytic[i] - fd).powi(2);
             a2 += analytic[i].powi(2);
             n2 += fd.powi(2);
@@ -93,8 +95,8 @@ fn one_training_step_is_w_minus_lr_times_the_gradient() {
 
 #[test]
 fn predict_on_dense_bytes_equals_the_forward_pass_on_the_sparse_image() {
-    use mnistlearn::nn::forward::forward;
-    use mnistlearn::nn::PIXEL_VALUE;
+    use mnistlearn_core::nn::forward::forward;
+    use mnistlearn_core::nn::PIXEL_VALUE;
     let net = Network::init(32, &mut Rng::from_seed(21));
     let data = samples(50, 22);
     for (pixels, _) in &data {

@@ -12,11 +12,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 use std::time::Duration;
 
-use mnistlearn::data::shuffle::Rng;
 use mnistlearn::io::weights;
-use mnistlearn::math::SimdLevel;
-use mnistlearn::nn::Network;
 use mnistlearn::serve::predict_json;
+use mnistlearn_core::data::shuffle::Rng;
+use mnistlearn_core::math::SimdLevel;
+use mnistlearn_core::nn::Network;
 
 use crate::common::fixture_dir;
 
@@ -45,10 +45,7 @@ fn limited(args: &[&std::ffi::OsStr]) -> std::process::Command {
 /// Runs `cmd` (bounded to a minute, so a hang fails rather than blocks the suite) and expects
 /// exit 1 with one stderr line containing every needle, and nothing on stdout.
 fn one_line_error(cmd: std::process::Command, needles: &[&str]) -> String {
-    let out = assert_cmd::Command::from_std(cmd)
-        .timeout(Duration::from_secs(60))
-        .output()
-        .unwrap();
+    let out = assert_cmd::Command::from_std(cmd).timeout(Duration::from_secs(60)).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert_eq!(out.status.code(), Some(1), "status {:?}, stderr: {stderr}", out.status);
     assert_eq!(stderr.lines().count(), 1, "one line: {stderr:?}");
@@ -93,11 +90,20 @@ fn mkfifo(path: &Path) {
 }
 
 fn test_cmd(data: &Path, weights: &Path) -> std::process::Command {
-    limited(&[os("test"), os("--threads"), os("1"), os("--data"), data.as_os_str(), os("--weights"), weights.as_os_str()])
+    limited(&[
+        os("test"),
+        os("--threads"),
+        os("1"),
+        os("--data"),
+        data.as_os_str(),
+        os("--weights"),
+        weights.as_os_str(),
+    ])
 }
 
 fn train_cmd(data: &Path, out: &Path) -> std::process::Command {
-    let mut cmd = limited(&[os("train"), os("--epochs"), os("1"), os("--threads"), os("1"), os("--data"), data.as_os_str()]);
+    let mut cmd =
+        limited(&[os("train"), os("--epochs"), os("1"), os("--threads"), os("1"), os("--data"), data.as_os_str()]);
     cmd.arg("--out").arg(out);
     cmd
 }
@@ -127,8 +133,11 @@ fn a_label_count_of_four_billion_is_one_line_in_bounded_memory() {
         }
         let weights = some_weights(data.path());
         // Raw: the size on disk gives it away; gzipped: the count disagrees with the images'.
-        let needles: &[&str] =
-            if gz { &["has 4294967295 labels, expected 500"] } else { &["truncated", "promises 4294967303 bytes", "has 16777224"] };
+        let needles: &[&str] = if gz {
+            &["has 4294967295 labels, expected 500"]
+        } else {
+            &["truncated", "promises 4294967303 bytes", "has 16777224"]
+        };
         one_line_error(test_cmd(data.path(), &weights), needles);
     }
 }
@@ -169,7 +178,10 @@ fn huge_image_counts_are_one_line_in_bounded_memory() {
     fs::write(data.path().join("train-labels-idx1-ubyte"), &labels).unwrap();
     let mut cmd = train_cmd(data.path(), &data.path().join("w.bin"));
     cmd.args(["--limit", "10"]);
-    one_line_error(cmd, &["train-images-idx3-ubyte", "truncated", &format!("promises {} bytes", 16 + (1u64 << 31) * 784)]);
+    one_line_error(
+        cmd,
+        &["train-images-idx3-ubyte", "truncated", &format!("promises {} bytes", 16 + (1u64 << 31) * 784)],
+    );
 }
 
 #[test]
@@ -192,7 +204,10 @@ fn a_multi_member_gzip_reads_like_the_single_stream() {
     let mut long = bytes.clone();
     long.push(0);
     fs::write(&path, gzip(&long)).unwrap();
-    one_line_error(train_cmd(data.path(), &b), &["train-images-idx3-ubyte.gz", "unexpected bytes after the 1568016 bytes"]);
+    one_line_error(
+        train_cmd(data.path(), &b),
+        &["train-images-idx3-ubyte.gz", "unexpected bytes after the 1568016 bytes"],
+    );
 }
 
 #[test]
@@ -202,7 +217,10 @@ fn a_fifo_or_a_directory_as_a_data_file_is_one_line() {
     mkfifo(&data.path().join("t10k-images-idx3-ubyte"));
     let weights = some_weights(data.path());
     // Nobody ever writes to the FIFO: opening it must not wait for a writer.
-    one_line_error(test_cmd(data.path(), &weights), &["t10k-images-idx3-ubyte", "is a FIFO", "expected a regular file"]);
+    one_line_error(
+        test_cmd(data.path(), &weights),
+        &["t10k-images-idx3-ubyte", "is a FIFO", "expected a regular file"],
+    );
 
     let data = fixture_copy();
     fs::remove_file(data.path().join("t10k-labels-idx1-ubyte.gz")).unwrap();
@@ -279,7 +297,10 @@ fn weights_at_the_bound_give_finite_probabilities_for_any_image() {
             for image in &images {
                 let json = predict_json(&net, level, image).unwrap();
                 let p = probabilities(&json);
-                assert!(p.iter().all(|v| v.is_some_and(|v| v.is_finite() && (0.0..=1.0).contains(&v))), "{name}, {level}: {json}");
+                assert!(
+                    p.iter().all(|v| v.is_some_and(|v| v.is_finite() && (0.0..=1.0).contains(&v))),
+                    "{name}, {level}: {json}"
+                );
                 let sum: f64 = p.iter().map(|v| v.unwrap()).sum();
                 assert!((sum - 1.0).abs() < 1e-9, "{name}, {level}: sum {sum}");
             }
@@ -288,17 +309,15 @@ fn weights_at_the_bound_give_finite_probabilities_for_any_image() {
     // And the binary's `test` runs on such a file (exit 0, a report).
     let path = crafted_weights(dir.path(), |i| if i % 3 == 0 { 1e6 } else { -1e6 });
     let cmd = test_cmd(&fixture_dir(), &path);
-    assert_cmd::Command::from_std(cmd)
-        .assert()
-        .success()
-        .stdout(predicates::str::contains("Overall accuracy: "));
+    assert_cmd::Command::from_std(cmd).assert().success().stdout(predicates::str::contains("Overall accuracy: "));
 }
 
 // ---- the save: not redirected, nothing left behind, checked before training ---------------
 
 /// Every entry of `dir`, by name.
 fn names(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    let mut names: Vec<String> =
+        fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
     names.sort();
     names
 }
@@ -458,7 +477,8 @@ const GRACE: Duration = Duration::from_secs(6);
 
 #[test]
 fn silent_and_half_sent_heads_are_closed_by_the_header_timeout() {
-    let server = start(&["--addr", "127.0.0.1:0", "--header-timeout", "1", "--idle-timeout", "60", "--body-timeout", "60"]);
+    let server =
+        start(&["--addr", "127.0.0.1:0", "--header-timeout", "1", "--idle-timeout", "60", "--body-timeout", "60"]);
     let mut silent = connect(server.addr, GRACE);
     let mut half = connect(server.addr, GRACE);
     half.write_all(b"GET / HTTP/1.1\r\nHost: t\r\nX-Slow: ").unwrap();
@@ -487,7 +507,8 @@ fn silent_and_half_sent_heads_are_closed_by_the_header_timeout() {
 
 #[test]
 fn a_short_body_is_closed_by_the_body_timeout() {
-    let server = start(&["--addr", "127.0.0.1:0", "--header-timeout", "60", "--idle-timeout", "60", "--body-timeout", "1"]);
+    let server =
+        start(&["--addr", "127.0.0.1:0", "--header-timeout", "60", "--idle-timeout", "60", "--body-timeout", "1"]);
     let mut slow = connect(server.addr, GRACE);
     // Declares 784 bytes, sends 100.
     slow.write_all(&predict_request(&[0; 784])[..predict_request(&[]).len() + 100]).unwrap();
@@ -498,7 +519,8 @@ fn a_short_body_is_closed_by_the_body_timeout() {
 
 #[test]
 fn an_idle_keep_alive_connection_is_closed_by_the_idle_timeout() {
-    let server = start(&["--addr", "127.0.0.1:0", "--header-timeout", "60", "--idle-timeout", "1", "--body-timeout", "60"]);
+    let server =
+        start(&["--addr", "127.0.0.1:0", "--header-timeout", "60", "--idle-timeout", "1", "--body-timeout", "60"]);
     let stream = connect(server.addr, GRACE);
     let mut writer = stream.try_clone().unwrap();
     let mut reader = BufReader::new(stream);
@@ -545,7 +567,8 @@ fn more_idle_connections_than_the_cap_do_not_lock_out_a_request() {
 fn the_cap_holds_a_new_connection_until_a_slot_frees() {
     // Two connections in the middle of a body occupy both slots: they are never evicted, so the
     // third request is answered only after the body timeout has closed one of them.
-    let server = start(&["--addr", "127.0.0.1:0", "--max-connections", "2", "--body-timeout", "1", "--header-timeout", "60"]);
+    let server =
+        start(&["--addr", "127.0.0.1:0", "--max-connections", "2", "--body-timeout", "1", "--header-timeout", "60"]);
     let partial = predict_request(&[0; 784]);
     let partial = &partial[..partial.len() - 300];
     let mut busy: Vec<TcpStream> = (0..2).map(|_| connect(server.addr, GRACE)).collect();
@@ -605,8 +628,11 @@ fn every_answer_carries_the_security_headers() {
 
 #[test]
 fn serve_limit_flags_are_checked() {
-    for (flag, value) in [("--header-timeout", "0"), ("--idle-timeout", "-1"), ("--body-timeout", "nan"), ("--max-connections", "0")] {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_mnistlearn")).args(["serve", flag, value]).output().unwrap();
+    for (flag, value) in
+        [("--header-timeout", "0"), ("--idle-timeout", "-1"), ("--body-timeout", "nan"), ("--max-connections", "0")]
+    {
+        let out =
+            std::process::Command::new(env!("CARGO_BIN_EXE_mnistlearn")).args(["serve", flag, value]).output().unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{flag} {value}: {stderr}");
         assert!(stderr.contains(flag) && stderr.lines().count() == 1, "{stderr}");

@@ -6,13 +6,13 @@
 
 use crate::common;
 
-use mnistlearn::math::dot::{weighted_sums, weighted_sums_scalar};
-use mnistlearn::math::exp::{exp, exp_in_place};
-use mnistlearn::math::ln::{ln, ln_in_place};
-use mnistlearn::math::sigmoid::{sigmoid, sigmoid_in_place};
-use mnistlearn::math::softmax::softmax_in_place;
-use mnistlearn::math::{SimdKind, SimdLevel};
-use mnistlearn::nn::update::{sgd_step, sgd_step_scalar, BatchScale};
+use mnistlearn_core::math::dot::{weighted_sums, weighted_sums_scalar};
+use mnistlearn_core::math::exp::{exp, exp_in_place};
+use mnistlearn_core::math::ln::{ln, ln_in_place};
+use mnistlearn_core::math::sigmoid::{sigmoid, sigmoid_in_place};
+use mnistlearn_core::math::softmax::softmax_in_place;
+use mnistlearn_core::math::{SimdKind, SimdLevel};
+use mnistlearn_core::nn::update::{sgd_step, sgd_step_scalar, BatchScale};
 
 /// A tiny deterministic generator so the tests need no extra crates.
 struct Gen(u64);
@@ -37,7 +37,11 @@ fn ulps(a: f64, b: f64) -> u64 {
     }
     let key = |x: f64| {
         let bits = x.to_bits() as i64;
-        if bits < 0 { i64::MIN - bits } else { bits }
+        if bits < 0 {
+            i64::MIN - bits
+        } else {
+            bits
+        }
     };
     (key(a) - key(b)).unsigned_abs()
 }
@@ -51,8 +55,30 @@ fn fast_levels() -> Vec<SimdLevel> {
 }
 
 const EDGE: [f64; 24] = [
-    0.0, -0.0, 1.0, -1.0, 0.5, -0.5, 709.78, 709.79, 709.8, 710.0, -708.4, -708.5, -744.4, -745.1, -745.2, -746.0,
-    1e-300, -1e-300, 5e-324, f64::MIN_POSITIVE, f64::INFINITY, f64::NEG_INFINITY, f64::NAN, f64::MAX,
+    0.0,
+    -0.0,
+    1.0,
+    -1.0,
+    0.5,
+    -0.5,
+    709.78,
+    709.79,
+    709.8,
+    710.0,
+    -708.4,
+    -708.5,
+    -744.4,
+    -745.1,
+    -745.2,
+    -746.0,
+    1e-300,
+    -1e-300,
+    5e-324,
+    f64::MIN_POSITIVE,
+    f64::INFINITY,
+    f64::NEG_INFINITY,
+    f64::NAN,
+    f64::MAX,
 ];
 
 fn exp_inputs() -> Vec<f64> {
@@ -193,7 +219,8 @@ fn softmax_matches_scalar_bits_and_sums_to_one() {
 
 /// Random sparse inputs (with zeros, duplicates of magnitude, negative values) for the sums.
 fn sparse_case(g: &mut Gen, rows: usize, width: usize, stride: usize) -> (Vec<f64>, Vec<u16>, Vec<f64>) {
-    let matrix: Vec<f64> = (0..rows * stride).map(|_| g.range(-1.0, 1.0) * [1.0, 1e-3, 1e3][(g.next() % 3) as usize]).collect();
+    let matrix: Vec<f64> =
+        (0..rows * stride).map(|_| g.range(-1.0, 1.0) * [1.0, 1e-3, 1e3][(g.next() % 3) as usize]).collect();
     let mut idx: Vec<u16> = (0..rows as u16).filter(|_| g.next() % 3 == 0).collect();
     if g.next() % 4 == 0 {
         idx.reverse(); // order matters: the kernels must follow idx, whatever it is
@@ -230,7 +257,8 @@ fn sgd_step_matches_scalar_bits_for_power_of_two_and_other_batches() {
     for n in [1usize, 3, 7, 32, 33, 100, 1 << 20] {
         for len in [1usize, 2, 5, 32, 33] {
             let w: Vec<f64> = (0..len).map(|_| g.range(-1.0, 1.0)).collect();
-            let grads: Vec<f64> = (0..len).map(|_| g.range(-50.0, 50.0) * [1.0, 1e-310][(g.next() % 2) as usize]).collect();
+            let grads: Vec<f64> =
+                (0..len).map(|_| g.range(-50.0, 50.0) * [1.0, 1e-310][(g.next() % 2) as usize]).collect();
             let (mut w_ref, mut g_ref) = (w.clone(), grads.clone());
             sgd_step_scalar(&mut w_ref, &mut g_ref, 0.1, BatchScale::new(n));
             // The canonical definition is a division.
@@ -288,11 +316,20 @@ fn kernel_table_snapshot() {
 
 #[test]
 fn hidden_step_matches_scalar_bits_and_the_unfused_definition() {
-    use mnistlearn::nn::hidden_step::{hidden_step, hidden_step_scalar, LitPixels};
-    use mnistlearn::nn::PIXEL_VALUE;
+    use mnistlearn_core::nn::hidden_step::{hidden_step, hidden_step_scalar, LitPixels};
+    use mnistlearn_core::nn::PIXEL_VALUE;
     let mut g = Gen(8);
     // Also an odd number of rows, lanes past the last 32-lane block, and two blocks per row.
-    for (h, batch, rows) in [(32usize, 32usize, 50usize), (32, 32, 51), (40, 64, 33), (64, 20, 9), (7, 5, 20), (33, 70, 30), (16, 1, 10), (10, 64, 12)] {
+    for (h, batch, rows) in [
+        (32usize, 32usize, 50usize),
+        (32, 32, 51),
+        (40, 64, 33),
+        (64, 20, 9),
+        (7, 5, 20),
+        (33, 70, 30),
+        (16, 1, 10),
+        (10, 64, 12),
+    ] {
         let weights: Vec<f64> = (0..rows * h).map(|_| g.range(-0.1, 0.1)).collect();
         let delta: Vec<f64> = (0..batch * h).map(|_| g.range(-0.01, 0.01)).collect();
         // pixels[s][row]: about a third lit.
@@ -332,7 +369,10 @@ fn hidden_step_matches_scalar_bits_and_the_unfused_definition() {
             let mut reference = weights.clone();
             let mut lit = record(0);
             hidden_step_scalar(&mut reference, h, 0..h, &mut lit, &delta[..n * h], 0.1, scale);
-            assert!(reference.iter().zip(&expected).all(|(a, b)| a.to_bits() == b.to_bits()), "scalar h {h} batch {batch} n {n}");
+            assert!(
+                reference.iter().zip(&expected).all(|(a, b)| a.to_bits() == b.to_bits()),
+                "scalar h {h} batch {batch} n {n}"
+            );
             assert!(lit.is_clear(), "the step leaves the masks clear for the next batch");
             for level in SimdLevel::available() {
                 // Whole rows, and the rows split into lane bands as threads split them; the
@@ -344,7 +384,10 @@ fn hidden_step_matches_scalar_bits_and_the_unfused_definition() {
                         hidden_step(level, &mut w, h, band, &mut lit, &delta[..n * h], 0.1, scale);
                         assert!(lit.is_clear());
                     }
-                    assert!(w.iter().zip(&reference).all(|(a, b)| a.to_bits() == b.to_bits()), "{level} h {h} batch {batch} n {n}");
+                    assert!(
+                        w.iter().zip(&reference).all(|(a, b)| a.to_bits() == b.to_bits()),
+                        "{level} h {h} batch {batch} n {n}"
+                    );
                 }
             }
         }
@@ -354,7 +397,7 @@ fn hidden_step_matches_scalar_bits_and_the_unfused_definition() {
 #[test]
 fn a_sum_continued_in_stretches_equals_the_whole_sum() {
     // The trainer's pipeline hands a partial sum from one band of rows to the next.
-    use mnistlearn::math::dot::weighted_sums_continue;
+    use mnistlearn_core::math::dot::weighted_sums_continue;
     let mut g = Gen(9);
     for width in [1usize, 2, 5, 10, 17, 32, 33] {
         let stride = width;
@@ -376,7 +419,10 @@ fn a_sum_continued_in_stretches_equals_the_whole_sum() {
                     }
                     from = cut;
                 }
-                assert!(out.iter().zip(&whole).all(|(a, b)| a.to_bits() == b.to_bits()), "{level} width {width} cuts {cuts:?}");
+                assert!(
+                    out.iter().zip(&whole).all(|(a, b)| a.to_bits() == b.to_bits()),
+                    "{level} width {width} cuts {cuts:?}"
+                );
             }
         }
     }
@@ -384,11 +430,11 @@ fn a_sum_continued_in_stretches_equals_the_whole_sum() {
 
 #[test]
 fn finishing_samples_in_groups_matches_the_per_sample_scalar_code() {
-    use mnistlearn::nn::backward::backward_deltas;
-    use mnistlearn::nn::finish::{finish_samples, SampleOutputs};
-    use mnistlearn::nn::forward::forward_output;
-    use mnistlearn::nn::{argmax, parameter_count, Network};
-    use mnistlearn::math::softmax::cross_entropy;
+    use mnistlearn_core::math::softmax::cross_entropy;
+    use mnistlearn_core::nn::backward::backward_deltas;
+    use mnistlearn_core::nn::finish::{finish_samples, SampleOutputs};
+    use mnistlearn_core::nn::forward::forward_output;
+    use mnistlearn_core::nn::{argmax, parameter_count, Network};
     let mut g = Gen(9);
     // h = 32 (the default, four-sample groups), 12 (groups, fewer lanes), 7 (no groups: h % 4 ≠ 0).
     for h in [32usize, 12, 7] {
@@ -398,7 +444,8 @@ fn finishing_samples_in_groups_matches_the_per_sample_scalar_code() {
         for n in 0..10usize {
             let labels: Vec<u8> = (0..n).map(|_| (g.next() % 10) as u8).collect();
             // Hidden sums as phase 1 leaves them, some large enough to saturate σ.
-            let sums: Vec<f64> = (0..n * h).map(|i| if i % 11 == 0 { g.range(-40.0, 40.0) } else { g.range(-4.0, 4.0) }).collect();
+            let sums: Vec<f64> =
+                (0..n * h).map(|i| if i % 11 == 0 { g.range(-40.0, 40.0) } else { g.range(-4.0, 4.0) }).collect();
             // The reference: the per-sample scalar code, written out.
             let mut hidden_ref = sums.clone();
             let mut delta_ref = vec![0.0; n * h];
@@ -415,10 +462,19 @@ fn finishing_samples_in_groups_matches_the_per_sample_scalar_code() {
                 let label = labels[s] as usize;
                 out.loss = cross_entropy(&out.probabilities, label);
                 out.correct = argmax(&out.probabilities) == label;
-                backward_deltas(SimdLevel::SCALAR, &params, hidden, &out.probabilities, label, &mut out.delta_out, &mut delta_ref[s * h..(s + 1) * h]);
+                backward_deltas(
+                    SimdLevel::SCALAR,
+                    &params,
+                    hidden,
+                    &out.probabilities,
+                    label,
+                    &mut out.delta_out,
+                    &mut delta_ref[s * h..(s + 1) * h],
+                );
             }
             for level in SimdLevel::available() {
-                let (mut hidden, mut delta, mut out) = (sums.clone(), vec![0.0; n * h], vec![SampleOutputs::default(); n]);
+                let (mut hidden, mut delta, mut out) =
+                    (sums.clone(), vec![0.0; n * h], vec![SampleOutputs::default(); n]);
                 finish_samples(level, &params, &labels, &mut hidden, &mut delta, &mut out);
                 let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
                 assert_eq!(bits(&hidden), bits(&hidden_ref), "{level} h {h} n {n}: activations");
@@ -432,4 +488,3 @@ fn finishing_samples_in_groups_matches_the_per_sample_scalar_code() {
         }
     }
 }
-

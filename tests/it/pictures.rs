@@ -80,15 +80,15 @@ fn the_confusion_matrix_counts_every_test_image_and_its_diagonal_is_the_correct_
     let weights = dir.path().join("w.bin");
     train_fixture(dir.path(), None);
     fs::rename(dir.path().join("plain.bin"), &weights).unwrap();
-    let stdout = stdout_of(mnistlearn().arg("test").arg("--data").arg(fixture_dir()).arg("--weights").arg(&weights).arg("--confusion"));
+    let stdout = stdout_of(
+        mnistlearn().arg("test").arg("--data").arg(fixture_dir()).arg("--weights").arg(&weights).arg("--confusion"),
+    );
     let (correct, total) = overall(&stdout);
     let lines: Vec<&str> = stdout.lines().collect();
     let at = lines.iter().position(|l| l.starts_with("--- Confusion matrix")).expect("a confusion block");
     assert!(lines[at + 1].starts_with("true\\pred"), "{}", lines[at + 1]);
-    let rows: Vec<Vec<usize>> = lines[at + 2..at + 12]
-        .iter()
-        .map(|l| l.split_whitespace().map(|n| n.parse().unwrap()).collect())
-        .collect();
+    let rows: Vec<Vec<usize>> =
+        lines[at + 2..at + 12].iter().map(|l| l.split_whitespace().map(|n| n.parse().unwrap()).collect()).collect();
     let mut sum = 0;
     let mut diagonal = 0;
     for (t, row) in rows.iter().enumerate() {
@@ -113,14 +113,22 @@ fn errors_dir_gets_one_png_per_mistake_holding_that_test_image() {
     let weights = dir.path().join("plain.bin");
     let errors = dir.path().join("errors/nested");
     let stdout = stdout_of(
-        mnistlearn().arg("test").arg("--data").arg(fixture_dir()).arg("--weights").arg(&weights).arg("--errors").arg(&errors),
+        mnistlearn()
+            .arg("test")
+            .arg("--data")
+            .arg(fixture_dir())
+            .arg("--weights")
+            .arg(&weights)
+            .arg("--errors")
+            .arg(&errors),
     );
     let (correct, total) = overall(&stdout);
     assert!(stdout.contains(&format!("Wrote {} misclassified images to ", total - correct)), "{stdout}");
-    let mut names: Vec<String> = fs::read_dir(&errors).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    let mut names: Vec<String> =
+        fs::read_dir(&errors).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
     names.sort();
     assert_eq!(names.len(), total - correct);
-    let test_set = mnistlearn::data::idx::load_test(&fixture_dir()).unwrap();
+    let test_set = mnistlearn::io::dataset::load_test(&fixture_dir()).unwrap();
     for name in &names {
         // 00247-true4-pred6.png
         let stem = name.strip_suffix(".png").unwrap();
@@ -159,7 +167,10 @@ fn a_used_errors_dir_or_bad_log_path_is_refused_before_any_work_and_keeps_its_fi
             .code(2);
         let stderr = String::from_utf8(assert.get_output().stderr.clone()).unwrap();
         assert_eq!(stderr.lines().count(), 1, "{stderr}");
-        assert!(stderr.contains("--errors") && stderr.contains(needle) && stderr.contains("new or empty directory"), "{stderr}");
+        assert!(
+            stderr.contains("--errors") && stderr.contains(needle) && stderr.contains("new or empty directory"),
+            "{stderr}"
+        );
     }
     assert_eq!(fs::read_to_string(&keep).unwrap(), "precious");
 

@@ -9,13 +9,13 @@ use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
 use assert_cmd::Command;
-use mnistlearn::data::idx::load_test;
-use mnistlearn::data::preprocess::{preprocess, GreyImage, Seen};
-use mnistlearn::data::shuffle::Rng;
-use mnistlearn::math::SimdLevel;
-use mnistlearn::nn::train::{train, TrainConfig};
-use mnistlearn::nn::{argmax, Network};
+use mnistlearn::io::dataset::load_test;
 use mnistlearn::serve::{classify_json, routes, CLASSIFY_BODY_LIMIT};
+use mnistlearn_core::data::preprocess::{preprocess, GreyImage, Seen};
+use mnistlearn_core::data::shuffle::Rng;
+use mnistlearn_core::math::SimdLevel;
+use mnistlearn_core::nn::train::{train, TrainConfig};
+use mnistlearn_core::nn::{argmax, Network};
 
 use crate::common::{self, fixture_dir};
 use crate::redraw::{self, Format, Tally};
@@ -24,7 +24,7 @@ use crate::redraw::{self, Format, Tally};
 fn fixture_net() -> &'static Network {
     static NET: OnceLock<Network> = OnceLock::new();
     NET.get_or_init(|| {
-        let data = mnistlearn::data::idx::load_train(&fixture_dir(), None).unwrap();
+        let data = mnistlearn::io::dataset::load_train(&fixture_dir(), None).unwrap();
         train(&TrainConfig { threads: 2, ..TrainConfig::default() }, &data, |_| {})
     })
 }
@@ -42,7 +42,8 @@ fn redrawn_fixture_digits_are_read_almost_as_well_as_the_originals_and_far_bette
     let dir = tempfile::tempdir().unwrap();
     let tally = redraw::measure(fixture_net(), SimdLevel::detect(), &digits, dir.path(), 1);
     let n = tally.total;
-    let (direct, ours, naive) = (Tally::percent(tally.direct, n), Tally::percent(tally.ours, n), Tally::percent(tally.naive, n));
+    let (direct, ours, naive) =
+        (Tally::percent(tally.direct, n), Tally::percent(tally.ours, n), Tally::percent(tally.naive, n));
     println!("{}\noriginals {direct:.1}%, redrawn {ours:.1}%, naive {naive:.1}%", tally.table());
     assert_eq!(n, 500);
     assert_eq!(tally.empty, 0, "no redrawn digit may be called empty");
@@ -136,20 +137,35 @@ fn mnistlearn() -> Command {
 fn predict_prints_one_line_per_image_and_json_on_request() {
     let (dir, weights, files) = predict_files();
     let blank = dir.path().join("blank.pgm");
-    std::fs::write(&blank, b"P5 30 20 255\n".iter().copied().chain(std::iter::repeat_n(255, 600)).collect::<Vec<u8>>()).unwrap();
+    std::fs::write(&blank, b"P5 30 20 255\n".iter().copied().chain(std::iter::repeat_n(255, 600)).collect::<Vec<u8>>())
+        .unwrap();
 
-    let out = mnistlearn().arg("predict").arg("--weights").arg(&weights).args(files.iter().map(|f| &f.0)).arg(&blank).assert().success();
+    let out = mnistlearn()
+        .arg("predict")
+        .arg("--weights")
+        .arg(&weights)
+        .args(files.iter().map(|f| &f.0))
+        .arg(&blank)
+        .assert()
+        .success();
     let stdout = String::from_utf8(out.get_output().stdout.clone()).unwrap();
     let lines: Vec<&str> = stdout.lines().collect();
     assert_eq!(lines.len(), files.len() + 1, "{stdout}");
     for ((path, label), line) in files.iter().zip(&lines) {
-        let rest = line.strip_prefix(&format!("{path}: {label} (")).unwrap_or_else(|| panic!("{line:?} for {path} ({label})"));
+        let rest =
+            line.strip_prefix(&format!("{path}: {label} (")).unwrap_or_else(|| panic!("{line:?} for {path} ({label})"));
         let percent: f64 = rest.strip_suffix("%)").unwrap().parse().unwrap();
         assert!((0.0..=100.0).contains(&percent), "{line}");
     }
     assert_eq!(lines[files.len()], format!("{}: no digit (the image has no ink)", blank.display()));
 
-    let out = mnistlearn().args(["predict", "--json", "--weights"]).arg(&weights).arg(&files[0].0).arg(&blank).assert().success();
+    let out = mnistlearn()
+        .args(["predict", "--json", "--weights"])
+        .arg(&weights)
+        .arg(&files[0].0)
+        .arg(&blank)
+        .assert()
+        .success();
     let value: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
     let answers = value.as_array().unwrap();
     assert_eq!(answers.len(), 2);
@@ -171,10 +187,15 @@ fn predict_show_draws_the_28x28_the_network_saw() {
     assert_eq!(lines.len(), 1 + 28, "{stdout}");
     let image = mnistlearn::io::image::load(Path::new(&files[0].0)).unwrap();
     let Seen::Digit(d) = preprocess(&image) else { panic!("empty") };
-    assert_eq!(lines[1..].join("\n") + "\n", mnistlearn::data::preprocess::ascii_art(&d.pixels));
+    assert_eq!(lines[1..].join("\n") + "\n", mnistlearn_core::data::preprocess::ascii_art(&d.pixels));
     assert!(lines[1..].iter().all(|l| l.chars().count() == 56));
 
-    let out = mnistlearn().args(["predict", "--json", "--show", "--weights"]).arg(&weights).arg(&files[0].0).assert().success();
+    let out = mnistlearn()
+        .args(["predict", "--json", "--show", "--weights"])
+        .arg(&weights)
+        .arg(&files[0].0)
+        .assert()
+        .success();
     let value: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
     let seen: Vec<u8> = value[0]["seen"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as u8).collect();
     assert_eq!(seen, d.pixels.to_vec());
@@ -190,7 +211,16 @@ fn predict_answers_the_good_images_then_names_the_bad_ones_on_one_line() {
     std::fs::write(&corrupt, bytes).unwrap();
 
     // One bad file among good ones: the good ones are answered, one error line, exit 1.
-    let out = mnistlearn().arg("predict").arg("--weights").arg(&weights).arg(&files[0].0).arg(&missing).arg(&files[1].0).assert().failure().code(1);
+    let out = mnistlearn()
+        .arg("predict")
+        .arg("--weights")
+        .arg(&weights)
+        .arg(&files[0].0)
+        .arg(&missing)
+        .arg(&files[1].0)
+        .assert()
+        .failure()
+        .code(1);
     let stdout = String::from_utf8(out.get_output().stdout.clone()).unwrap();
     let stderr = String::from_utf8(out.get_output().stderr.clone()).unwrap();
     assert_eq!(stdout.lines().count(), 2, "{stdout}");
@@ -199,7 +229,15 @@ fn predict_answers_the_good_images_then_names_the_bad_ones_on_one_line() {
     assert!(stderr.starts_with(&format!("mnistlearn: error: {}: cannot open:", missing.display())), "{stderr}");
 
     // Two bad files: both named, still one line; --json keeps them in the array too.
-    let out = mnistlearn().args(["predict", "--json", "--weights"]).arg(&weights).arg(&corrupt).arg(&files[0].0).arg(&missing).assert().failure().code(1);
+    let out = mnistlearn()
+        .args(["predict", "--json", "--weights"])
+        .arg(&weights)
+        .arg(&corrupt)
+        .arg(&files[0].0)
+        .arg(&missing)
+        .assert()
+        .failure()
+        .code(1);
     let stderr = String::from_utf8(out.get_output().stderr.clone()).unwrap();
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(stderr.contains("2 of 3 images could not be read"), "{stderr}");
@@ -221,7 +259,12 @@ fn predict_usage_errors() {
     assert!(String::from_utf8_lossy(&out.get_output().stderr).contains("takes no value"));
     let out = mnistlearn().args(["predict", "--help"]).assert().success();
     let help = String::from_utf8(out.get_output().stdout.clone()).unwrap();
-    assert!(help.contains("Usage: mnistlearn predict [FLAGS] IMAGE...") && help.contains("--json") && help.contains("--show"), "{help}");
+    assert!(
+        help.contains("Usage: mnistlearn predict [FLAGS] IMAGE...")
+            && help.contains("--json")
+            && help.contains("--show"),
+        "{help}"
+    );
 }
 
 // ---- POST /classify and GET /hidden-weights -----------------------------------------------
@@ -274,7 +317,12 @@ async fn classify_calls_a_blank_canvas_empty() {
     let net = Arc::new(Network::init(32, &mut Rng::from_seed(3)));
     let api = routes(net, SimdLevel::detect());
     for fill in [0u8, 255, 130] {
-        let res = common::request().method("POST").path("/classify?width=100&height=60").body(vec![fill; 6000]).reply(&api).await;
+        let res = common::request()
+            .method("POST")
+            .path("/classify?width=100&height=60")
+            .body(vec![fill; 6000])
+            .reply(&api)
+            .await;
         assert_eq!(res.status(), 200);
         assert_eq!(res.body().as_ref(), br#"{"empty":true}"#);
     }
@@ -295,7 +343,12 @@ async fn classify_refuses_bad_sizes_with_one_line_errors() {
         ("/classify?width=2000&height=5", 10, 400, "width=2000: expected"),
         ("/classify?width=4&height=x", 10, 400, "height=x: expected"),
         ("/classify?width=4&height=4&depth=8", 16, 400, "unknown query parameter 'depth'"),
-        ("/classify?width=4&height=4", 15, 400, "body must be exactly width × height = 4 × 4 = 16 bytes (one grey byte per pixel, row-major), got 15"),
+        (
+            "/classify?width=4&height=4",
+            15,
+            400,
+            "body must be exactly width × height = 4 × 4 = 16 bytes (one grey byte per pixel, row-major), got 15",
+        ),
     ];
     for (path, len, status, message) in cases {
         let res = common::request().method("POST").path(path).body(vec![0u8; len]).reply(&api).await;

@@ -12,11 +12,11 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
-use mnistlearn::data::shuffle::Rng;
 use mnistlearn::io::weights;
-use mnistlearn::math::SimdLevel;
-use mnistlearn::nn::{argmax, Network};
 use mnistlearn::serve::{predict_json, routes, BODY_LIMIT};
+use mnistlearn_core::data::shuffle::Rng;
+use mnistlearn_core::math::SimdLevel;
+use mnistlearn_core::nn::{argmax, Network};
 
 use crate::common::{self, read_answer, Answer};
 
@@ -103,10 +103,7 @@ async fn wrong_body_sizes_are_400_naming_784() {
         assert_eq!(res.status(), 400, "size {size}");
         assert_eq!(res.headers()["content-type"], "application/json");
         let message = error_text(res.body());
-        assert_eq!(
-            message,
-            format!("body must be exactly 784 bytes (28×28 pixels, row-major, 0-255), got {size}")
-        );
+        assert_eq!(message, format!("body must be exactly 784 bytes (28×28 pixels, row-major, 0-255), got {size}"));
         assert_eq!(predict_json(&net, SimdLevel::SCALAR, &vec![7u8; size]).unwrap_err().0, 400);
     }
 }
@@ -121,12 +118,7 @@ async fn oversized_bodies_are_413() {
         assert!(message.contains("784"), "{message}");
     }
     // A declared length over the limit is refused before any body is read.
-    let res = common::request()
-        .method("POST")
-        .path("/predict")
-        .header("content-length", "1048576")
-        .reply(&api)
-        .await;
+    let res = common::request().method("POST").path("/predict").header("content-length", "1048576").reply(&api).await;
     assert_eq!(res.status(), 413);
 }
 
@@ -219,7 +211,14 @@ fn write_weights(dir: &Path, net: &Network) -> PathBuf {
 fn start_server(net: &Network, simd: &str) -> Server {
     let dir = tempfile::tempdir().unwrap();
     let weights = write_weights(dir.path(), net);
-    let args = [OsStr::new("--addr"), OsStr::new("127.0.0.1:0"), OsStr::new("--simd"), OsStr::new(simd), OsStr::new("--weights"), weights.as_os_str()];
+    let args = [
+        OsStr::new("--addr"),
+        OsStr::new("127.0.0.1:0"),
+        OsStr::new("--simd"),
+        OsStr::new(simd),
+        OsStr::new("--weights"),
+        weights.as_os_str(),
+    ];
     let (child, line) = crate::common::spawn_serve(&args);
     let expected_tail = format!(" (weights: {}, hidden {})", weights.display(), net.hidden());
     assert!(line.starts_with("Serving http://") && line.ends_with(&expected_tail), "{line}");
@@ -234,7 +233,6 @@ fn connect(addr: SocketAddr) -> TcpStream {
     stream.set_write_timeout(Some(Duration::from_secs(30))).unwrap();
     stream
 }
-
 
 fn post_predict_request(body: &[u8], close: bool) -> Vec<u8> {
     let mut request = format!(
@@ -347,7 +345,8 @@ fn bad_requests_do_not_stop_the_server() {
 
     // A chunked body of the right size is fine.
     let pixels = image(7);
-    let mut request = b"POST /predict HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n".to_vec();
+    let mut request =
+        b"POST /predict HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n".to_vec();
     for part in pixels.chunks(300) {
         request.extend_from_slice(format!("{:x}\r\n", part.len()).as_bytes());
         request.extend_from_slice(part);
@@ -366,12 +365,8 @@ fn bad_requests_do_not_stop_the_server() {
 
 /// Runs `mnistlearn serve ARGS…` expecting it to fail at once; returns its stderr.
 fn serve_fails(args: &[&std::ffi::OsStr]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_mnistlearn"))
-        .arg("serve")
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+    let out =
+        Command::new(env!("CARGO_BIN_EXE_mnistlearn")).arg("serve").args(args).stdin(Stdio::null()).output().unwrap();
     assert!(!out.status.success(), "expected a failure");
     assert_eq!(out.status.code(), Some(1));
     assert!(out.stdout.is_empty(), "nothing served: {}", String::from_utf8_lossy(&out.stdout));

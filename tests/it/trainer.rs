@@ -3,16 +3,16 @@
 //! that exercise the awkward paths (a hidden size that is not a multiple of the SIMD width, a
 //! batch that is not a power of two and does not divide the set, so the last batch is short).
 
-use mnistlearn::data::idx::load_train;
-use mnistlearn::math::SimdLevel;
-use mnistlearn::nn::reference::train_reference;
-use mnistlearn::nn::train::{train, EpochReport, TrainConfig};
+use mnistlearn::io::dataset::load_train;
+use mnistlearn_core::math::SimdLevel;
+use mnistlearn_core::nn::reference::train_reference;
+use mnistlearn_core::nn::train::{train, EpochReport, TrainConfig};
 
 use crate::common::fixture_dir;
 
 /// What a run leaves that must match: the epoch log (loss bits, correct count) and every
 /// parameter's bits in weights.bin order.
-fn run(config: &TrainConfig, fast: bool, data: &mnistlearn::data::Dataset) -> (Vec<(u64, usize)>, Vec<u64>) {
+fn run(config: &TrainConfig, fast: bool, data: &mnistlearn_core::data::Dataset) -> (Vec<(u64, usize)>, Vec<u64>) {
     let mut log = Vec::new();
     let mut on_epoch = |e: &EpochReport| log.push((e.loss.to_bits(), e.correct));
     let net = if fast { train(config, data, &mut on_epoch) } else { train_reference(config, data, &mut on_epoch) };
@@ -36,9 +36,15 @@ fn the_fast_trainer_equals_the_reference_at_every_level_and_thread_count() {
             for threads in 1..=4 {
                 let config = TrainConfig { threads, level, ..base.clone() };
                 let got = run(&config, true, &data);
-                assert!(got.0 == expected.0, "{level}, {threads} threads, batch {batch}, hidden {hidden}: epoch log differs");
+                assert!(
+                    got.0 == expected.0,
+                    "{level}, {threads} threads, batch {batch}, hidden {hidden}: epoch log differs"
+                );
                 let first = got.1.iter().zip(&expected.1).position(|(a, b)| a != b);
-                assert!(first.is_none(), "{level}, {threads} threads, batch {batch}, hidden {hidden}: parameter {first:?} differs");
+                assert!(
+                    first.is_none(),
+                    "{level}, {threads} threads, batch {batch}, hidden {hidden}: parameter {first:?} differs"
+                );
             }
         }
     }

@@ -13,8 +13,8 @@
 //! transparent background: the ink is in the alpha channel), binary PGM and plain PGM.
 #![allow(dead_code)]
 
-use mnistlearn::data::preprocess::GreyImage;
-use mnistlearn::data::shuffle::Rng;
+use mnistlearn_core::data::preprocess::GreyImage;
+use mnistlearn_core::data::shuffle::Rng;
 
 /// Canvas sizes, width × height: two square, three not.
 pub const CANVASES: [(usize, usize); 5] = [(280, 280), (512, 512), (400, 240), (240, 400), (640, 480)];
@@ -242,9 +242,14 @@ impl Tally {
 
     /// A Markdown table of every group.
     pub fn table(&self) -> String {
-        let mut out = String::from("| redrawn images | count | MNIST preprocessing | naive resize |\n|---|---|---|---|\n");
+        let mut out =
+            String::from("| redrawn images | count | MNIST preprocessing | naive resize |\n|---|---|---|---|\n");
         let row = |label: &str, n: usize, ours: usize, naive: usize| {
-            format!("| {label} | {n} | {:.2}% ({ours}) | {:.2}% ({naive}) |\n", Tally::percent(ours, n), Tally::percent(naive, n))
+            format!(
+                "| {label} | {n} | {:.2}% ({ours}) | {:.2}% ({naive}) |\n",
+                Tally::percent(ours, n),
+                Tally::percent(naive, n)
+            )
         };
         out += &row("**all**", self.total, self.ours, self.naive);
         let mut groups: Vec<_> = self.groups.iter().collect();
@@ -260,14 +265,14 @@ impl Tally {
 /// `mnistlearn::io::image::load`, and classifies it through `preprocess` and through the naive
 /// whole-canvas resize; the originals are classified too. Image `i` uses seed `seed + i`.
 pub fn measure(
-    net: &mnistlearn::nn::Network,
-    level: mnistlearn::math::SimdLevel,
+    net: &mnistlearn_core::nn::Network,
+    level: mnistlearn_core::math::SimdLevel,
     digits: &[(Vec<u8>, u8)],
     dir: &std::path::Path,
     seed: u64,
 ) -> Tally {
-    use mnistlearn::data::preprocess::{naive_resize, preprocess, Seen};
-    use mnistlearn::nn::argmax;
+    use mnistlearn_core::data::preprocess::{naive_resize, preprocess, Seen};
+    use mnistlearn_core::nn::argmax;
     let mut tally = Tally::default();
     for (i, (digit, label)) in digits.iter().enumerate() {
         let label = *label as usize;

@@ -88,7 +88,10 @@ pub fn run(args: &[String]) -> Result<(), String> {
             return Err(format!("{}: not found; run `cargo xtask verify` first", weights.display()));
         }
         let serve = bench_serve(&bin, &weights, &data)?;
-        println!("serve: p50 {:.0} µs, p99 {:.0} µs, {:.0} requests/s with {} clients", serve.p50_us, serve.p99_us, serve.requests_per_s, serve.clients);
+        println!(
+            "serve: p50 {:.0} µs, p99 {:.0} µs, {:.0} requests/s with {} clients",
+            serve.p50_us, serve.p99_us, serve.requests_per_s, serve.clients
+        );
         return Ok(());
     }
 
@@ -102,7 +105,9 @@ pub fn run(args: &[String]) -> Result<(), String> {
         let lines: Vec<String> = stdout.lines().map(String::from).collect();
         let train_s = parse_training_seconds(&lines).ok_or("bench: no 'Training time' line")?;
         let test = parse_overall(&lines).map(|(p, _, _)| p).unwrap_or(f64::NAN);
-        println!("bench: run {run}: training {train_s:.3} s, process {wall:.3} s, peak RSS {rss:.1} MiB, test {test:.2}%");
+        println!(
+            "bench: run {run}: training {train_s:.3} s, process {wall:.3} s, peak RSS {rss:.1} MiB, test {test:.2}%"
+        );
         if best.as_ref().is_none_or(|b| train_s < b.0) {
             best = Some((train_s, wall, rss, format!("{test:.2}%")));
         }
@@ -120,13 +125,21 @@ pub fn run(args: &[String]) -> Result<(), String> {
     // (b) The scalar, single-thread reference path must write the same bytes.
     let scalar_weights = out_dir.join("weights-scalar.bin");
     let mut cmd = Command::new(&bin);
-    cmd.arg("train").arg("--data").arg(&data).arg("--out").arg(&scalar_weights).args(["--simd", "scalar", "--threads", "1"]);
+    cmd.arg("train").arg("--data").arg(&data).arg("--out").arg(&scalar_weights).args([
+        "--simd",
+        "scalar",
+        "--threads",
+        "1",
+    ]);
     let (stdout, _, _) = run_measured(&mut cmd, "mnistlearn train --simd scalar --threads 1")?;
     let scalar_s = parse_training_seconds(&stdout.lines().map(String::from).collect::<Vec<_>>()).unwrap_or(f64::NAN);
     let scalar_sha = content_sha256(&scalar_weights).map_err(|e| e.to_string())?;
     let identical = scalar_sha == fast_sha;
     table.push(("scalar reference path, 1 thread (training loop)".into(), format!("{scalar_s:.3} s")));
-    table.push(("weights.bin identical to the scalar reference".into(), if identical { "yes".into() } else { "NO".into() }));
+    table.push((
+        "weights.bin identical to the scalar reference".into(),
+        if identical { "yes".into() } else { "NO".into() },
+    ));
     json.insert("scalar_train_seconds".into(), scalar_s.into());
     json.insert("identical_to_scalar".into(), identical.into());
     json.insert("weights_sha256".into(), fast_sha.clone().into());
@@ -145,7 +158,10 @@ pub fn run(args: &[String]) -> Result<(), String> {
         let numpy_s = report["train_seconds"].as_f64().ok_or("numpy.json: no train_seconds")?;
         let ratio = numpy_s / train_s;
         table.push(("NumPy reference, 30 epochs (training loop)".into(), format!("{numpy_s:.3} s")));
-        table.push(("NumPy reference, whole process / peak RSS".into(), format!("{numpy_wall:.3} s / {numpy_rss:.1} MiB")));
+        table.push((
+            "NumPy reference, whole process / peak RSS".into(),
+            format!("{numpy_wall:.3} s / {numpy_rss:.1} MiB"),
+        ));
         table.push(("NumPy test accuracy".into(), format!("{}%", report["test_accuracy"])));
         table.push(("speed-up over NumPy (training loop)".into(), format!("{ratio:.1}×")));
         json.insert("numpy_train_seconds".into(), numpy_s.into());
@@ -167,8 +183,14 @@ pub fn run(args: &[String]) -> Result<(), String> {
 
     // (e) The server round trip.
     let serve = bench_serve(&bin, &fast_weights, &data)?;
-    table.push(("serve round trip, 1 client, p50 / p99".into(), format!("{:.0} µs / {:.0} µs", serve.p50_us, serve.p99_us)));
-    table.push((format!("serve throughput, {} concurrent clients", serve.clients), format!("{:.0} requests/s", serve.requests_per_s)));
+    table.push((
+        "serve round trip, 1 client, p50 / p99".into(),
+        format!("{:.0} µs / {:.0} µs", serve.p50_us, serve.p99_us),
+    ));
+    table.push((
+        format!("serve throughput, {} concurrent clients", serve.clients),
+        format!("{:.0} requests/s", serve.requests_per_s),
+    ));
     json.insert("serve_p50_us".into(), serve.p50_us.into());
     json.insert("serve_p99_us".into(), serve.p99_us.into());
     json.insert("serve_requests_per_s".into(), serve.requests_per_s.into());
@@ -245,4 +267,3 @@ fn test_images(data: &Path, n: usize) -> Result<Vec<Vec<u8>>, String> {
     flate2::read::GzDecoder::new(file).read_to_end(&mut raw).map_err(|e| format!("{}: {e}", path.display()))?;
     Ok(raw[16..].chunks_exact(784).take(n).map(|c| c.to_vec()).collect())
 }
-

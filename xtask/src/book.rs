@@ -36,9 +36,15 @@ pub fn run(args: &[String]) -> Result<(), String> {
         for problem in &report.problems {
             eprintln!("{problem}");
         }
-        return Err(format!("book: {} problem(s) in the book's includes or anchors (listed above)", report.problems.len()));
+        return Err(format!(
+            "book: {} problem(s) in the book's includes or anchors (listed above)",
+            report.problems.len()
+        ));
     }
-    println!("book: {} chapters, {} includes ({} anchors): all resolve", report.chapters, report.includes, report.anchors);
+    println!(
+        "book: {} chapters, {} includes ({} anchors): all resolve",
+        report.chapters, report.includes, report.anchors
+    );
     if build {
         crate::mathjax::install(&root)?;
         build_book(&root, &book)?;
@@ -47,7 +53,10 @@ pub fn run(args: &[String]) -> Result<(), String> {
             for problem in &links.problems {
                 eprintln!("{problem}");
             }
-            return Err(format!("book: {} broken link(s) or unrendered chapter(s) in the built book (listed above)", links.problems.len()));
+            return Err(format!(
+                "book: {} broken link(s) or unrendered chapter(s) in the built book (listed above)",
+                links.problems.len()
+            ));
         }
         println!("book: {} pages, {} relative links and fragments: all resolve", links.pages, links.links);
         crate::mathjax::check_offline(&root)?;
@@ -94,7 +103,9 @@ fn check_book(root: &Path, src: &Path) -> Result<Report, String> {
             let file = normalize(&chapter.parent().expect("a chapter is in a directory").join(&target.path));
             let at = format!("{}:{}: {}", show(chapter), directive.line, directive.text);
             let Some(contents) = files.text(&file) else {
-                report.problems.push(format!("{at}: file {} does not exist (paths are relative to the chapter)", show(&file)));
+                report
+                    .problems
+                    .push(format!("{at}: file {} does not exist (paths are relative to the chapter)", show(&file)));
                 continue;
             };
             included.insert(file.clone());
@@ -185,7 +196,10 @@ fn display_path(root: &Path, path: &Path) -> String {
 enum Selector {
     All,
     /// 1-based, inclusive; `last: None` means "to the end".
-    Lines { first: usize, last: Option<usize> },
+    Lines {
+        first: usize,
+        last: Option<usize>,
+    },
     Anchor(String),
 }
 
@@ -243,8 +257,18 @@ fn find_directives(text: &str) -> Vec<Result<Directive, (usize, String)>> {
         };
         let body = &text[kind_end..close];
         let directive_text = text[start..(close + 2).min(text.len())].to_string();
-        if kind.is_empty() || !text[close..].starts_with("}}") || !body.starts_with(|c: char| c.is_whitespace()) || body.trim().is_empty() {
-            out.push(Err((line, format!("malformed directive `{}`: expected `{{{{#include PATH}}}}` or `{{{{#include PATH:ANCHOR}}}}`", first_line(&directive_text)))));
+        if kind.is_empty()
+            || !text[close..].starts_with("}}")
+            || !body.starts_with(|c: char| c.is_whitespace())
+            || body.trim().is_empty()
+        {
+            out.push(Err((
+                line,
+                format!(
+                    "malformed directive `{}`: expected `{{{{#include PATH}}}}` or `{{{{#include PATH:ANCHOR}}}}`",
+                    first_line(&directive_text)
+                ),
+            )));
             at = close + 1;
             continue;
         }
@@ -398,9 +422,9 @@ impl AnchorError {
             AnchorError::NoEnd { start_line } => format!(
                 "anchor `{name}`: {file}:{start_line} has `ANCHOR: {name}` but no `ANCHOR_END: {name}` after it"
             ),
-            AnchorError::Duplicate { first, second } => format!(
-                "anchor `{name}` is declared twice in {file} (lines {first} and {second}); expected once"
-            ),
+            AnchorError::Duplicate { first, second } => {
+                format!("anchor `{name}` is declared twice in {file} (lines {first} and {second}); expected once")
+            }
             AnchorError::Empty { start_line } => {
                 format!("anchor `{name}` at {file}:{start_line} encloses no lines; expected code between the markers")
             }
@@ -432,7 +456,11 @@ fn find_anchor(text: &str, name: &str) -> Result<(usize, usize), AnchorError> {
             }
             continue;
         }
-        if start.is_some() && end.is_none() && anchor_on_line(line, START).is_none() && anchor_on_line(line, END).is_none() {
+        if start.is_some()
+            && end.is_none()
+            && anchor_on_line(line, START).is_none()
+            && anchor_on_line(line, END).is_none()
+        {
             content += 1;
         }
     }
@@ -458,7 +486,8 @@ fn unbalanced_anchors(text: &str) -> Vec<String> {
         let n = i + 1;
         if let Some(name) = anchor_on_line(line, START) {
             if let Some(first) = open.get(name).or(closed.get(name)) {
-                problems.push(format!("{n}: `ANCHOR: {name}` again (first at line {first}); expected each anchor once"));
+                problems
+                    .push(format!("{n}: `ANCHOR: {name}` again (first at line {first}); expected each anchor once"));
             } else {
                 open.insert(name, n);
             }
@@ -494,7 +523,10 @@ fn find_mdbook() -> Option<PathBuf> {
 /// timestamp and colour codes).
 fn is_problem_line(line: &str) -> bool {
     let plain = strip_ansi(line);
-    plain.split_whitespace().take(3).any(|word| word == "ERROR" || word == "WARN" || word == "[ERROR]" || word == "[WARN]")
+    plain
+        .split_whitespace()
+        .take(3)
+        .any(|word| word == "ERROR" || word == "WARN" || word == "[ERROR]" || word == "[WARN]")
 }
 
 fn strip_ansi(s: &str) -> String {
@@ -518,9 +550,8 @@ fn strip_ansi(s: &str) -> String {
 }
 
 fn build_book(root: &Path, book: &Path) -> Result<(), String> {
-    let mdbook = find_mdbook().ok_or(
-        "book: mdbook not found on PATH or in ~/.cargo/bin: install it with `cargo install mdbook --locked`",
-    )?;
+    let mdbook = find_mdbook()
+        .ok_or("book: mdbook not found on PATH or in ~/.cargo/bin: install it with `cargo install mdbook --locked`")?;
     let output = Command::new(&mdbook)
         .arg("build")
         .arg(book)
@@ -541,7 +572,11 @@ fn build_book(root: &Path, book: &Path) -> Result<(), String> {
         return Err(format!("book: `mdbook build book` failed ({})", output.status));
     }
     if !problems.is_empty() {
-        return Err(format!("book: `mdbook build book` reported {} problem(s):\n  {}", problems.len(), problems.join("\n  ")));
+        return Err(format!(
+            "book: `mdbook build book` reported {} problem(s):\n  {}",
+            problems.len(),
+            problems.join("\n  ")
+        ));
     }
     println!("book: built {}", display_path(root, &book.join("build/index.html")));
     Ok(())
@@ -579,7 +614,8 @@ mod tests {
 
     #[test]
     fn whitespace_rustdoc_include_playground_and_title() {
-        let d = ok("{{ #include  a.rs:x-y_1 }} {{#rustdoc_include b.rs:2:3}}\n{{#playground c.rs editable}}{{#title T}}");
+        let d =
+            ok("{{ #include  a.rs:x-y_1 }} {{#rustdoc_include b.rs:2:3}}\n{{#playground c.rs editable}}{{#title T}}");
         assert_eq!(d.len(), 4);
         assert_eq!(target(&d[0]), ("a.rs", &Selector::Anchor("x-y_1".into())));
         assert_eq!(d[1].kind, "rustdoc_include");
@@ -659,7 +695,19 @@ fn b() {}
             }
             other => panic!("{other:?}"),
         }
-        assert_eq!(find_anchor(SOURCE, "orphan"), Err(AnchorError::NoStart { available: vec!["empty".into(), "exp".into(), "exp_scalar".into(), "open".into(), "python-style".into()], end_line: Some(13) }));
+        assert_eq!(
+            find_anchor(SOURCE, "orphan"),
+            Err(AnchorError::NoStart {
+                available: vec![
+                    "empty".into(),
+                    "exp".into(),
+                    "exp_scalar".into(),
+                    "open".into(),
+                    "python-style".into()
+                ],
+                end_line: Some(13)
+            })
+        );
         assert_eq!(find_anchor(SOURCE, "open"), Err(AnchorError::NoEnd { start_line: 14 }));
         assert_eq!(find_anchor(SOURCE, "empty"), Err(AnchorError::Empty { start_line: 11 }));
         let twice = "// ANCHOR: a\nx\n// ANCHOR_END: a\n// ANCHOR: a\ny\n// ANCHOR_END: a\n";

@@ -20,7 +20,10 @@ pub fn run(args: &[String]) -> Result<(), String> {
         _ => return Err("browser: expected no arguments or --weights FILE (see `cargo xtask browser --help`)".into()),
     };
     if !weights.exists() {
-        return Err(format!("{}: not found; run `cargo xtask verify` first (it trains the default model)", weights.display()));
+        return Err(format!(
+            "{}: not found; run `cargo xtask verify` first (it trains the default model)",
+            weights.display()
+        ));
     }
     let bin = build_release()?;
     let test_dir = root.join("tests/browser");

@@ -131,7 +131,14 @@ fn round_scaled(m: Dd, k: i32) -> Option<f64> {
     if (fraction.abs() - 0.5).abs() < MARGIN {
         return None;
     }
-    let n = whole + if fraction > 0.5 { 1.0 } else if fraction < -0.5 { -1.0 } else { 0.0 };
+    let n = whole
+        + if fraction > 0.5 {
+            1.0
+        } else if fraction < -0.5 {
+            -1.0
+        } else {
+            0.0
+        };
     Some(n * pow2(e))
 }
 
@@ -211,11 +218,23 @@ mod tests {
     fn known_values_bit_for_bit() {
         for (t, expected) in EXP_CASES {
             let got = exp(f64::from_bits(*t)).expect("decidable");
-            assert_eq!(got.to_bits(), *expected, "exp({:e}) = {got:e}, expected {:e}", f64::from_bits(*t), f64::from_bits(*expected));
+            assert_eq!(
+                got.to_bits(),
+                *expected,
+                "exp({:e}) = {got:e}, expected {:e}",
+                f64::from_bits(*t),
+                f64::from_bits(*expected)
+            );
         }
         for (x, expected) in LN_CASES {
             let got = ln(f64::from_bits(*x)).expect("decidable");
-            assert_eq!(got.to_bits(), *expected, "ln({:e}) = {got:e}, expected {:e}", f64::from_bits(*x), f64::from_bits(*expected));
+            assert_eq!(
+                got.to_bits(),
+                *expected,
+                "ln({:e}) = {got:e}, expected {:e}",
+                f64::from_bits(*x),
+                f64::from_bits(*expected)
+            );
         }
     }
 

@@ -46,7 +46,9 @@ impl FetchOptions {
             match flag.as_str() {
                 "--mirror" => options.mirror = Some(value()?),
                 "--dest" => options.dest = PathBuf::from(value()?),
-                other => return Err(format!("fetch: unknown flag '{other}' (expected --mirror M or --dest DIR; see `cargo xtask fetch --help`)")),
+                other => return Err(format!(
+                    "fetch: unknown flag '{other}' (expected --mirror M or --dest DIR; see `cargo xtask fetch --help`)"
+                )),
             }
         }
         Ok(options)
@@ -123,19 +125,24 @@ fn download(mirror: Option<&str>, name: &str, temp: &Path) -> Result<String, Str
             let url = format!("{base}{name}.gz");
             println!("fetch: downloading {url}");
             return download_http(&url, temp).map_err(|failure| match failure {
-                HttpFailure::Network(reason) => format!("fetch: mirror {m}: {reason}; offline, set MNIST_MIRROR=DIR to a local copy"),
+                HttpFailure::Network(reason) => {
+                    format!("fetch: mirror {m}: {reason}; offline, set MNIST_MIRROR=DIR to a local copy")
+                }
                 HttpFailure::Local(message) => message,
             });
         }
         let dir = PathBuf::from(m.strip_prefix("file://").unwrap_or(m));
         if !dir.is_dir() {
-            return Err(format!("mirror {m}: not a directory (expected a directory or file:// URL holding the MNIST files)"));
+            return Err(format!(
+                "mirror {m}: not a directory (expected a directory or file:// URL holding the MNIST files)"
+            ));
         }
         for candidate in [dir.join(format!("{name}.gz")), dir.join(name)] {
             if candidate.exists() {
                 // A byte copy, not `fs::copy`: that would carry over a read-only mirror's mode.
                 let copy = |e: io::Error| format!("{} → {}: {e}", candidate.display(), temp.display());
-                io::copy(&mut fs::File::open(&candidate).map_err(copy)?, &mut fs::File::create(temp).map_err(copy)?).map_err(copy)?;
+                io::copy(&mut fs::File::open(&candidate).map_err(copy)?, &mut fs::File::create(temp).map_err(copy)?)
+                    .map_err(copy)?;
                 return Ok(candidate.display().to_string());
             }
         }
@@ -154,7 +161,10 @@ fn download(mirror: Option<&str>, name: &str, temp: &Path) -> Result<String, Str
             Err(HttpFailure::Local(message)) => return Err(message),
         }
     }
-    Err(format!("fetch: {name}.gz: no mirror reachable ({}); offline, set MNIST_MIRROR=DIR to a local copy", summarize(&failures)))
+    Err(format!(
+        "fetch: {name}.gz: no mirror reachable ({}); offline, set MNIST_MIRROR=DIR to a local copy",
+        summarize(&failures)
+    ))
 }
 
 /// `storage.googleapis.com` from `https://storage.googleapis.com/cvdf-datasets/mnist/`.
@@ -233,7 +243,8 @@ mod tests {
         let same: Vec<(String, String)> =
             PUBLIC_MIRRORS.iter().map(|m| (host(m).to_string(), "DNS lookup failed".to_string())).collect();
         assert_eq!(summarize(&same), "3 tried: DNS lookup failed");
-        let mixed = vec![("a.org".to_string(), "HTTP 404".to_string()), ("b.org".to_string(), "connection failed".to_string())];
+        let mixed =
+            vec![("a.org".to_string(), "HTTP 404".to_string()), ("b.org".to_string(), "connection failed".to_string())];
         assert_eq!(summarize(&mixed), "a.org: HTTP 404; b.org: connection failed");
     }
 }

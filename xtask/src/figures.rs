@@ -27,9 +27,10 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use mnistlearn::data::idx::{load_test, Dataset};
-use mnistlearn::nn::evaluate::{evaluate, TestReport};
-use mnistlearn::nn::{Network, INPUTS, OUTPUTS};
+use mnistlearn::io::dataset::load_test;
+use mnistlearn_core::data::Dataset;
+use mnistlearn_core::nn::evaluate::{evaluate, TestReport};
+use mnistlearn_core::nn::{Network, INPUTS, OUTPUTS};
 
 type Res<T> = Result<T, Box<dyn Error>>;
 
@@ -128,7 +129,8 @@ impl Inputs {
                 return Err(format!("figures: {} not found; {hint}", path.display()));
             }
         }
-        let golden = fs::read_to_string(&golden_path).map_err(|e| format!("figures: {}: {e}", golden_path.display()))?;
+        let golden =
+            fs::read_to_string(&golden_path).map_err(|e| format!("figures: {}: {e}", golden_path.display()))?;
         let golden_sha = golden
             .lines()
             .find_map(|l| l.strip_prefix("weights.bin sha256: "))
@@ -147,7 +149,7 @@ impl Inputs {
         let net = mnistlearn::io::weights::load(&weights).map_err(|e| format!("figures: {e}"))?;
         let test = load_test(&root.join("data")).map_err(|e| format!("figures: {e}"))?;
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let report = evaluate(mnistlearn::math::SimdLevel::detect(), &net, &test, threads);
+        let report = evaluate(mnistlearn_core::math::SimdLevel::detect(), &net, &test, threads);
         Ok(Inputs { net, log, test, report })
     }
 }
@@ -157,7 +159,8 @@ pub fn parse_log(text: &str) -> Result<Vec<EpochRecord>, String> {
     let mut records = Vec::new();
     for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
         let v: serde_json::Value = serde_json::from_str(line).map_err(|e| format!("line {}: {e}", i + 1))?;
-        let number = |key: &str| v.get(key).and_then(|x| x.as_f64()).ok_or_else(|| format!("line {}: no number '{key}'", i + 1));
+        let number =
+            |key: &str| v.get(key).and_then(|x| x.as_f64()).ok_or_else(|| format!("line {}: no number '{key}'", i + 1));
         records.push(EpochRecord {
             epoch: number("epoch")? as usize,
             loss: number("loss")?,
@@ -335,14 +338,22 @@ pub fn training_curves(log: &[EpochRecord]) -> Res<String> {
             .y_desc("accuracy (%)")
             .y_label_formatter(&|v| format!("{v:.0}"))
             .draw()?;
-        acc.draw_series(LineSeries::new(log.iter().map(|r| (r.epoch as f64, r.train_accuracy)), TRAIN_COLOUR.stroke_width(2)))?
-            .label("training accuracy (during the epoch)")
-            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], TRAIN_COLOUR.stroke_width(2)));
+        acc.draw_series(LineSeries::new(
+            log.iter().map(|r| (r.epoch as f64, r.train_accuracy)),
+            TRAIN_COLOUR.stroke_width(2),
+        ))?
+        .label("training accuracy (during the epoch)")
+        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], TRAIN_COLOUR.stroke_width(2)));
         acc.draw_series(log.iter().map(|r| Circle::new((r.epoch as f64, r.train_accuracy), 2, TRAIN_COLOUR.filled())))?;
-        acc.draw_series(LineSeries::new(log.iter().map(|r| (r.epoch as f64, r.test_accuracy)), TEST_COLOUR.stroke_width(2)))?
-            .label("test accuracy (10,000 unseen images, after the epoch)")
-            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], TEST_COLOUR.stroke_width(2)));
-        acc.draw_series(log.iter().map(|r| TriangleMarker::new((r.epoch as f64, r.test_accuracy), 4, TEST_COLOUR.filled())))?;
+        acc.draw_series(LineSeries::new(
+            log.iter().map(|r| (r.epoch as f64, r.test_accuracy)),
+            TEST_COLOUR.stroke_width(2),
+        ))?
+        .label("test accuracy (10,000 unseen images, after the epoch)")
+        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], TEST_COLOUR.stroke_width(2)));
+        acc.draw_series(
+            log.iter().map(|r| TriangleMarker::new((r.epoch as f64, r.test_accuracy), 4, TEST_COLOUR.filled())),
+        )?;
         acc.draw_series(
             [(1.0, ORIGINAL_EPOCH_1.1), (30.0, ORIGINAL_EPOCH_30.1)]
                 .into_iter()
@@ -393,7 +404,13 @@ pub fn hidden_units(net: &Network) -> Res<String> {
     let bar_y = top + grid_rows as i32 * (tile + gap_y) + 14;
     let height = (bar_y + 70) as u32;
     card(height, |root| {
-        title(root, &format!("What the {} hidden units look for: each unit's 784 incoming weights as a 28×28 image", rows.len()))?;
+        title(
+            root,
+            &format!(
+                "What the {} hidden units look for: each unit's 784 incoming weights as a 28×28 image",
+                rows.len()
+            ),
+        )?;
         text(
             root,
             "red: a lit pixel raises the unit's sum, blue: lowers it, white: no effect; one colour scale for all units",
@@ -407,7 +424,13 @@ pub fn hidden_units(net: &Network) -> Res<String> {
             let x = left + c * (tile + gap_x);
             let y = top + r * (tile + gap_y);
             let pixels: Vec<u8> = row.iter().flat_map(|&w| diverging(w / scale)).collect();
-            images.push(Image { x, y, width: tile as u32, height: tile as u32, png: png_bytes(28, 28, png::ColorType::Rgb, &pixels)? });
+            images.push(Image {
+                x,
+                y,
+                width: tile as u32,
+                height: tile as u32,
+                png: png_bytes(28, 28, png::ColorType::Rgb, &pixels)?,
+            });
             root.draw(&Rectangle::new([(x - 1, y - 1), (x + tile, y + tile)], FRAME.stroke_width(1)))?;
             text(root, &format!("unit {j}"), (x + tile / 2, y + tile + 10), 12, HPos::Center)?;
         }
@@ -416,17 +439,26 @@ pub fn hidden_units(net: &Network) -> Res<String> {
         for i in 0..bar_w {
             let t = (i as f64 + 0.5) / bar_w as f64 * 2.0 - 1.0;
             let [r, g, b] = diverging(t);
-            root.draw(&Rectangle::new([(bar_left + i, bar_y), (bar_left + i + 1, bar_y + bar_h)], RGBColor(r, g, b).filled()))?;
+            root.draw(&Rectangle::new(
+                [(bar_left + i, bar_y), (bar_left + i + 1, bar_y + bar_h)],
+                RGBColor(r, g, b).filled(),
+            ))?;
         }
         root.draw(&Rectangle::new([(bar_left, bar_y), (bar_left + bar_w, bar_y + bar_h)], FRAME.stroke_width(1)))?;
-        for (label, x) in [(format!("−{shown}"), bar_left), ("0".to_string(), bar_left + bar_w / 2), (format!("+{shown}"), bar_left + bar_w)] {
+        for (label, x) in [
+            (format!("−{shown}"), bar_left),
+            ("0".to_string(), bar_left + bar_w / 2),
+            (format!("+{shown}"), bar_left + bar_w),
+        ] {
             root.draw(&PathElement::new(vec![(x, bar_y + bar_h), (x, bar_y + bar_h + 4)], INK.stroke_width(1)))?;
             text(root, &label, (x, bar_y + bar_h + 14), 13, HPos::Center)?;
         }
         text(root, "weight", (bar_left - 10, bar_y + bar_h / 2), 13, HPos::Right)?;
         text(
             root,
-            &format!("colours saturate at ±{shown}, which holds 99.5% of the weights (the largest |w| is {largest:.2})"),
+            &format!(
+                "colours saturate at ±{shown}, which holds 99.5% of the weights (the largest |w| is {largest:.2})"
+            ),
             (WIDTH as i32 / 2, bar_y + bar_h + 34),
             13,
             HPos::Center,
@@ -473,13 +505,22 @@ pub fn confusion_matrix(report: &TestReport) -> Res<String> {
                 let count = report.confusion[t][p];
                 let (x, y) = (left + p as i32 * cell, top + t as i32 * cell);
                 // Shade from white to the full colour; the text turns white on the dark end.
-                let (full, share) =
-                    if t == p { ((35.0, 139.0, 69.0), count as f64 / diag_max as f64) } else { ((203.0, 24.0, 29.0), count as f64 / off_max as f64) };
+                let (full, share) = if t == p {
+                    ((35.0, 139.0, 69.0), count as f64 / diag_max as f64)
+                } else {
+                    ((203.0, 24.0, 29.0), count as f64 / off_max as f64)
+                };
                 let mix = |c: f64| (255.0 + (c - 255.0) * share).round() as u8;
                 let fill = RGBColor(mix(full.0), mix(full.1), mix(full.2));
                 root.draw(&Rectangle::new([(x, y), (x + cell, y + cell)], fill.filled()))?;
                 root.draw(&Rectangle::new([(x, y), (x + cell, y + cell)], GRID.stroke_width(1)))?;
-                let colour = if share > 0.55 { WHITE } else if count == 0 { RGBColor(170, 170, 170) } else { INK };
+                let colour = if share > 0.55 {
+                    WHITE
+                } else if count == 0 {
+                    RGBColor(170, 170, 170)
+                } else {
+                    INK
+                };
                 root.draw(&Text::new(
                     count.to_string(),
                     (x + cell / 2, y + cell / 2),
@@ -488,7 +529,13 @@ pub fn confusion_matrix(report: &TestReport) -> Res<String> {
             }
         }
         root.draw(&Rectangle::new([(left, top), (left + 10 * cell, top + 10 * cell)], INK.stroke_width(1)))?;
-        text(root, "rows sum to each digit's count in the test set; the diagonal is the correct count", (WIDTH as i32 / 2, top + 10 * cell + 24), 13, HPos::Center)?;
+        text(
+            root,
+            "rows sum to each digit's count in the test set; the diagonal is the correct count",
+            (WIDTH as i32 / 2, top + 10 * cell + 24),
+            13,
+            HPos::Center,
+        )?;
         Ok(vec![])
     })
 }
@@ -510,8 +557,17 @@ pub fn misclassified_gallery(report: &TestReport, test: &Dataset) -> Res<String>
     let rows = (errors.len() as i32 + columns - 1) / columns;
     let height = (top + rows * tile_h + 12) as u32;
     card(height, |root| {
-        title(root, &format!("The {} most confident mistakes on the test set (of {})", errors.len(), report.errors.len()))?;
-        text(root, "true digit → predicted digit, the probability the network gave its answer, and the test image's index", (WIDTH as i32 / 2, 42), 13, HPos::Center)?;
+        title(
+            root,
+            &format!("The {} most confident mistakes on the test set (of {})", errors.len(), report.errors.len()),
+        )?;
+        text(
+            root,
+            "true digit → predicted digit, the probability the network gave its answer, and the test image's index",
+            (WIDTH as i32 / 2, 42),
+            13,
+            HPos::Center,
+        )?;
         let mut images = Vec::new();
         for (i, e) in errors.iter().enumerate() {
             let (c, r) = (i as i32 % columns, i as i32 / columns);
@@ -525,7 +581,13 @@ pub fn misclassified_gallery(report: &TestReport, test: &Dataset) -> Res<String>
                 (centre, y + image + 13),
                 text_style(15, INK, HPos::Center, VPos::Center),
             ))?;
-            text(root, &format!("{:.1}% · #{}", e.confidence * 100.0, e.index), (centre, y + image + 31), 12, HPos::Center)?;
+            text(
+                root,
+                &format!("{:.1}% · #{}", e.confidence * 100.0, e.index),
+                (centre, y + image + 31),
+                12,
+                HPos::Center,
+            )?;
         }
         Ok(images)
     })
@@ -576,14 +638,15 @@ fn ulp_bins(f: Function, bins: usize, per_bin: usize) -> Res<UlpBins> {
         for s in 0..per_bin {
             let t = a + (z - a) * (s as f64 + 0.5) / per_bin as f64;
             let (ours, reference, input) = match f {
-                Function::Exp => (mnistlearn::math::exp::exp(t), crate::exact::exp(t), t),
+                Function::Exp => (mnistlearn_core::math::exp::exp(t), crate::exact::exp(t), t),
                 Function::Ln => {
                     // x = (1 + frac t) · 2^floor(t): every binade, without libm's exp2.
                     let x = (1.0 + (t - t.floor())) * crate::exact::pow2(t.floor() as i32);
-                    (mnistlearn::math::ln::ln(x), crate::exact::ln(x), x)
+                    (mnistlearn_core::math::ln::ln(x), crate::exact::ln(x), x)
                 }
             };
-            let reference = reference.ok_or_else(|| format!("{f:?}({input:e}) is too close to a rounding midpoint for crate::exact"))?;
+            let reference = reference
+                .ok_or_else(|| format!("{f:?}({input:e}) is too close to a rounding midpoint for crate::exact"))?;
             let d = ulp_diff(ours, reference);
             out.worst = out.worst.max(d.abs());
             below += (d < 0) as usize;
@@ -647,14 +710,24 @@ pub fn ulp_figure(f: Function) -> Res<String> {
         chart.draw_series(LineSeries::new([(lo, 0.0), (hi, 0.0)], INK.stroke_width(1)))?;
         let area = chart.plotting_area();
         let at = lo + (hi - lo) * 0.02;
-        area.draw(&Text::new("↑ ours 1 ulp above", (at, y_max * 0.9), text_style(14, TEST_COLOUR, HPos::Left, VPos::Center)))?;
-        area.draw(&Text::new("↓ ours 1 ulp below", (at, -y_max * 0.9), text_style(14, TRAIN_COLOUR, HPos::Left, VPos::Center)))?;
+        area.draw(&Text::new(
+            "↑ ours 1 ulp above",
+            (at, y_max * 0.9),
+            text_style(14, TEST_COLOUR, HPos::Left, VPos::Center),
+        ))?;
+        area.draw(&Text::new(
+            "↓ ours 1 ulp below",
+            (at, -y_max * 0.9),
+            text_style(14, TRAIN_COLOUR, HPos::Left, VPos::Center),
+        ))?;
         Ok(vec![])
     })
 }
 
 /// Every chart's grid and axes: no minor lines, light major lines, dark axes and labels.
-fn house_mesh<'m, 'a, 'b, X: Ranged, Y: Ranged, DB: DrawingBackend>(mesh: &'m mut MeshStyle<'a, 'b, X, Y, DB>) -> &'m mut MeshStyle<'a, 'b, X, Y, DB> {
+fn house_mesh<'m, 'a, 'b, X: Ranged, Y: Ranged, DB: DrawingBackend>(
+    mesh: &'m mut MeshStyle<'a, 'b, X, Y, DB>,
+) -> &'m mut MeshStyle<'a, 'b, X, Y, DB> {
     mesh.light_line_style(TRANSPARENT)
         .bold_line_style(GRID)
         .axis_style(INK)
@@ -663,7 +736,10 @@ fn house_mesh<'m, 'a, 'b, X: Ranged, Y: Ranged, DB: DrawingBackend>(mesh: &'m mu
 }
 
 /// Every chart's legend: the labelled series in a framed white box at `position`.
-fn draw_legend<'a, CT: CoordTranslate>(chart: &mut ChartContext<'a, SVGBackend<'a>, CT>, position: SeriesLabelPosition) -> Res<()> {
+fn draw_legend<'a, CT: CoordTranslate>(
+    chart: &mut ChartContext<'a, SVGBackend<'a>, CT>,
+    position: SeriesLabelPosition,
+) -> Res<()> {
     chart
         .configure_series_labels()
         .position(position)
@@ -694,7 +770,7 @@ fn group_thousands(n: usize) -> String {
 
 pub fn network_diagram(net: &Network, test: &Dataset) -> Res<String> {
     let sample = 0usize;
-    let probabilities = net.predict(mnistlearn::math::SimdLevel::detect(), &test.images.dense(sample));
+    let probabilities = net.predict(mnistlearn_core::math::SimdLevel::detect(), &test.images.dense(sample));
     let hidden = net.hidden();
     let height = 470u32;
     let (x_in, x_hidden, x_out) = (250i32, 430i32, 600i32);
@@ -729,7 +805,10 @@ pub fn network_diagram(net: &Network, test: &Dataset) -> Res<String> {
         let (img_x, img_y, img) = (30i32, 170i32, 140i32);
         root.draw(&Rectangle::new([(img_x - 1, img_y - 1), (img_x + img, img_y + img)], FRAME.stroke_width(1)))?;
         text(root, "28×28 pixels, row by row", (img_x + img / 2, img_y + img + 16), 13, HPos::Center)?;
-        root.draw(&PathElement::new(vec![(img_x + img + 8, img_y + img / 2), (x_in - 40, img_y + img / 2)], INK.stroke_width(2)))?;
+        root.draw(&PathElement::new(
+            vec![(img_x + img + 8, img_y + img / 2), (x_in - 40, img_y + img / 2)],
+            INK.stroke_width(2),
+        ))?;
         root.draw(&PathElement::new(
             vec![(x_in - 48, img_y + img / 2 - 5), (x_in - 40, img_y + img / 2), (x_in - 48, img_y + img / 2 + 5)],
             INK.stroke_width(2),
@@ -746,16 +825,23 @@ pub fn network_diagram(net: &Network, test: &Dataset) -> Res<String> {
             root.draw(&Circle::new((x_hidden, spread(hidden, j)), 4, RGBColor(255, 237, 160).filled()))?;
             root.draw(&Circle::new((x_hidden, spread(hidden, j)), 4, INK.stroke_width(1)))?;
         }
-        let predicted = mnistlearn::nn::argmax(&probabilities);
+        let predicted = mnistlearn_core::nn::argmax(&probabilities);
         for (o, &p) in probabilities.iter().enumerate() {
             let y = spread(OUTPUTS, o);
             let fill = if o == predicted { TEST_COLOUR } else { WHITE };
             root.draw(&Circle::new((x_out, y), 9, fill.filled()))?;
             root.draw(&Circle::new((x_out, y), 9, INK.stroke_width(1)))?;
-            root.draw(&Text::new(o.to_string(), (x_out, y), text_style(12, if o == predicted { WHITE } else { INK }, HPos::Center, VPos::Center)))?;
+            root.draw(&Text::new(
+                o.to_string(),
+                (x_out, y),
+                text_style(12, if o == predicted { WHITE } else { INK }, HPos::Center, VPos::Center),
+            ))?;
             // The probability as a bar and a number.
             let bar = (p * 70.0).round() as i32;
-            root.draw(&Rectangle::new([(x_out + 16, y - 5), (x_out + 16 + bar.max(1), y + 5)], TEST_COLOUR.mix(0.8).filled()))?;
+            root.draw(&Rectangle::new(
+                [(x_out + 16, y - 5), (x_out + 16 + bar.max(1), y + 5)],
+                TEST_COLOUR.mix(0.8).filled(),
+            ))?;
             text(root, &format!("{:.3}", p), (x_out + 92, y), 12, HPos::Left)?;
         }
         let label_y = y1 + 22;
@@ -779,7 +865,7 @@ pub fn network_diagram(net: &Network, test: &Dataset) -> Res<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use mnistlearn::data::shuffle::Rng;
+    use mnistlearn_core::data::shuffle::Rng;
 
     fn small_net() -> Network {
         Network::init(32, &mut Rng::from_seed(7))

@@ -29,7 +29,8 @@ use rand_pcg::Pcg32;
 
 use crate::util::build_release;
 
-const FILES: [&str; 4] = ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"];
+const FILES: [&str; 4] =
+    ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"];
 const RSS_LIMIT_MIB: f64 = 100.0;
 const AS_LIMIT: u64 = 1 << 30;
 const CASE_TIMEOUT: Duration = Duration::from_secs(20);
@@ -45,7 +46,9 @@ fn parse(args: &[String]) -> Result<Options, String> {
     while let Some(flag) = it.next() {
         let value = it.next().ok_or(format!("fuzz: {flag} needs a value"))?;
         match flag.as_str() {
-            "--count" => options.count = value.parse().ok().filter(|&n| n > 0).ok_or("fuzz: --count needs a positive number")?,
+            "--count" => {
+                options.count = value.parse().ok().filter(|&n| n > 0).ok_or("fuzz: --count needs a positive number")?
+            }
             "--seed" => options.seed = value.parse().map_err(|_| "fuzz: --seed needs an unsigned integer")?,
             other => return Err(format!("fuzz: unknown flag '{other}' (expected --count N, --seed S)")),
         }
@@ -108,7 +111,8 @@ pub fn run(args: &[String]) -> Result<(), String> {
     let bin = build_release()?;
     let root = crate::project_root();
     let fixture = root.join("tests/fixtures/mnist-small");
-    let originals: Vec<Vec<u8>> = FILES.iter().map(|name| gunzip_file(&fixture.join(format!("{name}.gz")))).collect::<Result<_, _>>()?;
+    let originals: Vec<Vec<u8>> =
+        FILES.iter().map(|name| gunzip_file(&fixture.join(format!("{name}.gz")))).collect::<Result<_, _>>()?;
     let work = root.join("target/fuzz");
     let _ = fs::remove_dir_all(&work);
     fs::create_dir_all(&work).map_err(|e| format!("{}: {e}", work.display()))?;
@@ -141,7 +145,12 @@ pub fn run(args: &[String]) -> Result<(), String> {
         fs::write(dir.join(&name), &bytes).map_err(|e| e.to_string())?;
         let mut cmd = Command::new(&bin);
         if file < 2 {
-            cmd.arg("train").arg("--data").arg(&dir).arg("--out").arg(dir.join("w.bin")).args(["--epochs", "1", "--threads", "1"]);
+            cmd.arg("train").arg("--data").arg(&dir).arg("--out").arg(dir.join("w.bin")).args([
+                "--epochs",
+                "1",
+                "--threads",
+                "1",
+            ]);
         } else {
             cmd.arg("test").arg("--data").arg(&dir).arg("--weights").arg(&weights).args(["--threads", "1"]);
         }
@@ -166,7 +175,9 @@ pub fn run(args: &[String]) -> Result<(), String> {
 
     let floor = std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.lines().find_map(|l| l.strip_prefix("VmRSS:").map(|v| v.trim().trim_end_matches("kB").trim().to_string())))
+        .and_then(|s| {
+            s.lines().find_map(|l| l.strip_prefix("VmRSS:").map(|v| v.trim().trim_end_matches("kB").trim().to_string()))
+        })
         .and_then(|kb| kb.parse::<f64>().ok())
         .map_or(f64::NAN, |kb| kb / 1024.0);
     println!("(peak RSS below counts at least this process's own resident set, now {floor:.1} MiB)");
@@ -327,7 +338,16 @@ fn mutate_weights(rng: &mut Pcg32, original: &[u8], path: &Path) -> Result<Strin
             format!("{size} bytes")
         }
         3 | 4 => {
-            let special = [f64::NAN, f64::INFINITY, f64::NEG_INFINITY, 1e308, -1e308, 1.000001e6, -1.000001e6, f64::MIN_POSITIVE / 3.0];
+            let special = [
+                f64::NAN,
+                f64::INFINITY,
+                f64::NEG_INFINITY,
+                1e308,
+                -1e308,
+                1.000001e6,
+                -1.000001e6,
+                f64::MIN_POSITIVE / 3.0,
+            ];
             let value = special[below(rng, special.len())];
             let slots = 1 + below(rng, 3);
             for _ in 0..slots {

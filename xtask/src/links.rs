@@ -22,8 +22,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use html5gum::{DefaultEmitter, Token, Tokenizer};
-use percent_encoding::percent_decode_str;
 use oxiri::{Iri, IriParseError, IriRef};
+use percent_encoding::percent_decode_str;
 
 /// What the check needs of one HTML page.
 #[derive(Debug, Default, PartialEq)]
@@ -123,7 +123,10 @@ fn decode(s: &str) -> String {
 /// Why `url` (a `file:///…` URL inside the site) does not resolve, if it does not.
 fn resolve(site: &Site, url: &Iri<String>) -> Option<String> {
     let mut target = decode(url.path().trim_start_matches('/'));
-    if target.is_empty() || target.ends_with('/') || (!site.files.contains(&target) && site.files.contains(&format!("{target}/index.html"))) {
+    if target.is_empty()
+        || target.ends_with('/')
+        || (!site.files.contains(&target) && site.files.contains(&format!("{target}/index.html")))
+    {
         target = format!("{}{}index.html", target.trim_end_matches('/'), if target.is_empty() { "" } else { "/" });
     }
     if !site.files.contains(&target) {
@@ -143,8 +146,13 @@ fn resolve(site: &Site, url: &Iri<String>) -> Option<String> {
 fn suggest(headings: &[String], id: &str) -> String {
     const SHOWN: usize = 12;
     let first_word = id.split('-').next().unwrap_or(id);
-    let related: Vec<&str> = headings.iter().filter(|h| h.split('-').any(|w| w == first_word)).map(String::as_str).collect();
-    let (label, list) = if related.is_empty() { ("its headings", headings.iter().map(String::as_str).collect()) } else { ("headings like it", related) };
+    let related: Vec<&str> =
+        headings.iter().filter(|h| h.split('-').any(|w| w == first_word)).map(String::as_str).collect();
+    let (label, list) = if related.is_empty() {
+        ("its headings", headings.iter().map(String::as_str).collect())
+    } else {
+        ("headings like it", related)
+    };
     if list.is_empty() {
         return "it has no headings with ids".into();
     }
@@ -158,7 +166,11 @@ fn files_under(dir: &Path) -> Result<Vec<PathBuf>, String> {
     while let Some(d) = stack.pop() {
         for entry in fs::read_dir(&d).map_err(|e| format!("book: reading {}: {e}", d.display()))? {
             let path = entry.map_err(|e| format!("book: reading {}: {e}", d.display()))?.path();
-            if path.is_dir() { stack.push(path) } else { files.push(path) }
+            if path.is_dir() {
+                stack.push(path)
+            } else {
+                files.push(path)
+            }
         }
     }
     files.sort();
@@ -234,7 +246,10 @@ fn source_line(markdown: &str, link: &str) -> Option<usize> {
         Some(stem) => format!("{stem}.md{}", fragment.map(|f| format!("#{f}")).unwrap_or_default()),
         None => link.to_string(),
     };
-    markdown.lines().position(|l| l.contains(&format!("({as_markdown}")) || l.contains(&format!("({link}"))).map(|i| i + 1)
+    markdown
+        .lines()
+        .position(|l| l.contains(&format!("({as_markdown}")) || l.contains(&format!("({link}")))
+        .map(|i| i + 1)
 }
 
 #[cfg(test)]
@@ -272,10 +287,19 @@ mod tests {
     fn good_links_pass_and_each_kind_of_break_is_named() {
         let site = site(
             &[
-                ("index.html", r##"<a href="exp.html">e</a><a href="exp.html#step-1">s</a><a href="#top">t</a><h1 id="top">T</h1><link href="css/a.css"><a href="sub/">sub</a><a href="https://x.org/#nothing">x</a>"##),
-                ("exp.html", r##"<h2 id="step-1">S</h2><h2 id="padé">P</h2><a href="exp.html#pad%C3%A9">p</a><a href="#">top</a><a href="">self</a><a href="ln.html">missing</a><a href="exp.html#step-2">bad fragment</a><a href="#gone">bad local</a><img src="../../src/x.rs"><a href="index.html?x=1#top">q</a>"##),
+                (
+                    "index.html",
+                    r##"<a href="exp.html">e</a><a href="exp.html#step-1">s</a><a href="#top">t</a><h1 id="top">T</h1><link href="css/a.css"><a href="sub/">sub</a><a href="https://x.org/#nothing">x</a>"##,
+                ),
+                (
+                    "exp.html",
+                    r##"<h2 id="step-1">S</h2><h2 id="padé">P</h2><a href="exp.html#pad%C3%A9">p</a><a href="#">top</a><a href="">self</a><a href="ln.html">missing</a><a href="exp.html#step-2">bad fragment</a><a href="#gone">bad local</a><img src="../../src/x.rs"><a href="index.html?x=1#top">q</a>"##,
+                ),
                 ("sub/index.html", r#"<a href="../exp.html#step-1">up</a><script src="../js/a.js"></script>"#),
-                ("404.html", r##"<base href="/"><h1 id="here">404</h1><a href="#here">ok</a><a href="exp.html#step-1">ok</a><a href="nope.html">bad</a>"##),
+                (
+                    "404.html",
+                    r##"<base href="/"><h1 id="here">404</h1><a href="#here">ok</a><a href="exp.html#step-1">ok</a><a href="nope.html">bad</a>"##,
+                ),
             ],
             &["css/a.css", "js/a.js"],
         );
@@ -283,7 +307,13 @@ mod tests {
         let got: Vec<(&str, &str)> = broken.iter().map(|b| (b.page.as_str(), b.link.as_str())).collect();
         assert_eq!(
             got,
-            [("404.html", "nope.html"), ("exp.html", "ln.html"), ("exp.html", "exp.html#step-2"), ("exp.html", "#gone"), ("exp.html", "../../src/x.rs")]
+            [
+                ("404.html", "nope.html"),
+                ("exp.html", "ln.html"),
+                ("exp.html", "exp.html#step-2"),
+                ("exp.html", "#gone"),
+                ("exp.html", "../../src/x.rs")
+            ]
         );
         assert_eq!(broken[1].why, "ln.html does not exist in the built book");
         assert_eq!(broken[2].why, "exp.html has no element with id `step-2` (headings like it: step-1)");

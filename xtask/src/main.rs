@@ -118,7 +118,10 @@ pub const COMMANDS: &[Command] = &[
         details: "One process per case under a 1 GiB address-space limit and a 20 s wall-clock limit; a \
                   case passes on exit 0 or on exit 1 with one `mnistlearn: error:` line. Reports panics, \
                   signals, hangs, the peak RSS and the slowest case. The same seed tries the same cases.",
-        flags: &[("--count N", "how many cases (default: 2000; ci runs 150)"), ("--seed S", "the mutation generator's seed (default: 1592651810)")],
+        flags: &[
+            ("--count N", "how many cases (default: 2000; ci runs 150)"),
+            ("--seed S", "the mutation generator's seed (default: 1592651810)"),
+        ],
         run: fuzz::run,
     },
     Command {
@@ -165,9 +168,7 @@ fn synopsis(command: &Command) -> String {
 
 /// The list of commands: `cargo xtask --help`.
 pub fn overview() -> String {
-    let mut out = String::from(
-        "cargo xtask <command> [flags] — mnistlearn's automation (xtask/src/)\n\nCommands:\n",
-    );
+    let mut out = String::from("cargo xtask <command> [flags] — mnistlearn's automation (xtask/src/)\n\nCommands:\n");
     let width = COMMANDS.iter().map(|c| c.name.len()).max().unwrap_or(0);
     for command in COMMANDS {
         out.push_str(&format!("  {:width$}  {}\n", command.name, command.summary));
@@ -296,7 +297,11 @@ mod tests {
     fn the_overview_lists_every_command_with_its_summary_and_flags() {
         let text = overview();
         for command in COMMANDS {
-            assert!(text.contains(&format!("  {}  ", command.name)) || text.contains(&format!("  {} ", command.name)), "{}", command.name);
+            assert!(
+                text.contains(&format!("  {}  ", command.name)) || text.contains(&format!("  {} ", command.name)),
+                "{}",
+                command.name
+            );
             assert!(text.contains(command.summary), "{}", command.name);
             assert!(text.contains(&format!("cargo xtask {}", synopsis(command))), "{}", command.name);
         }
@@ -337,7 +342,11 @@ mod tests {
     fn unknown_commands_are_usage_errors_naming_the_choices() {
         let Action::Usage(text) = decide(&args(&["--verbose"])) else { panic!() };
         assert_eq!(text.lines().count(), 1, "{text}");
-        assert!(text.contains("unknown command '--verbose'") && text.contains("fetch, verify, figures, seeds, bench, book, browser, redrawn, fuzz, soak, ci"), "{text}");
+        assert!(
+            text.contains("unknown command '--verbose'")
+                && text.contains("fetch, verify, figures, seeds, bench, book, browser, redrawn, fuzz, soak, ci"),
+            "{text}"
+        );
         assert!(matches!(decide(&args(&["help", "nope"])), Action::Usage(t) if t.contains("'nope'")));
     }
 

@@ -22,7 +22,8 @@ const FONTS: &str = "es5/output/chtml/fonts/woff-v2";
 
 pub fn install(root: &Path) -> Result<(), String> {
     let book = root.join("book");
-    let lock = fs::read_to_string(book.join("package-lock.json")).map_err(|e| format!("book/package-lock.json: {e}"))?;
+    let lock =
+        fs::read_to_string(book.join("package-lock.json")).map_err(|e| format!("book/package-lock.json: {e}"))?;
     let version = serde_json::from_str::<serde_json::Value>(&lock)
         .ok()
         .and_then(|v| v["packages"]["node_modules/mathjax"]["version"].as_str().map(str::to_string))
@@ -44,7 +45,8 @@ pub fn install(root: &Path) -> Result<(), String> {
     }
     let _ = fs::remove_dir_all(&target);
     let copy = |from: &Path, to: &Path| -> Result<(), String> {
-        fs::create_dir_all(to.parent().expect("a file in a directory")).map_err(|e| format!("{}: {e}", to.display()))?;
+        fs::create_dir_all(to.parent().expect("a file in a directory"))
+            .map_err(|e| format!("{}: {e}", to.display()))?;
         fs::copy(from, to).map(|_| ()).map_err(|e| format!("copying {} to {}: {e}", from.display(), to.display()))
     };
     for (from, to) in FILES {

@@ -14,14 +14,28 @@ pub fn run(args: &[String]) -> Result<(), String> {
         _ => return Err("redrawn: expected no arguments or --weights FILE".into()),
     };
     if !weights.exists() {
-        return Err(format!("{}: not found; run `cargo xtask verify` first (it trains the default model)", weights.display()));
+        return Err(format!(
+            "{}: not found; run `cargo xtask verify` first (it trains the default model)",
+            weights.display()
+        ));
     }
     let mut cmd = cargo();
-    cmd.args(["run", "--release", "-p", "mnistlearn", "--features", "redrawn-example", "--example", "redrawn", "--", "--data"])
-        .arg(root.join("data"))
-        .arg("--weights")
-        .arg(&weights)
-        .args(["--max-gap", "3"])
-        .current_dir(&root);
+    cmd.args([
+        "run",
+        "--release",
+        "-p",
+        "mnistlearn",
+        "--features",
+        "redrawn-example",
+        "--example",
+        "redrawn",
+        "--",
+        "--data",
+    ])
+    .arg(root.join("data"))
+    .arg("--weights")
+    .arg(&weights)
+    .args(["--max-gap", "3"])
+    .current_dir(&root);
     run_checked(cmd, "cargo run --example redrawn")
 }

@@ -10,7 +10,13 @@ pub fn run(args: &[String]) -> Result<(), String> {
     let seeds: Vec<u64> = if args.is_empty() {
         (1..=5).collect()
     } else {
-        args.iter().map(|a| a.parse().map_err(|_| format!("seeds: '{a}' is not a seed (expected whole numbers; see `cargo xtask seeds --help`)"))).collect::<Result<_, _>>()?
+        args.iter()
+            .map(|a| {
+                a.parse().map_err(|_| {
+                    format!("seeds: '{a}' is not a seed (expected whole numbers; see `cargo xtask seeds --help`)")
+                })
+            })
+            .collect::<Result<_, _>>()?
     };
     let root = crate::project_root();
     let data = root.join("data");

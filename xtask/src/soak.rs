@@ -37,8 +37,14 @@ fn parse(args: &[String]) -> Result<Options, String> {
         let value = it.next().and_then(|v| v.parse::<u64>().ok()).filter(|&n| n > 0);
         match flag.as_str() {
             "--seconds" => options.seconds = value.ok_or("soak: --seconds needs a positive number")?,
-            "--connections" => options.connections = value.ok_or("soak: --connections needs a positive number")? as usize,
-            other => return Err(format!("soak: unknown flag '{other}' (expected --seconds N, --connections N, --binary FILE)")),
+            "--connections" => {
+                options.connections = value.ok_or("soak: --connections needs a positive number")? as usize
+            }
+            other => {
+                return Err(format!(
+                    "soak: unknown flag '{other}' (expected --seconds N, --connections N, --binary FILE)"
+                ))
+            }
         }
     }
     Ok(options)
@@ -56,7 +62,14 @@ pub fn run(args: &[String]) -> Result<(), String> {
     std::fs::create_dir_all(&work).map_err(|e| format!("{}: {e}", work.display()))?;
     let weights = work.join("weights.bin");
     let mut train = Command::new(&bin);
-    train.arg("train").arg("--data").arg(&fixture).arg("--out").arg(&weights).args(["--epochs", "1"]).stdout(Stdio::null());
+    train
+        .arg("train")
+        .arg("--data")
+        .arg(&fixture)
+        .arg("--out")
+        .arg(&weights)
+        .args(["--epochs", "1"])
+        .stdout(Stdio::null());
     crate::util::run_checked(train, "mnistlearn train (the soak's model)")?;
     let images = fixture_images(&fixture.join("t10k-images-idx3-ubyte.gz"))?;
 
@@ -143,7 +156,8 @@ pub fn run(args: &[String]) -> Result<(), String> {
 
 /// The server's resident set size, from `/proc/PID/status` (`VmRSS`, in kB).
 fn rss_mib(pid: u32) -> Result<f64, String> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).map_err(|e| format!("/proc/{pid}/status: {e}"))?;
+    let status =
+        std::fs::read_to_string(format!("/proc/{pid}/status")).map_err(|e| format!("/proc/{pid}/status: {e}"))?;
     status
         .lines()
         .find_map(|l| l.strip_prefix("VmRSS:"))
@@ -160,4 +174,3 @@ fn fixture_images(path: &std::path::Path) -> Result<Vec<Vec<u8>>, String> {
         .map_err(|e| format!("{}: {e}", path.display()))?;
     Ok(raw[16..].chunks_exact(784).map(|c| c.to_vec()).collect())
 }
-

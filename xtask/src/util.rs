@@ -2,9 +2,9 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::time::Duration;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::time::Duration;
 
 /// `cargo` as invoked us (so `cargo +toolchain xtask` keeps its toolchain).
 pub fn cargo() -> Command {
@@ -142,7 +142,9 @@ impl Server {
             .map_err(|e| format!("mnistlearn serve: cannot start: {e}"))?;
         let mut server = Server { child, addr: SocketAddr::from(([127, 0, 0, 1], 0)) };
         let mut line = String::new();
-        BufReader::new(server.child.stdout.take().expect("piped")).read_line(&mut line).map_err(|e| format!("mnistlearn serve: {e}"))?;
+        BufReader::new(server.child.stdout.take().expect("piped"))
+            .read_line(&mut line)
+            .map_err(|e| format!("mnistlearn serve: {e}"))?;
         server.addr = line
             .split("http://")
             .nth(1)

@@ -42,13 +42,21 @@ pub fn run(args: &[String]) -> Result<(), String> {
     let bin = build_release()?;
     let weights = data.join("weights.bin");
     let mut train = Command::new(&bin);
-    train.arg("train").arg("--data").arg(&data).arg("--out").arg(&weights).arg("--log").arg(root.join(crate::figures::TRAIN_LOG));
+    train
+        .arg("train")
+        .arg("--data")
+        .arg(&data)
+        .arg("--out")
+        .arg(&weights)
+        .arg("--log")
+        .arg(root.join(crate::figures::TRAIN_LOG));
     step("verify", "training the default run (30 epochs) into data/weights.bin, its log into data/train-log.jsonl");
     let lines = run_echo(train, "mnistlearn train")?;
 
     let mut failures = Vec::new();
     let epochs = parse_epochs(&lines);
-    let (test_percent, correct, total) = parse_overall(&lines).ok_or("verify: no 'Overall accuracy' line in the log")?;
+    let (test_percent, correct, total) =
+        parse_overall(&lines).ok_or("verify: no 'Overall accuracy' line in the log")?;
     if epochs.len() != 30 {
         failures.push(format!("expected 30 epoch lines, got {}", epochs.len()));
     } else {
@@ -79,7 +87,9 @@ pub fn run(args: &[String]) -> Result<(), String> {
         match fs::read_to_string(&golden_path) {
             Ok(expected) if expected == actual => println!("verify: log and weights hash match {GOLDEN}"),
             Ok(expected) => failures.push(format!("the run differs from {GOLDEN}:\n{}", diff(&expected, &actual))),
-            Err(e) => failures.push(format!("{}: {e} (run `cargo xtask verify --bless` to create it)", golden_path.display())),
+            Err(e) => {
+                failures.push(format!("{}: {e} (run `cargo xtask verify --bless` to create it)", golden_path.display()))
+            }
         }
     }
 
@@ -99,7 +109,9 @@ pub fn run(args: &[String]) -> Result<(), String> {
         Some((_, c, t)) if (c, t) == (correct, total) => {
             println!("verify: the NumPy layout reader agrees: {c}/{t}")
         }
-        other => failures.push(format!("NumPy reader of weights.bin got {other:?}, the binary printed {correct}/{total}")),
+        other => {
+            failures.push(format!("NumPy reader of weights.bin got {other:?}, the binary printed {correct}/{total}"))
+        }
     }
 
     if failures.is_empty() {
@@ -117,7 +129,12 @@ pub fn diff(expected: &str, actual: &str) -> String {
     for i in 0..e.len().max(a.len()) {
         let (x, y) = (e.get(i).copied(), a.get(i).copied());
         if x != y {
-            out.push_str(&format!("    line {}:\n      - {}\n      + {}\n", i + 1, x.unwrap_or("<none>"), y.unwrap_or("<none>")));
+            out.push_str(&format!(
+                "    line {}:\n      - {}\n      + {}\n",
+                i + 1,
+                x.unwrap_or("<none>"),
+                y.unwrap_or("<none>")
+            ));
         }
     }
     out

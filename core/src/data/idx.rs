@@ -5,16 +5,16 @@
 //! labels (magic 2049 = 0x00000801): u32 magic, u32 count, count u8 (0..=9)
 //! ```
 //!
-//! Files may be raw or gzipped (recognised by the gzip magic bytes, whatever the name). The
-//! original converted every pixel to a double up front (376 MB); we keep the pixels as `u8`, and
-//! only the non-zero ones (about 19% of MNIST's pixels), with their positions. The network skips
-//! zero inputs anyway (see `math::dot`), so this is also the layout the forward pass wants.
+//! Files may be raw or gzipped (recognised by the gzip magic bytes, whatever the name). The parser
+//! reads from any byte stream ([`IdxSource`]) into the sparse store of [`super::images`]; opening
+//! files is the binary's job.
 
-use std::fs::{self, File};
 use std::io::{self, BufReader, Read};
 use std::path::{Path, PathBuf};
 
 use flate2::read::MultiGzDecoder;
+
+use super::images::{Dataset, Images, PIXELS, SIDE};
 
 /// Everything that can be wrong with an MNIST file. Each message names the file and what was
 /// expected; an OS or gzip failure keeps its `io::Error` as the [`source`](std::error::Error::source).
@@ -53,232 +53,56 @@ pub enum IdxError {
 // ANCHOR: idx_constants
 pub const IMAGES_MAGIC: u32 = 2051;
 pub const LABELS_MAGIC: u32 = 2049;
-pub const SIDE: usize = 28;
-pub const PIXELS: usize = SIDE * SIDE;
 // ANCHOR_END: idx_constants
 
-// ANCHOR: images
-/// A set of 28×28 images, stored sparsely: for image `i`, the positions and values of its
-/// non-zero pixels are `index[offsets[i]..offsets[i+1]]` and `value[..]`, positions ascending.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct Images {
-    offsets: Vec<u32>,
-    index: Vec<u16>,
-    value: Vec<u8>,
-}
-
-/// One image's non-zero pixels, positions (0..784, row-major) ascending.
-#[derive(Clone, Copy, Debug)]
-pub struct SparseImage<'a> {
-    pub index: &'a [u16],
-    pub value: &'a [u8],
-}
-// ANCHOR_END: images
-
-impl Images {
-    pub fn new() -> Images {
-        Images { offsets: vec![0], index: Vec::new(), value: Vec::new() }
-    }
-
-    // ANCHOR: push_dense
-    /// Appends one dense image of 784 bytes.
-    pub fn push_dense(&mut self, pixels: &[u8]) {
-        assert_eq!(pixels.len(), PIXELS, "an image has 784 pixels");
-        for (k, &p) in pixels.iter().enumerate() {
-            if p != 0 {
-                self.index.push(k as u16);
-                self.value.push(p);
-            }
-        }
-        self.offsets.push(self.index.len() as u32);
-    }
-    // ANCHOR_END: push_dense
-
-    pub fn len(&self) -> usize {
-        self.offsets.len() - 1
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    pub fn get(&self, i: usize) -> SparseImage<'_> {
-        let (a, b) = (self.offsets[i] as usize, self.offsets[i + 1] as usize);
-        SparseImage { index: &self.index[a..b], value: &self.value[a..b] }
-    }
-
-    /// Hints the CPU to start loading image `i`'s pixels: the shuffle makes every image a cache
-    /// (and TLB) miss, and the trainer knows which one comes next. A hint only; it changes no
-    /// result. Image `i`'s offsets should already be cached: see [`Images::prefetch_offsets`].
-    #[inline(always)]
-    pub fn prefetch_pixels(&self, i: usize) {
-        let image = self.get(i);
-        prefetch_bytes(image.index.as_ptr() as *const u8, std::mem::size_of_val(image.index));
-        prefetch_bytes(image.value.as_ptr(), image.value.len());
-    }
-
-    /// Hints the CPU to start loading where image `i` is stored.
-    #[inline(always)]
-    pub fn prefetch_offsets(&self, i: usize) {
-        if let Some(offset) = self.offsets.get(i) {
-            prefetch_bytes(offset as *const u32 as *const u8, 8);
-        }
-    }
-
-    /// Image `i` as 784 dense bytes.
-    pub fn dense(&self, i: usize) -> Vec<u8> {
-        let mut out = vec![0u8; PIXELS];
-        let image = self.get(i);
-        for (&k, &v) in image.index.iter().zip(image.value) {
-            out[k as usize] = v;
-        }
-        out
-    }
-
-    /// How often each of the 784 pixel positions is non-zero (used to balance thread work).
-    pub fn pixel_histogram(&self) -> Vec<u64> {
-        let mut counts = vec![0u64; PIXELS];
-        self.index.iter().for_each(|&k| counts[k as usize] += 1);
-        counts
-    }
-
-    fn shrink_to_fit(&mut self) {
-        self.offsets.shrink_to_fit();
-        self.index.shrink_to_fit();
-        self.value.shrink_to_fit();
-    }
-}
-
-/// Prefetches the cache lines of `len` bytes at `p` (x86-64 only; elsewhere a no-op).
-#[inline(always)]
-fn prefetch_bytes(p: *const u8, len: usize) {
-    #[cfg(target_arch = "x86_64")]
-    for offset in (0..len).step_by(64) {
-        // SAFETY: prefetch never faults; the addresses are inside the given range anyway.
-        unsafe { std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p.add(offset) as *const i8) };
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = (p, len);
-}
-
-/// Images with their labels.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct Dataset {
-    pub images: Images,
-    pub labels: Vec<u8>,
-}
-
-impl Dataset {
-    pub fn len(&self) -> usize {
-        self.labels.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.labels.is_empty()
-    }
-}
-
 // ANCHOR: open_idx
-/// An opened IDX file: its chosen path, a stream of its (decompressed) bytes, and, for a raw
-/// file, its length on disk — which lets a header be checked before anything is read.
-struct Opened {
+/// An IDX file ready to be parsed: a name for messages, a stream of its (decompressed) bytes,
+/// and, for a raw file whose length is known (a file on disk, bytes in memory), that length —
+/// which lets a header be checked before anything is read.
+///
+/// Where the bytes come from is the caller's business: the binary opens files (only regular
+/// ones, see `mnistlearn`'s `io::dataset`), the browser hands over what it fetched.
+pub struct IdxSource {
     path: PathBuf,
     stream: Box<dyn Read>,
     raw_len: Option<u64>,
 }
 
-/// Opens `path`, or `path.gz` if `path` does not exist, transparently un-gzipping either.
-///
-/// Only regular files are read: a FIFO would block forever waiting for a writer, and a device
-/// such as `/dev/zero` never ends. The file is opened with `O_NONBLOCK` (so opening a FIFO
-/// cannot block either) and then checked with `fstat` on the open descriptor, so what is
-/// checked is what is read.
-fn open_idx(path: &Path) -> Result<Opened, IdxError> {
-    let gz = PathBuf::from(format!("{}.gz", path.display()));
-    let chosen = if path.exists() {
-        path.to_path_buf()
-    } else if gz.exists() {
-        gz
-    } else {
-        return Err(IdxError::Missing { path: path.to_path_buf() });
-    };
-    let io_err = |e: io::Error| IdxError::Io { path: chosen.clone(), source: e };
-    let file = open_regular(&chosen).map_err(|e| match e {
-        OpenError::Io(e) => io_err(e),
-        OpenError::NotRegular(kind) => IdxError::NotRegular { path: chosen.clone(), kind },
-    })?;
-    let len = file.metadata().map_err(io_err)?.len();
-    let mut file = BufReader::with_capacity(1 << 16, file);
-    let mut magic = [0u8; 2];
-    let peeked = read_full(&mut file, &mut magic).map_err(io_err)?;
-    let head = io::Cursor::new(magic[..peeked].to_vec());
-    let opened = if peeked == 2 && magic == [0x1f, 0x8b] {
-        // MultiGzDecoder: `cat a.gz b.gz` is one valid gzip file whose members decompress to
-        // the concatenation (RFC 1952 §2.2), and several tools write files that way.
-        let stream = BufReader::with_capacity(1 << 16, MultiGzDecoder::new(head.chain(file)));
-        Opened { path: chosen, stream: Box::new(stream), raw_len: None }
-    } else {
-        Opened { path: chosen, stream: Box::new(head.chain(file)), raw_len: Some(len) }
-    };
-    Ok(opened)
+impl IdxSource {
+    /// `reader` yields the file's bytes, raw or gzipped: gzip is recognised by its magic bytes,
+    /// not by the name. `raw_len` is the length of the bytes `reader` yields, if known.
+    pub fn new(
+        path: impl Into<PathBuf>,
+        reader: impl Read + 'static,
+        raw_len: Option<u64>,
+    ) -> Result<IdxSource, IdxError> {
+        let path = path.into();
+        let mut file = BufReader::with_capacity(1 << 16, reader);
+        let mut magic = [0u8; 2];
+        let peeked = read_full(&mut file, &mut magic).map_err(|e| IdxError::Io { path: path.clone(), source: e })?;
+        let head = io::Cursor::new(magic[..peeked].to_vec());
+        Ok(if peeked == 2 && magic == [0x1f, 0x8b] {
+            // MultiGzDecoder: `cat a.gz b.gz` is one valid gzip file whose members decompress to
+            // the concatenation (RFC 1952 §2.2), and several tools write files that way.
+            let stream = BufReader::with_capacity(1 << 16, MultiGzDecoder::new(head.chain(file)));
+            IdxSource { path, stream: Box::new(stream), raw_len: None }
+        } else {
+            IdxSource { path, stream: Box::new(head.chain(file)), raw_len }
+        })
+    }
+
+    /// A file's bytes already in memory (raw or gzipped).
+    pub fn from_bytes(path: impl Into<PathBuf>, bytes: Vec<u8>) -> Result<IdxSource, IdxError> {
+        let len = bytes.len() as u64;
+        IdxSource::new(path, io::Cursor::new(bytes), Some(len))
+    }
+
+    /// The name used in messages.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
 }
 // ANCHOR_END: open_idx
-
-/// Why [`open_regular`] failed.
-pub(crate) enum OpenError {
-    Io(io::Error),
-    /// The path names something other than a regular file; the payload says what.
-    NotRegular(&'static str),
-}
-
-/// Opens `path` for reading if it is a regular file (symbolic links are followed), without
-/// blocking on a FIFO. Shared with the weights reader.
-pub(crate) fn open_regular(path: &Path) -> Result<File, OpenError> {
-    let mut options = fs::OpenOptions::new();
-    options.read(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        // Opening a FIFO for reading waits for a writer unless O_NONBLOCK is given. On a regular
-        // file the flag changes nothing (regular files never block on read).
-        options.custom_flags(libc::O_NONBLOCK);
-    }
-    let file = options.open(path).map_err(OpenError::Io)?;
-    let kind = file.metadata().map_err(OpenError::Io)?.file_type();
-    if kind.is_file() {
-        return Ok(file);
-    }
-    Err(OpenError::NotRegular(describe_file_type(&kind)))
-}
-
-/// "a directory", "a FIFO", … for messages.
-pub(crate) fn describe_file_type(kind: &fs::FileType) -> &'static str {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::FileTypeExt;
-        if kind.is_fifo() {
-            return "a FIFO";
-        }
-        if kind.is_char_device() {
-            return "a character device";
-        }
-        if kind.is_block_device() {
-            return "a block device";
-        }
-        if kind.is_socket() {
-            return "a socket";
-        }
-    }
-    if kind.is_dir() {
-        "a directory"
-    } else if kind.is_symlink() {
-        "a symbolic link"
-    } else if kind.is_file() {
-        "a regular file"
-    } else {
-        "not a regular file"
-    }
-}
 
 /// Reads until `buf` is full or the stream ends; returns how many bytes arrived.
 fn read_full(reader: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
@@ -304,8 +128,14 @@ struct IdxReader {
 }
 
 impl IdxReader {
-    fn new(opened: Opened, header_bytes: u64) -> IdxReader {
-        IdxReader { path: opened.path, stream: opened.stream, raw_len: opened.raw_len, consumed: 0, expected: header_bytes }
+    fn new(opened: IdxSource, header_bytes: u64) -> IdxReader {
+        IdxReader {
+            path: opened.path,
+            stream: opened.stream,
+            raw_len: opened.raw_len,
+            consumed: 0,
+            expected: header_bytes,
+        }
     }
 
     fn io_error(&self, e: io::Error) -> IdxError {
@@ -385,12 +215,12 @@ const MAX_NONZERO: usize = u32::MAX as usize;
 
 // ANCHOR: read_images
 /// Reads an IDX image file (raw or gzipped): at most `limit` images if given.
-pub fn read_images(path: &Path, limit: Option<usize>) -> Result<Images, IdxError> {
-    read_images_body(images_header(path)?, limit)
+pub fn read_images(source: IdxSource, limit: Option<usize>) -> Result<Images, IdxError> {
+    read_images_body(images_header(source)?, limit)
 }
 
-fn images_header(path: &Path) -> Result<Header, IdxError> {
-    let mut reader = IdxReader::new(open_idx(path)?, 16);
+fn images_header(source: IdxSource) -> Result<Header, IdxError> {
+    let mut reader = IdxReader::new(source, 16);
     reader.magic(IMAGES_MAGIC)?;
     let count = reader.u32_be()?;
     let (rows, cols) = (reader.u32_be()?, reader.u32_be()?);
@@ -409,7 +239,7 @@ fn read_images_body(header: Header, limit: Option<usize>) -> Result<Images, IdxE
     let mut pixels = [0u8; PIXELS];
     for _ in 0..wanted {
         reader.exact(&mut pixels)?;
-        if images.index.len() + PIXELS > MAX_NONZERO {
+        if images.stored_pixels() + PIXELS > MAX_NONZERO {
             return Err(IdxError::TooLarge { path: reader.path, images: images.len() });
         }
         images.push_dense(&pixels);
@@ -424,12 +254,12 @@ fn read_images_body(header: Header, limit: Option<usize>) -> Result<Images, IdxE
 
 // ANCHOR: read_labels
 /// Reads an IDX label file (raw or gzipped): at most `limit` labels if given.
-pub fn read_labels(path: &Path, limit: Option<usize>) -> Result<Vec<u8>, IdxError> {
-    read_labels_body(labels_header(path)?, limit)
+pub fn read_labels(source: IdxSource, limit: Option<usize>) -> Result<Vec<u8>, IdxError> {
+    read_labels_body(labels_header(source)?, limit)
 }
 
-fn labels_header(path: &Path) -> Result<Header, IdxError> {
-    let mut reader = IdxReader::new(open_idx(path)?, 8);
+fn labels_header(source: IdxSource) -> Result<Header, IdxError> {
+    let mut reader = IdxReader::new(source, 8);
     reader.magic(LABELS_MAGIC)?;
     let count = reader.u32_be()?;
     reader.declare_size(8 + count as u64)?;
@@ -463,31 +293,22 @@ fn read_labels_body(header: Header, limit: Option<usize>) -> Result<Vec<u8>, Idx
 ///
 /// Both headers are read before either file's data, so a label file for the wrong image count
 /// fails at once, whatever size it claims, instead of after reading (or allocating for) it.
-pub fn read_dataset(images_path: &Path, labels_path: &Path, limit: Option<usize>) -> Result<Dataset, IdxError> {
-    let images = images_header(images_path)?;
-    let labels = labels_header(labels_path)?;
+pub fn read_dataset(images: IdxSource, labels: IdxSource, limit: Option<usize>) -> Result<Dataset, IdxError> {
+    let images = images_header(images)?;
+    let labels = labels_header(labels)?;
     if images.count != labels.count {
         return Err(IdxError::CountMismatch {
-            images: images_path.to_path_buf(),
+            images: images.reader.path.clone(),
             image_count: images.count,
-            labels: labels_path.to_path_buf(),
+            labels: labels.reader.path.clone(),
             label_count: labels.count,
         });
     }
     Ok(Dataset { images: read_images_body(images, limit)?, labels: read_labels_body(labels, limit)? })
 }
 // ANCHOR_END: read_dataset
+/// The official file names (each may also be gzipped, with `.gz` appended).
 pub const TRAIN_IMAGES: &str = "train-images-idx3-ubyte";
 pub const TRAIN_LABELS: &str = "train-labels-idx1-ubyte";
 pub const TEST_IMAGES: &str = "t10k-images-idx3-ubyte";
 pub const TEST_LABELS: &str = "t10k-labels-idx1-ubyte";
-
-/// The training set from `dir` (the first `limit` samples if given).
-pub fn load_train(dir: &Path, limit: Option<usize>) -> Result<Dataset, IdxError> {
-    read_dataset(&dir.join(TRAIN_IMAGES), &dir.join(TRAIN_LABELS), limit)
-}
-
-/// The test set from `dir`.
-pub fn load_test(dir: &Path) -> Result<Dataset, IdxError> {
-    read_dataset(&dir.join(TEST_IMAGES), &dir.join(TEST_LABELS), None)
-}

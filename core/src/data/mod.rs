@@ -3,7 +3,12 @@
 //! drawing or a photo of any size into an MNIST-like 28×28 input.
 
 pub mod idx;
+pub mod images;
 pub mod preprocess;
 pub mod shuffle;
 
-pub use idx::{read_images, read_labels, Dataset, IdxError, Images, SparseImage};
+#[cfg(test)]
+pub(crate) mod fixture;
+
+pub use idx::{read_dataset, read_images, read_labels, IdxError, IdxSource};
+pub use images::{Dataset, Images, SparseImage, PIXELS, SIDE};

@@ -85,7 +85,13 @@ fn take_row_masks(lit: &mut LitPixels, row: usize, masks: &mut [u64], samples: u
         let slot = &mut lit.masks[row * lit.words + w];
         *mask = std::mem::take(slot);
         let first = w * 64;
-        let allowed = if first >= samples { 0 } else if samples - first >= 64 { u64::MAX } else { (1u64 << (samples - first)) - 1 };
+        let allowed = if first >= samples {
+            0
+        } else if samples - first >= 64 {
+            u64::MAX
+        } else {
+            (1u64 << (samples - first)) - 1
+        };
         assert!(*mask & !allowed == 0, "a pixel is lit for a sample without a delta row");
         any |= *mask;
     }
@@ -108,7 +114,15 @@ fn for_each_sample(masks: &[u64], mut f: impl FnMut(usize)) {
 /// The canonical scalar reference: for lanes `lanes` of every row of the `rows × h` matrix
 /// `weights`, sum the gradient lane by lane in sample order, then step. Leaves `lit` clear for
 /// the next batch.
-pub fn hidden_step_scalar(weights: &mut [f64], h: usize, lanes: Range<usize>, lit: &mut LitPixels, delta_rows: &[f64], lr: f64, scale: BatchScale) {
+pub fn hidden_step_scalar(
+    weights: &mut [f64],
+    h: usize,
+    lanes: Range<usize>,
+    lit: &mut LitPixels,
+    delta_rows: &[f64],
+    lr: f64,
+    scale: BatchScale,
+) {
     let rows = weights.len() / h.max(1);
     assert_eq!(weights.len(), rows * h, "weights: rows × h");
     check(lit, rows, h, &lanes);
@@ -130,7 +144,16 @@ pub fn hidden_step_scalar(weights: &mut [f64], h: usize, lanes: Range<usize>, li
 // ANCHOR_END: hidden_step_scalar
 
 /// [`hidden_step_scalar`] on the chosen instruction set.
-pub fn hidden_step(level: SimdLevel, weights: &mut [f64], h: usize, lanes: Range<usize>, lit: &mut LitPixels, delta_rows: &[f64], lr: f64, scale: BatchScale) {
+pub fn hidden_step(
+    level: SimdLevel,
+    weights: &mut [f64],
+    h: usize,
+    lanes: Range<usize>,
+    lit: &mut LitPixels,
+    delta_rows: &[f64],
+    lr: f64,
+    scale: BatchScale,
+) {
     let rows = weights.len() / h.max(1);
     // SAFETY: `weights` is exclusively borrowed and holds at least `rows × h` values.
     unsafe { hidden_step_shared(level, weights.as_mut_ptr(), rows, h, lanes, lit, delta_rows, lr, scale) }
@@ -142,7 +165,17 @@ pub fn hidden_step(level: SimdLevel, weights: &mut [f64], h: usize, lanes: Range
 /// # Safety
 /// `weights` must point to `rows × h` valid doubles, and no other thread may access lanes
 /// `lanes` of any row during the call.
-pub unsafe fn hidden_step_shared(level: SimdLevel, weights: *mut f64, rows: usize, h: usize, lanes: Range<usize>, lit: &mut LitPixels, delta_rows: &[f64], lr: f64, scale: BatchScale) {
+pub unsafe fn hidden_step_shared(
+    level: SimdLevel,
+    weights: *mut f64,
+    rows: usize,
+    h: usize,
+    lanes: Range<usize>,
+    lit: &mut LitPixels,
+    delta_rows: &[f64],
+    lr: f64,
+    scale: BatchScale,
+) {
     check(lit, rows, h, &lanes);
     match level.kind() {
         #[cfg(target_arch = "x86_64")]
@@ -187,7 +220,13 @@ unsafe fn lane(w: *mut f64, delta: *const f64, h: usize, masks: &[u64], pixels: 
 /// `LitPixels::record`, the only code that sets bits), and `pixels` points at the row's
 /// `lit.batch` recorded bytes; so `delta_rows[s·h..(s+1)·h]` and `pixels + s` are readable.
 #[inline(always)]
-fn rows_loop(rows: usize, lit: &mut LitPixels, delta_rows: &[f64], h: usize, mut blocks: impl FnMut(usize, &[u64], *const u8)) {
+fn rows_loop(
+    rows: usize,
+    lit: &mut LitPixels,
+    delta_rows: &[f64],
+    h: usize,
+    mut blocks: impl FnMut(usize, &[u64], *const u8),
+) {
     let samples = delta_rows.len() / h;
     let mut masks = vec![0u64; lit.words];
     assert!(rows <= lit.rows, "one mask per weight row");
@@ -214,7 +253,15 @@ mod x86 {
     /// for every set bit `s` of `masks`, the `4V` doubles at `delta + s·h` and the byte at
     /// `pixels + s` must be readable.
     #[inline(always)]
-    unsafe fn block_avx2<const V: usize>(w: *mut f64, delta: *const f64, h: usize, masks: &[u64], pixels: *const u8, lr: f64, scale: BatchScale) {
+    unsafe fn block_avx2<const V: usize>(
+        w: *mut f64,
+        delta: *const f64,
+        h: usize,
+        masks: &[u64],
+        pixels: *const u8,
+        lr: f64,
+        scale: BatchScale,
+    ) {
         // SAFETY: AVX2 and every pointer are the caller's guarantee (above).
         unsafe {
             let mut acc = [_mm256_setzero_pd(); V];
@@ -243,7 +290,15 @@ mod x86 {
     /// # Safety
     /// As [`block_avx2`], for `2V` doubles (SSE2 is part of x86-64).
     #[inline(always)]
-    unsafe fn block_sse2<const V: usize>(w: *mut f64, delta: *const f64, h: usize, masks: &[u64], pixels: *const u8, lr: f64, scale: BatchScale) {
+    unsafe fn block_sse2<const V: usize>(
+        w: *mut f64,
+        delta: *const f64,
+        h: usize,
+        masks: &[u64],
+        pixels: *const u8,
+        lr: f64,
+        scale: BatchScale,
+    ) {
         // SAFETY: every pointer is the caller's guarantee (above).
         unsafe {
             let mut acc = [_mm_setzero_pd(); V];
@@ -272,7 +327,16 @@ mod x86 {
     /// The CPU must run AVX2, `check` must have passed, and `weights` must be as
     /// [`hidden_step_shared`] requires.
     #[target_feature(enable = "avx2")]
-    pub(super) unsafe fn hidden_step_avx2(weights: *mut f64, h: usize, lanes: Range<usize>, rows: usize, lit: &mut LitPixels, delta_rows: &[f64], lr: f64, scale: BatchScale) {
+    pub(super) unsafe fn hidden_step_avx2(
+        weights: *mut f64,
+        h: usize,
+        lanes: Range<usize>,
+        rows: usize,
+        lit: &mut LitPixels,
+        delta_rows: &[f64],
+        lr: f64,
+        scale: BatchScale,
+    ) {
         let (delta, end) = (delta_rows.as_ptr(), lanes.end);
         rows_loop(rows, lit, delta_rows, h, |row, masks, pixels| {
             // SAFETY: every block covers lanes `j..` below `lanes.end <= h` (checked) of row
@@ -314,7 +378,16 @@ mod x86 {
     ///
     /// # Safety
     /// `check` must have passed, and `weights` must be as [`hidden_step_shared`] requires.
-    pub(super) unsafe fn hidden_step_sse2(weights: *mut f64, h: usize, lanes: Range<usize>, rows: usize, lit: &mut LitPixels, delta_rows: &[f64], lr: f64, scale: BatchScale) {
+    pub(super) unsafe fn hidden_step_sse2(
+        weights: *mut f64,
+        h: usize,
+        lanes: Range<usize>,
+        rows: usize,
+        lit: &mut LitPixels,
+        delta_rows: &[f64],
+        lr: f64,
+        scale: BatchScale,
+    ) {
         let (delta, end) = (delta_rows.as_ptr(), lanes.end);
         rows_loop(rows, lit, delta_rows, h, |row, masks, pixels| {
             // SAFETY: as in `hidden_step_avx2`, without AVX2.

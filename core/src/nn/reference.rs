@@ -38,7 +38,13 @@ struct Parameters {
 
 impl Parameters {
     fn zeros(h: usize) -> Parameters {
-        Parameters { h, w_hidden: vec![0.0; h * INPUTS], b_hidden: vec![0.0; h], w_output: vec![0.0; OUTPUTS * h], b_output: vec![0.0; OUTPUTS] }
+        Parameters {
+            h,
+            w_hidden: vec![0.0; h * INPUTS],
+            b_hidden: vec![0.0; h],
+            w_output: vec![0.0; OUTPUTS * h],
+            b_output: vec![0.0; OUTPUTS],
+        }
     }
 
     fn from_network(net: &Network) -> Parameters {
@@ -47,7 +53,13 @@ impl Parameters {
         let (w_hidden, rest) = values.split_at(h * INPUTS);
         let (b_hidden, rest) = rest.split_at(h);
         let (w_output, b_output) = rest.split_at(OUTPUTS * h);
-        Parameters { h, w_hidden: w_hidden.to_vec(), b_hidden: b_hidden.to_vec(), w_output: w_output.to_vec(), b_output: b_output.to_vec() }
+        Parameters {
+            h,
+            w_hidden: w_hidden.to_vec(),
+            b_hidden: b_hidden.to_vec(),
+            w_output: w_output.to_vec(),
+            b_output: b_output.to_vec(),
+        }
     }
 
     fn to_network(&self) -> Network {
@@ -136,7 +148,7 @@ fn forward_backward(p: &Parameters, bytes: &[u8], label: usize) -> Sample {
 /// one-thread scalar reference). Gives the same bits as [`super::train::train`].
 pub fn train_reference(config: &TrainConfig, data: &Dataset, mut on_epoch: impl FnMut(&EpochReport)) -> Network {
     assert!(config.batch > 0 && !data.is_empty());
-    let started = std::time::Instant::now();
+    let mut clock = crate::clock::Stopwatch::start();
     // The same generator draws the initial weights, then every epoch's shuffle.
     let mut rng = Rng::from_seed(config.seed);
     let mut p = Parameters::from_network(&Network::init(config.hidden, &mut rng));
@@ -179,21 +191,28 @@ pub fn train_reference(config: &TrainConfig, data: &Dataset, mut on_epoch: impl 
 
             // …and every parameter takes the step w = w − lr·(g / n).
             let count = batch.len() as f64;
-            for (w, g) in [(&mut p.w_hidden, &g.w_hidden), (&mut p.b_hidden, &g.b_hidden), (&mut p.w_output, &g.w_output), (&mut p.b_output, &g.b_output)] {
+            for (w, g) in [
+                (&mut p.w_hidden, &g.w_hidden),
+                (&mut p.b_hidden, &g.b_hidden),
+                (&mut p.w_output, &g.w_output),
+                (&mut p.b_output, &g.b_output),
+            ] {
                 for (w, &g) in w.iter_mut().zip(g.iter()) {
                     *w = *w - config.lr * (g / count);
                 }
             }
         }
 
+        clock.pause();
         on_epoch(&EpochReport {
             epoch,
             epochs: config.epochs,
             loss: loss_sum / n as f64,
             correct,
             samples: n,
-            elapsed: started.elapsed(),
+            elapsed: clock.elapsed(),
         });
+        clock.resume();
     }
     p.to_network()
 }

@@ -30,7 +30,14 @@ pub fn forward_output(level: SimdLevel, net: &Params, hidden: &[f64], probabilit
 // ANCHOR_END: forward_output
 
 /// Both layers for one sample.
-pub fn forward(level: SimdLevel, net: &Params, index: &[u16], value: &[f64], hidden: &mut [f64], probabilities: &mut [f64; OUTPUTS]) {
+pub fn forward(
+    level: SimdLevel,
+    net: &Params,
+    index: &[u16],
+    value: &[f64],
+    hidden: &mut [f64],
+    probabilities: &mut [f64; OUTPUTS],
+) {
     forward_hidden(level, net, index, value, hidden);
     forward_output(level, net, hidden, probabilities);
 }

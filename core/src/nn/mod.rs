@@ -45,9 +45,9 @@ pub mod reference;
 pub mod train;
 pub mod update;
 
-use crate::math::aligned::AlignedF64s;
-use crate::data::idx::PIXELS;
 use crate::data::shuffle::Rng;
+use crate::data::PIXELS;
+use crate::math::aligned::AlignedF64s;
 use crate::math::SimdLevel;
 
 /// Number of inputs (28×28 pixels).

@@ -48,7 +48,14 @@ pub fn weighted_sums(level: SimdLevel, out: &mut [f64], rows: &[f64], stride: us
 /// goes on adding `rows[idx[t]·stride + i] · val[t]` in ascending `t`. Splitting a canonical sum
 /// into consecutive stretches this way — on one thread or handed from one to the next — performs
 /// exactly the same operations in the same order, so it gives the same bits.
-pub fn weighted_sums_continue(level: SimdLevel, out: &mut [f64], rows: &[f64], stride: usize, idx: &[u16], val: &[f64]) {
+pub fn weighted_sums_continue(
+    level: SimdLevel,
+    out: &mut [f64],
+    rows: &[f64],
+    stride: usize,
+    idx: &[u16],
+    val: &[f64],
+) {
     gather(level, out, rows, stride, idx, val, true)
 }
 
@@ -118,7 +125,14 @@ mod x86 {
     /// The CPU must run AVX2; `out` must be valid for `4V` doubles, and for every `t`, `rows +
     /// idx[t]·stride` must point at `4V` readable doubles; `val.len() >= idx.len()`.
     #[inline(always)]
-    unsafe fn gather_block_avx2<const V: usize>(out: *mut f64, rows: *const f64, stride: usize, idx: &[u16], val: &[f64], carry: bool) {
+    unsafe fn gather_block_avx2<const V: usize>(
+        out: *mut f64,
+        rows: *const f64,
+        stride: usize,
+        idx: &[u16],
+        val: &[f64],
+        carry: bool,
+    ) {
         // SAFETY: AVX2 and every pointer are the caller's guarantee (above).
         unsafe {
             let mut acc = [_mm256_setzero_pd(); V];
@@ -151,7 +165,14 @@ mod x86 {
     /// # Safety
     /// As [`gather_block_avx2`], for `2V` doubles (SSE2 is part of x86-64).
     #[inline(always)]
-    unsafe fn gather_block_sse2<const V: usize>(out: *mut f64, rows: *const f64, stride: usize, idx: &[u16], val: &[f64], carry: bool) {
+    unsafe fn gather_block_sse2<const V: usize>(
+        out: *mut f64,
+        rows: *const f64,
+        stride: usize,
+        idx: &[u16],
+        val: &[f64],
+        carry: bool,
+    ) {
         // SAFETY: every pointer is the caller's guarantee (above).
         unsafe {
             let mut acc = [_mm_setzero_pd(); V];
@@ -196,7 +217,14 @@ mod x86 {
     /// # Safety
     /// The CPU must run SSE2, as every x86-64 CPU does.
     #[target_feature(enable = "sse2")]
-    pub(super) fn weighted_sums_sse2(out: &mut [f64], rows: &[f64], stride: usize, idx: &[u16], val: &[f64], carry: bool) {
+    pub(super) fn weighted_sums_sse2(
+        out: &mut [f64],
+        rows: &[f64],
+        stride: usize,
+        idx: &[u16],
+        val: &[f64],
+        carry: bool,
+    ) {
         check_shapes(out.len(), rows.len(), stride, idx, val);
         let (width, o, rows) = (out.len(), out.as_mut_ptr(), rows.as_ptr());
         let mut i = 0;
@@ -223,7 +251,14 @@ mod x86 {
     /// # Safety
     /// The CPU must run AVX2, which a `SimdLevel` of kind `Avx2` proves.
     #[target_feature(enable = "avx2")]
-    pub(super) fn weighted_sums_avx2(out: &mut [f64], rows: &[f64], stride: usize, idx: &[u16], val: &[f64], carry: bool) {
+    pub(super) fn weighted_sums_avx2(
+        out: &mut [f64],
+        rows: &[f64],
+        stride: usize,
+        idx: &[u16],
+        val: &[f64],
+        carry: bool,
+    ) {
         check_shapes(out.len(), rows.len(), stride, idx, val);
         let (width, o, rows) = (out.len(), out.as_mut_ptr(), rows.as_ptr());
         let mut i = 0;

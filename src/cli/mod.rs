@@ -15,15 +15,18 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::{Duration, Instant};
 
-use crate::data::idx::{load_test, load_train};
-use crate::data::preprocess::{ascii_art, preprocess, Seen};
-use crate::io::epoch_log::EpochLog;
-use crate::io::{report, weights};
-use crate::math::SimdLevel;
-use crate::nn::evaluate::{evaluate, TestReport};
-use crate::nn::train::{train_observed, TrainConfig};
-use crate::nn::{argmax, MAX_HIDDEN};
+mod epoch_log;
+
+use crate::io::dataset::{load_test, load_train};
+use crate::io::weights;
 use crate::Error;
+use epoch_log::EpochLog;
+use mnistlearn_core::data::preprocess::{ascii_art, preprocess, Seen};
+use mnistlearn_core::math::SimdLevel;
+use mnistlearn_core::nn::evaluate::{evaluate, TestReport};
+use mnistlearn_core::nn::train::{train_observed, TrainConfig};
+use mnistlearn_core::nn::{argmax, MAX_HIDDEN};
+use mnistlearn_core::report;
 
 // ANCHOR: flag_table
 /// One flag of one command, as the parser accepts it and the help shows it.
@@ -54,7 +57,8 @@ const DATA: Flag = Flag {
     value: Some("DIR"),
     help: "directory holding the four MNIST files, raw or .gz [default: data]",
 };
-const WEIGHTS: Flag = Flag { name: "--weights", value: Some("FILE"), help: "weights file to load [default: data/weights.bin]" };
+const WEIGHTS: Flag =
+    Flag { name: "--weights", value: Some("FILE"), help: "weights file to load [default: data/weights.bin]" };
 const THREADS: Flag = Flag {
     name: "--threads",
     value: Some("N"),
@@ -90,7 +94,11 @@ pub const COMMANDS: &[Command] = &[
             Flag { name: "--batch", value: Some("N"), help: "mini-batch size, 1-65536 [default: 32]" },
             Flag { name: "--lr", value: Some("RATE"), help: "learning rate, a positive number [default: 0.1]" },
             Flag { name: "--hidden", value: Some("N"), help: "hidden units, 1-4096 [default: 32]" },
-            Flag { name: "--seed", value: Some("N"), help: "seed of the initial weights and the shuffles, a u64 [default: 1]" },
+            Flag {
+                name: "--seed",
+                value: Some("N"),
+                help: "seed of the initial weights and the shuffles, a u64 [default: 1]",
+            },
             THREADS,
             Flag {
                 name: "--limit",
@@ -139,11 +147,7 @@ pub const COMMANDS: &[Command] = &[
                   MNIST was, as `predict` does). Ctrl-C stops it gracefully. A connection that overstays\n\
                   a timeout is closed; at the connection cap, idle connections are closed to make room.",
         flags: &[
-            Flag {
-                name: "--addr",
-                value: Some("HOST:PORT"),
-                help: "address to listen on [default: 127.0.0.1:8080]",
-            },
+            Flag { name: "--addr", value: Some("HOST:PORT"), help: "address to listen on [default: 127.0.0.1:8080]" },
             WEIGHTS,
             SIMD,
             Flag {
@@ -181,7 +185,11 @@ pub const COMMANDS: &[Command] = &[
                   the others are answered, and the exit code is then 1.",
         flags: &[
             WEIGHTS,
-            Flag { name: "--json", value: None, help: "print one JSON array of {\"path\", \"digit\", \"probabilities\"} instead" },
+            Flag {
+                name: "--json",
+                value: None,
+                help: "print one JSON array of {\"path\", \"digit\", \"probabilities\"} instead",
+            },
             Flag {
                 name: "--show",
                 value: None,
@@ -200,7 +208,11 @@ pub const COMMANDS: &[Command] = &[
         flags: &[
             DATA,
             WEIGHTS,
-            Flag { name: "--repeat", value: Some("N"), help: "passes over the test set, best one reported, 1-1000 [default: 5]" },
+            Flag {
+                name: "--repeat",
+                value: Some("N"),
+                help: "passes over the test set, best one reported, 1-1000 [default: 5]",
+            },
             SIMD,
         ],
         run: run_time_forward,
@@ -256,7 +268,9 @@ impl Args {
             let value = match inline {
                 Some(v) => v,
                 None => {
-                    let next = iter.next().ok_or_else(|| parsed.usage(format!("flag '{name}' needs a value ({placeholder})")))?;
+                    let next = iter
+                        .next()
+                        .ok_or_else(|| parsed.usage(format!("flag '{name}' needs a value ({placeholder})")))?;
                     let next = next
                         .to_str()
                         .ok_or_else(|| parsed.usage(format!("{name}: value {next:?} is not valid UTF-8")))?;
@@ -281,7 +295,11 @@ impl Args {
 
     /// The value given for `name`, if any. `name` must be one of the command's flags.
     pub fn raw(&self, name: &str) -> Option<&str> {
-        debug_assert!(self.command.flags.iter().any(|f| f.name == name), "{name} is not a flag of {}", self.command.name);
+        debug_assert!(
+            self.command.flags.iter().any(|f| f.name == name),
+            "{name} is not a flag of {}",
+            self.command.name
+        );
         self.values.iter().find(|(n, _)| *n == name).map(|(_, v)| v.as_str())
     }
 
@@ -391,7 +409,10 @@ pub fn run(args: &[OsString]) -> Result<(), Error> {
         "--version" | "-V" => print_text(&format!("mnistlearn {}\n", env!("CARGO_PKG_VERSION"))),
         other => {
             let command = find_command(other).ok_or_else(|| {
-                Error::Usage(format!("unknown command '{other}': expected one of {} (see 'mnistlearn --help')", command_names()))
+                Error::Usage(format!(
+                    "unknown command '{other}': expected one of {} (see 'mnistlearn --help')",
+                    command_names()
+                ))
             })?;
             // `--help` anywhere before a lone `--` asks for help, whatever else is on the line.
             let before_dashes = rest.iter().take_while(|a| *a != "--");
@@ -431,10 +452,13 @@ fn print_lines(lines: &[String]) -> Result<(), Error> {
 fn run_train(args: &Args) -> Result<(), Error> {
     let defaults = TrainConfig::default();
     let config = TrainConfig {
-        epochs: args.number("--epochs", defaults.epochs, "a whole number from 1 to 10000", |&n| (1..=10_000).contains(&n))?,
-        batch: args.number("--batch", defaults.batch, "a batch size from 1 to 65536", |&n| (1..=65_536).contains(&n))?,
+        epochs: args
+            .number("--epochs", defaults.epochs, "a whole number from 1 to 10000", |&n| (1..=10_000).contains(&n))?,
+        batch: args
+            .number("--batch", defaults.batch, "a batch size from 1 to 65536", |&n| (1..=65_536).contains(&n))?,
         lr: args.number("--lr", defaults.lr, "a positive finite learning rate", |&v: &f64| v.is_finite() && v > 0.0)?,
-        hidden: args.number("--hidden", defaults.hidden, "a hidden size from 1 to 4096", |&n| (1..=MAX_HIDDEN).contains(&n))?,
+        hidden: args
+            .number("--hidden", defaults.hidden, "a hidden size from 1 to 4096", |&n| (1..=MAX_HIDDEN).contains(&n))?,
         seed: args.number("--seed", defaults.seed, "an unsigned 64-bit integer", |_| true)?,
         threads: args.threads()?,
         level: args.simd()?,
@@ -454,9 +478,11 @@ fn run_train(args: &Args) -> Result<(), Error> {
     let train_set = load_train(&data_dir, limit)?;
     let test_set = load_test(&data_dir)?;
     print_lines(&[report::banner(), report::training_header(config.hidden)])?;
-    let started = Instant::now();
     let mut failure = None;
+    // The trainer's own clock: it stops while this callback prints and measures.
+    let mut training_time = Duration::ZERO;
     let net = train_observed(&config, &train_set, |epoch, net| {
+        training_time = epoch.elapsed;
         if failure.is_none() {
             failure = print_lines(&[report::epoch_line(epoch)]).err();
         }
@@ -467,10 +493,7 @@ fn run_train(args: &Args) -> Result<(), Error> {
     if let Some(e) = failure {
         return Err(e);
     }
-    // The time spent measuring test accuracy for --log is not training time.
-    let measuring = log.as_ref().map_or(Duration::ZERO, EpochLog::measuring_time);
-    let seconds = started.elapsed().saturating_sub(measuring).as_secs_f64();
-    print_lines(&[report::training_time_line(seconds)])?;
+    print_lines(&[report::training_time_line(training_time.as_secs_f64())])?;
     print_text("Saving weights... ")?;
     weights::save(&out_path, &net)?;
     print_lines(&["done.".to_string()])?;
@@ -502,10 +525,13 @@ fn run_test(args: &Args) -> Result<(), Error> {
 /// weights) would otherwise mix with these, and nothing already there is overwritten.
 fn check_errors_dir(args: &Args, dir: &Path) -> Result<(), Error> {
     match std::fs::read_dir(dir) {
-        Ok(mut entries) => match entries.next() {
-            None => Ok(()),
-            Some(_) => Err(args.usage(format!("--errors: '{}' is not empty; expected a new or empty directory", dir.display()))),
-        },
+        Ok(mut entries) => {
+            match entries.next() {
+                None => Ok(()),
+                Some(_) => Err(args
+                    .usage(format!("--errors: '{}' is not empty; expected a new or empty directory", dir.display()))),
+            }
+        }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::NotADirectory => {
             Err(args.usage(format!("--errors: '{}' is a file; expected a new or empty directory", dir.display())))
@@ -516,7 +542,7 @@ fn check_errors_dir(args: &Args, dir: &Path) -> Result<(), Error> {
 
 /// Each misclassified test image as an 8-bit greyscale PNG, as MNIST stores it (white ink on
 /// black), named by [`report::error_file_name`].
-fn write_errors(dir: &Path, test_report: &TestReport, test_set: &crate::data::idx::Dataset) -> Result<(), Error> {
+fn write_errors(dir: &Path, test_report: &TestReport, test_set: &mnistlearn_core::data::Dataset) -> Result<(), Error> {
     std::fs::create_dir_all(dir).map_err(|e| Error::io(format!("--errors: cannot create '{}'", dir.display()), e))?;
     for e in &test_report.errors {
         let path = dir.join(report::error_file_name(e));
@@ -546,9 +572,12 @@ fn run_serve(args: &Args) -> Result<(), Error> {
         header_timeout: seconds("--header-timeout", defaults.header_timeout)?,
         idle_timeout: seconds("--idle-timeout", defaults.idle_timeout)?,
         body_timeout: seconds("--body-timeout", defaults.body_timeout)?,
-        max_connections: args.number("--max-connections", defaults.max_connections, "a connection count from 1 to 65536", |&n| {
-            (1..=65_536).contains(&n)
-        })?,
+        max_connections: args.number(
+            "--max-connections",
+            defaults.max_connections,
+            "a connection count from 1 to 65536",
+            |&n| (1..=65_536).contains(&n),
+        )?,
     };
     crate::serve::run_with_limits(addr, Path::new(&weights_path), level, limits)
 }
@@ -625,7 +654,7 @@ fn run_time_forward(args: &Args) -> Result<(), Error> {
     for _ in 0..repeat {
         let started = Instant::now();
         for image in &images {
-            checksum += crate::nn::argmax(&net.predict(level, image));
+            checksum += mnistlearn_core::nn::argmax(&net.predict(level, image));
         }
         best = best.min(started.elapsed().as_secs_f64());
     }

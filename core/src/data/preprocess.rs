@@ -28,10 +28,7 @@
 //! so the same image gives the same 784 bytes on every machine — the server, the command line
 //! and the tests all call this one function.
 
-use crate::nn::INPUTS;
-
-/// The side of the network's input image.
-pub const SIDE: usize = 28;
+use super::images::{PIXELS as INPUTS, SIDE};
 /// The side of the box MNIST fitted each digit into.
 pub const BOX: usize = 20;
 /// The middle of the field in pixel-centre coordinates (pixel `x` is at `x`, so the middle of
@@ -60,7 +57,11 @@ impl GreyImage {
         }
         match width.checked_mul(height) {
             Some(n) if n == pixels.len() => Ok(GreyImage { width, height, pixels }),
-            _ => Err(format!("a {width}×{height} image has {} pixels, got {} bytes", width.saturating_mul(height), pixels.len())),
+            _ => Err(format!(
+                "a {width}×{height} image has {} pixels, got {} bytes",
+                width.saturating_mul(height),
+                pixels.len()
+            )),
         }
     }
 
@@ -125,7 +126,13 @@ pub fn preprocess(image: &GreyImage) -> Seen {
     let fitted = stretch_to_white(&resize_area(&crop, crop_w, crop_h, fit_w, fit_h));
 
     let pixels = place_by_centre_of_mass(&fitted, fit_w, fit_h);
-    Seen::Digit(Box::new(Digit { pixels, inverted, background, crop: (x0, y0, crop_w, crop_h), fitted: (fit_w, fit_h) }))
+    Seen::Digit(Box::new(Digit {
+        pixels,
+        inverted,
+        background,
+        crop: (x0, y0, crop_w, crop_h),
+        fitted: (fit_w, fit_h),
+    }))
 }
 // ANCHOR_END: preprocess
 

@@ -80,7 +80,12 @@ pub fn evaluate(level: SimdLevel, net: &Network, data: &Dataset, threads: usize)
             report.confusion[label][predicted] += 1;
             if !hit {
                 let confidence = probabilities[predicted];
-                report.errors.push(Misclassified { index: i, label: label as u8, predicted: predicted as u8, confidence });
+                report.errors.push(Misclassified {
+                    index: i,
+                    label: label as u8,
+                    predicted: predicted as u8,
+                    confidence,
+                });
             }
         }
         report
@@ -88,9 +93,8 @@ pub fn evaluate(level: SimdLevel, net: &Network, data: &Dataset, threads: usize)
     let n = data.len();
     let mut total = TestReport::default();
     std::thread::scope(|scope| {
-        let handles: Vec<_> = (1..threads)
-            .map(|t| scope.spawn(move || chunk(n * t / threads..n * (t + 1) / threads)))
-            .collect();
+        let handles: Vec<_> =
+            (1..threads).map(|t| scope.spawn(move || chunk(n * t / threads..n * (t + 1) / threads))).collect();
         total.merge(&chunk(0..n / threads));
         for handle in handles {
             total.merge(&handle.join().expect("evaluation thread panicked"));
@@ -103,18 +107,14 @@ pub fn evaluate(level: SimdLevel, net: &Network, data: &Dataset, threads: usize)
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::data::idx::{load_test, load_train};
+    use crate::data::fixture::{load_test, load_train};
     use crate::nn::train::{train, TrainConfig};
-
-    fn fixture() -> std::path::PathBuf {
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/mnist-small")
-    }
 
     /// A network trained two epochs on the fixture: good enough to get most test digits right
     /// and some wrong, so every cell kind of the matrix is exercised.
     fn fixture_report(threads: usize) -> (TestReport, Dataset) {
-        let train_set = load_train(&fixture(), None).expect("fixture train set");
-        let test_set = load_test(&fixture()).expect("fixture test set");
+        let train_set = load_train();
+        let test_set = load_test();
         let config = TrainConfig { epochs: 2, threads: 1, ..TrainConfig::default() };
         let net = train(&config, &train_set, |_| {});
         (evaluate(config.level, &net, &test_set, threads), test_set)

@@ -126,14 +126,8 @@ mod x86 {
         let scaled = select(subnormal, _mm_mul_pd(x, _mm_set1_pd(TWO_POW_52)), x);
         let bits = _mm_castpd_si128(scaled);
         let two52 = _mm_set1_pd(TWO_POW_52);
-        let biased = _mm_sub_pd(
-            _mm_or_pd(_mm_castsi128_pd(_mm_srli_epi64::<52>(bits)), two52),
-            two52,
-        );
-        let mut e = _mm_sub_pd(
-            _mm_sub_pd(biased, _mm_set1_pd(1023.0)),
-            _mm_and_pd(subnormal, _mm_set1_pd(52.0)),
-        );
+        let biased = _mm_sub_pd(_mm_or_pd(_mm_castsi128_pd(_mm_srli_epi64::<52>(bits)), two52), two52);
+        let mut e = _mm_sub_pd(_mm_sub_pd(biased, _mm_set1_pd(1023.0)), _mm_and_pd(subnormal, _mm_set1_pd(52.0)));
         let mut m = _mm_castsi128_pd(_mm_or_si128(
             _mm_and_si128(bits, _mm_set1_epi64x(MANTISSA_BITS as i64)),
             _mm_set1_epi64x(ONE_BITS as i64),
@@ -151,14 +145,8 @@ mod x86 {
         }
         let r = _mm_mul_pd(r, z);
         let half_f2 = _mm_mul_pd(_mm_mul_pd(_mm_set1_pd(0.5), f), f);
-        let low = _mm_add_pd(
-            _mm_mul_pd(s, _mm_add_pd(half_f2, r)),
-            _mm_mul_pd(e, _mm_set1_pd(LN2_LO)),
-        );
-        let main = _mm_sub_pd(
-            _mm_mul_pd(e, _mm_set1_pd(LN2_HI)),
-            _mm_sub_pd(_mm_sub_pd(half_f2, low), f),
-        );
+        let low = _mm_add_pd(_mm_mul_pd(s, _mm_add_pd(half_f2, r)), _mm_mul_pd(e, _mm_set1_pd(LN2_LO)));
+        let main = _mm_sub_pd(_mm_mul_pd(e, _mm_set1_pd(LN2_HI)), _mm_sub_pd(_mm_sub_pd(half_f2, low), f));
         // Special cases, in the scalar reference's order of precedence.
         let out = select(is_inf, x, main);
         let out = select(is_zero, _mm_set1_pd(f64::NEG_INFINITY), out);
@@ -193,10 +181,7 @@ mod x86 {
         let scaled = select4(subnormal, _mm256_mul_pd(x, _mm256_set1_pd(TWO_POW_52)), x);
         let bits = _mm256_castpd_si256(scaled);
         let two52 = _mm256_set1_pd(TWO_POW_52);
-        let biased = _mm256_sub_pd(
-            _mm256_or_pd(_mm256_castsi256_pd(_mm256_srli_epi64::<52>(bits)), two52),
-            two52,
-        );
+        let biased = _mm256_sub_pd(_mm256_or_pd(_mm256_castsi256_pd(_mm256_srli_epi64::<52>(bits)), two52), two52);
         let mut e = _mm256_sub_pd(
             _mm256_sub_pd(biased, _mm256_set1_pd(1023.0)),
             _mm256_and_pd(subnormal, _mm256_set1_pd(52.0)),
@@ -217,14 +202,9 @@ mod x86 {
         }
         let r = _mm256_mul_pd(r, z);
         let half_f2 = _mm256_mul_pd(_mm256_mul_pd(_mm256_set1_pd(0.5), f), f);
-        let low = _mm256_add_pd(
-            _mm256_mul_pd(s, _mm256_add_pd(half_f2, r)),
-            _mm256_mul_pd(e, _mm256_set1_pd(LN2_LO)),
-        );
-        let main = _mm256_sub_pd(
-            _mm256_mul_pd(e, _mm256_set1_pd(LN2_HI)),
-            _mm256_sub_pd(_mm256_sub_pd(half_f2, low), f),
-        );
+        let low = _mm256_add_pd(_mm256_mul_pd(s, _mm256_add_pd(half_f2, r)), _mm256_mul_pd(e, _mm256_set1_pd(LN2_LO)));
+        let main =
+            _mm256_sub_pd(_mm256_mul_pd(e, _mm256_set1_pd(LN2_HI)), _mm256_sub_pd(_mm256_sub_pd(half_f2, low), f));
         let out = select4(is_inf, x, main);
         let out = select4(is_zero, _mm256_set1_pd(f64::NEG_INFINITY), out);
         let out = select4(is_negative, _mm256_set1_pd(f64::NAN), out);

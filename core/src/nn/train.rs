@@ -23,13 +23,14 @@
 use std::cell::UnsafeCell;
 use std::ops::Range;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::backward::add_assign;
 use super::finish::{finish_samples, SampleOutputs};
 use super::hidden_step::{hidden_step_shared, LitPixels};
 use super::update::{sgd_step, BatchScale};
 use super::{Network, Params, DEFAULT_HIDDEN, INPUTS, OUTPUTS, PIXEL_VALUE};
+use crate::clock::Stopwatch;
 use crate::data::shuffle::{fisher_yates, Rng};
 use crate::data::Dataset;
 use crate::math::aligned::AlignedF64s;
@@ -291,7 +292,11 @@ pub fn train(config: &TrainConfig, data: &Dataset, mut on_epoch: impl FnMut(&Epo
 /// [`train`], with `on_epoch` also given a copy of the network as it stands after the epoch
 /// (what `train --log` measures test accuracy on). Copying reads the parameters between epochs,
 /// when no thread writes them, so it cannot change a bit of the run.
-pub fn train_observed(config: &TrainConfig, data: &Dataset, mut on_epoch: impl FnMut(&EpochReport, &Network)) -> Network {
+pub fn train_observed(
+    config: &TrainConfig,
+    data: &Dataset,
+    mut on_epoch: impl FnMut(&EpochReport, &Network),
+) -> Network {
     assert!(config.batch > 0 && config.threads > 0 && !data.is_empty());
     let mut rng = Rng::from_seed(config.seed);
     let mut net = Network::init(config.hidden, &mut rng);
@@ -351,7 +356,7 @@ fn worker(
 ) {
     let mut me = Worker::new(id, team, band, band_splits, config, data);
     let n = data.len();
-    let started = Instant::now();
+    let mut clock = Stopwatch::start();
 
     for epoch in 1..=config.epochs {
         // ANCHOR: epoch_shuffle
@@ -390,11 +395,14 @@ fn worker(
                 loss: loss_sum / n as f64,
                 correct,
                 samples: n,
-                elapsed: started.elapsed(),
+                elapsed: clock.elapsed(),
             };
             // SAFETY: after phase 3's barrier the other threads write nothing until the next
             // epoch's first barrier, which waits for this thread.
+            // The clock stops while the caller works: `elapsed` is the trainer's own time.
+            clock.pause();
             on_epoch(&report, &unsafe { team.snapshot() });
+            clock.resume();
         }
     }
 }
@@ -427,7 +435,14 @@ struct Worker<'a> {
 }
 
 impl<'a> Worker<'a> {
-    fn new(id: usize, team: &'a Team, band: Range<usize>, band_splits: &'a BandSplits, config: &'a TrainConfig, data: &'a Dataset) -> Self {
+    fn new(
+        id: usize,
+        team: &'a Team,
+        band: Range<usize>,
+        band_splits: &'a BandSplits,
+        config: &'a TrainConfig,
+        data: &'a Dataset,
+    ) -> Self {
         let h = team.hidden;
         let batch = config.batch.min(data.len());
         let (o_start, o_end) = split_evenly(OUTPUTS, team.threads, id);
@@ -584,7 +599,14 @@ impl<'a> Worker<'a> {
             self.delta_column.clear();
             // SAFETY: phase 3 — slots are read-only for everyone.
             self.delta_column.extend((0..batch_len).map(|s| unsafe { (*team.slots[s].get()).delta_out[o] }));
-            weighted_sums(level, &mut self.grad_row, hidden_rows, h, &self.batch_identity[..batch_len], &self.delta_column);
+            weighted_sums(
+                level,
+                &mut self.grad_row,
+                hidden_rows,
+                h,
+                &self.batch_identity[..batch_len],
+                &self.delta_column,
+            );
             let grad_b = self.delta_column.iter().fold(0.0, |acc, &d| acc + d);
             // SAFETY: output unit o's weights and bias are this thread's.
             unsafe {

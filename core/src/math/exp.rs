@@ -117,10 +117,7 @@ pub(crate) mod x86 {
             p = _mm_add_pd(_mm_mul_pd(p, r), _mm_set1_pd(c));
         }
         let k = _mm_sub_epi64(_mm_castpd_si128(t), _mm_castpd_si128(shifter));
-        let k1 = _mm_sub_epi64(
-            _mm_srli_epi64::<1>(_mm_add_epi64(k, _mm_set1_epi64x(2048))),
-            _mm_set1_epi64x(1024),
-        );
+        let k1 = _mm_sub_epi64(_mm_srli_epi64::<1>(_mm_add_epi64(k, _mm_set1_epi64x(2048))), _mm_set1_epi64x(1024));
         let k2 = _mm_sub_epi64(k, k1);
         let bias = _mm_set1_epi64x(1023);
         let s1 = _mm_castsi128_pd(_mm_slli_epi64::<52>(_mm_add_epi64(k1, bias)));
@@ -217,7 +214,12 @@ pub(crate) mod x86 {
             let p = c.as_mut_ptr();
             // SAFETY: `c` holds sixteen doubles, four registers' worth.
             unsafe {
-                let e = exp_pd4_many([_mm256_loadu_pd(p), _mm256_loadu_pd(p.add(4)), _mm256_loadu_pd(p.add(8)), _mm256_loadu_pd(p.add(12))]);
+                let e = exp_pd4_many([
+                    _mm256_loadu_pd(p),
+                    _mm256_loadu_pd(p.add(4)),
+                    _mm256_loadu_pd(p.add(8)),
+                    _mm256_loadu_pd(p.add(12)),
+                ]);
                 for (i, e) in e.into_iter().enumerate() {
                     _mm256_storeu_pd(p.add(4 * i), e);
                 }

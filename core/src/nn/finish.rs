@@ -12,8 +12,8 @@
 use super::backward::backward_deltas;
 use super::forward::forward_output;
 use super::{argmax, Params, OUTPUTS};
-use crate::math::sigmoid::sigmoid_in_place;
 use crate::math::ln::ln_in_place;
+use crate::math::sigmoid::sigmoid_in_place;
 use crate::math::softmax::cross_entropy_argument;
 use crate::math::{SimdKind, SimdLevel};
 
@@ -40,7 +40,10 @@ pub fn finish_samples(
 ) {
     let h = params.hidden;
     let n = labels.len();
-    assert!(hidden_rows.len() == n * h && delta_rows.len() == n * h && outputs.len() == n, "one row and one output per sample");
+    assert!(
+        hidden_rows.len() == n * h && delta_rows.len() == n * h && outputs.len() == n,
+        "one row and one output per sample"
+    );
     assert!(labels.iter().all(|&y| (y as usize) < OUTPUTS), "labels are digits");
     // The hidden layer: bias, then σ over the whole group at once (independent lanes).
     for row in hidden_rows.chunks_exact_mut(h) {
@@ -110,7 +113,12 @@ mod x86 {
             // SAFETY: `j + 4 <= h` (h is a multiple of 4), so each load reads four doubles of its
             // row of `h`.
             let (a, b, c, d) = unsafe {
-                (_mm256_loadu_pd(r0.as_ptr().add(j)), _mm256_loadu_pd(r1.as_ptr().add(j)), _mm256_loadu_pd(r2.as_ptr().add(j)), _mm256_loadu_pd(r3.as_ptr().add(j)))
+                (
+                    _mm256_loadu_pd(r0.as_ptr().add(j)),
+                    _mm256_loadu_pd(r1.as_ptr().add(j)),
+                    _mm256_loadu_pd(r2.as_ptr().add(j)),
+                    _mm256_loadu_pd(r3.as_ptr().add(j)),
+                )
             };
             let (ab_lo, ab_hi) = (_mm256_unpacklo_pd(a, b), _mm256_unpackhi_pd(a, b));
             let (cd_lo, cd_hi) = (_mm256_unpacklo_pd(c, d), _mm256_unpackhi_pd(c, d));

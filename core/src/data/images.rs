@@ -1,0 +1,134 @@
+//! The in-memory store the trainer reads: images kept sparsely (only the non-zero pixels, about
+//! 19% of MNIST's, with their positions) and their labels. The original converted every pixel to
+//! a double up front (376 MB); we keep the pixels as `u8`. The network skips zero inputs anyway
+//! (see `math::dot`), so this is also the layout the forward pass wants.
+
+/// An MNIST image is `SIDE × SIDE` pixels.
+pub const SIDE: usize = 28;
+pub const PIXELS: usize = SIDE * SIDE;
+
+// ANCHOR: images
+/// A set of 28×28 images, stored sparsely: for image `i`, the positions and values of its
+/// non-zero pixels are `index[offsets[i]..offsets[i+1]]` and `value[..]`, positions ascending.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Images {
+    offsets: Vec<u32>,
+    index: Vec<u16>,
+    value: Vec<u8>,
+}
+
+/// One image's non-zero pixels, positions (0..784, row-major) ascending.
+#[derive(Clone, Copy, Debug)]
+pub struct SparseImage<'a> {
+    pub index: &'a [u16],
+    pub value: &'a [u8],
+}
+// ANCHOR_END: images
+
+impl Images {
+    pub fn new() -> Images {
+        Images { offsets: vec![0], index: Vec::new(), value: Vec::new() }
+    }
+
+    // ANCHOR: push_dense
+    /// Appends one dense image of 784 bytes.
+    pub fn push_dense(&mut self, pixels: &[u8]) {
+        assert_eq!(pixels.len(), PIXELS, "an image has 784 pixels");
+        for (k, &p) in pixels.iter().enumerate() {
+            if p != 0 {
+                self.index.push(k as u16);
+                self.value.push(p);
+            }
+        }
+        self.offsets.push(self.index.len() as u32);
+    }
+    // ANCHOR_END: push_dense
+
+    pub fn len(&self) -> usize {
+        self.offsets.len() - 1
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn get(&self, i: usize) -> SparseImage<'_> {
+        let (a, b) = (self.offsets[i] as usize, self.offsets[i + 1] as usize);
+        SparseImage { index: &self.index[a..b], value: &self.value[a..b] }
+    }
+
+    /// Hints the CPU to start loading image `i`'s pixels: the shuffle makes every image a cache
+    /// (and TLB) miss, and the trainer knows which one comes next. A hint only; it changes no
+    /// result. Image `i`'s offsets should already be cached: see [`Images::prefetch_offsets`].
+    #[inline(always)]
+    pub fn prefetch_pixels(&self, i: usize) {
+        let image = self.get(i);
+        prefetch_bytes(image.index.as_ptr() as *const u8, std::mem::size_of_val(image.index));
+        prefetch_bytes(image.value.as_ptr(), image.value.len());
+    }
+
+    /// Hints the CPU to start loading where image `i` is stored.
+    #[inline(always)]
+    pub fn prefetch_offsets(&self, i: usize) {
+        if let Some(offset) = self.offsets.get(i) {
+            prefetch_bytes(offset as *const u32 as *const u8, 8);
+        }
+    }
+
+    /// Image `i` as 784 dense bytes.
+    pub fn dense(&self, i: usize) -> Vec<u8> {
+        let mut out = vec![0u8; PIXELS];
+        let image = self.get(i);
+        for (&k, &v) in image.index.iter().zip(image.value) {
+            out[k as usize] = v;
+        }
+        out
+    }
+
+    /// How often each of the 784 pixel positions is non-zero (used to balance thread work).
+    pub fn pixel_histogram(&self) -> Vec<u64> {
+        let mut counts = vec![0u64; PIXELS];
+        self.index.iter().for_each(|&k| counts[k as usize] += 1);
+        counts
+    }
+
+    /// How many non-zero pixels are stored, over all images.
+    pub(crate) fn stored_pixels(&self) -> usize {
+        self.index.len()
+    }
+
+    pub(crate) fn shrink_to_fit(&mut self) {
+        self.offsets.shrink_to_fit();
+        self.index.shrink_to_fit();
+        self.value.shrink_to_fit();
+    }
+}
+
+/// Prefetches the cache lines of `len` bytes at `p` (x86-64 only; elsewhere a no-op).
+#[inline(always)]
+fn prefetch_bytes(p: *const u8, len: usize) {
+    #[cfg(target_arch = "x86_64")]
+    for offset in (0..len).step_by(64) {
+        // SAFETY: prefetch never faults; the addresses are inside the given range anyway.
+        unsafe { std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p.add(offset) as *const i8) };
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (p, len);
+}
+
+/// Images with their labels.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Dataset {
+    pub images: Images,
+    pub labels: Vec<u8>,
+}
+
+impl Dataset {
+    pub fn len(&self) -> usize {
+        self.labels.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty()
+    }
+}
