@@ -46,9 +46,11 @@ impl FetchOptions {
             match flag.as_str() {
                 "--mirror" => options.mirror = Some(value()?),
                 "--dest" => options.dest = PathBuf::from(value()?),
-                other => return Err(format!(
+                other => {
+                    return Err(format!(
                     "fetch: unknown flag '{other}' (expected --mirror M or --dest DIR; see `cargo xtask fetch --help`)"
-                )),
+                ))
+                }
             }
         }
         Ok(options)
