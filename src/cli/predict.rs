@@ -67,3 +67,4 @@ pub(super) fn run_predict(args: &Args) -> Result<(), Error> {
         _ => Err(Error::Images { failed, total: paths.len() }),
     }
 }
+// ANCHOR_END: run_predict
