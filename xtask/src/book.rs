@@ -28,7 +28,7 @@ use std::process::Command;
 
 pub fn run(args: &[String]) -> Result<(), String> {
     let build = !crate::util::optional_flag("book", args, "--no-build")?;
-    let root = crate::project_root();
+    let root = crate::paths::project_root();
     let book = root.join("book");
     let src = book.join("src");
     let report = check_book(&root, &src)?;

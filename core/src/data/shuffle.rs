@@ -134,7 +134,7 @@ mod tests {
     }
 
     #[test]
-    fn fisher_yates_is_a_permutation_and_every_position_moves() {
+    fn fisher_yates_is_a_permutation_and_fills_the_first_position_uniformly() {
         let mut rng = Rng::from_seed(2);
         let mut v: Vec<u32> = (0..1000).collect();
         fisher_yates(&mut rng, &mut v);
