@@ -61,7 +61,7 @@ pub fn toolchain() -> Result<String, String> {
 
 /// Builds one module and returns the path of the `.wasm` cargo wrote.
 pub fn build(feature: Option<&str>) -> Result<PathBuf, String> {
-    let root = crate::project_root();
+    let root = crate::paths::project_root();
     let flavour = if feature.is_some() { "simd128" } else { "scalar" };
     let target_dir = root.join("target/wasm").join(flavour);
     let cargo_home = std::env::var("CARGO_HOME")
@@ -73,6 +73,9 @@ pub fn build(feature: Option<&str>) -> Result<PathBuf, String> {
         format!("--remap-path-prefix={}=/mnistlearn", root.display()),
         format!("--remap-path-prefix={}=/cargo", cargo_home.display()),
     ];
+    // Nor the line numbers: panic locations (a panic is a trap here, its message unread) would
+    // tie the bytes to every comment added above a `[]` in core.
+    flags.push("-Zlocation-detail=none".to_string());
     if let Some(feature) = feature {
         flags.push(format!("-Ctarget-feature={feature}"));
     }
@@ -99,7 +102,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
     if let Some(what) = missing() {
         return Err(format!("wasm: {what}: {INSTALL_HINT}"));
     }
-    let dir = crate::project_root().join("web/wasm");
+    let dir = crate::paths::project_root().join("web/wasm");
     let toolchain = toolchain()?;
     let recorded = std::fs::read_to_string(dir.join("TOOLCHAIN")).unwrap_or_default();
     let mut differ = Vec::new();
