@@ -174,7 +174,6 @@ pub(crate) mod x86 {
         exp_pd4_many([x])[0]
     }
 
-    // ANCHOR: exp_avx2_many
     /// `N` registers of four lanes of [`exp`], each step issued for all `N` before the next.
     ///
     /// One register's Horner chain is 13 dependent multiply-add pairs (~80 cycles of latency). A
@@ -225,7 +224,6 @@ pub(crate) mod x86 {
         }
         out
     }
-    // ANCHOR_END: exp_avx2_many
 
     /// [`exp_in_place`](super::exp_in_place) on SSE2.
     ///

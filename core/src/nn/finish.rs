@@ -27,7 +27,6 @@ pub struct SampleOutputs {
     pub correct: bool,
 }
 
-// ANCHOR: finish_samples
 /// For each sample `s` of a group: `hidden_rows[s]` holds its hidden sums (without bias) and
 /// becomes its activations; `delta_rows[s]` receives its hidden deltas, `outputs[s]` the rest.
 pub fn finish_samples(
@@ -102,7 +101,6 @@ pub fn finish_samples(
         backward_deltas(level, params, hidden, &out.probabilities, label, &mut out.delta_out, delta);
     }
 }
-// ANCHOR_END: finish_samples
 
 crate::math::two_lane_isa! {
 /// The output layer and softmax for two samples on two lanes (NEON, SIMD128).
