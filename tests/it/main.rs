@@ -5,13 +5,13 @@
 //! |--------------|------------------------------------------------------------------------|
 //! | `cli`        | every subcommand end to end through the real binary, every usage error |
 //! | `golden`     | the fixture run's log, weights hash and test output against `golden/`  |
-//! | `gradcheck`  | backprop against finite differences; the SGD step                      |
 //! | `harden`     | crafted files under a memory limit, redirected saves, silent clients   |
-//! | `kernels`    | every SIMD kernel against its scalar reference, exp/ln ulp bounds      |
 //! | `pictures`   | `train --log`, `test --confusion`, `test --errors DIR`                 |
 //! | `predict`    | redrawn digits (ours vs naive resize), `predict`, `/classify`          |
 //! | `serve_api`  | the server's routes, then the real binary on a real socket             |
-//! | `trainer`    | the fast trainer against the plain reference trainer, bit for bit     |
+//!
+//! The kernel, gradient-check and trainer tests belong to the core crate (`core/tests/it/`), so
+//! they run on aarch64 too.
 
 mod cli;
 mod common;
@@ -19,13 +19,10 @@ mod common;
 #[path = "../../xtask/src/exact.rs"]
 mod exact;
 mod golden;
-mod gradcheck;
 mod harden;
-mod kernels;
 mod pictures;
 mod predict;
 /// The redrawn-digit generator, shared with `examples/redrawn.rs`.
 #[path = "../support/redraw.rs"]
 mod redraw;
 mod serve_api;
-mod trainer;

@@ -9,6 +9,7 @@ mod bench;
 mod book;
 mod browser;
 mod ci;
+mod cross;
 mod exact;
 mod fetch;
 mod figures;
@@ -149,8 +150,19 @@ pub const COMMANDS: &[Command] = &[
         run: wasm::run,
     },
     Command {
+        name: "cross",
+        summary: "the same bits on aarch64 (qemu, neon) and wasm32 (Node, simd128) as on x86-64",
+        details: "Rebuilds the wasm modules and compares them with web/wasm/, runs the core crate's kernel, \
+                  trainer and golden tests for aarch64 under qemu and the same checks in Node, then trains the \
+                  default 30-epoch run natively, under qemu and in Node, and prints one weights hash per \
+                  architecture; each log and hash must equal golden/full_run.txt. Needs Debian's cross \
+                  toolchain (scripts/install-cross-toolchain.sh) and node.",
+        flags: &[],
+        run: cross::run,
+    },
+    Command {
         name: "ci",
-        summary: "what .ci/run runs after the tests: verify, redrawn, book, browser, fuzz --count 150",
+        summary: "what .ci/run runs after the tests: verify, redrawn, book, browser, fuzz --count 150, cross",
         details: "",
         flags: &[],
         run: ci::run,
@@ -351,7 +363,9 @@ mod tests {
         assert_eq!(text.lines().count(), 1, "{text}");
         assert!(
             text.contains("unknown command '--verbose'")
-                && text.contains("fetch, verify, figures, seeds, bench, book, browser, redrawn, fuzz, soak, wasm, ci"),
+                && text.contains(
+                    "fetch, verify, figures, seeds, bench, book, browser, redrawn, fuzz, soak, wasm, cross, ci"
+                ),
             "{text}"
         );
         assert!(matches!(decide(&args(&["help", "nope"])), Action::Usage(t) if t.contains("'nope'")));
