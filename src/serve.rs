@@ -151,6 +151,7 @@ pub fn classify_json(net: &Network, level: SimdLevel, query: &str, body: &[u8]) 
     let image = GreyImage::new(width, height, body.to_vec()).map_err(bad)?;
     let digit = match preprocess(&image) {
         Seen::Empty => return Ok(serde_json::json!({ "empty": true }).to_string()),
+        Seen::TooSmall { extent, least } => return Ok(too_small_json(extent, least)),
         Seen::Digit(digit) => digit,
     };
     let (probabilities, hidden) = net.predict_with_hidden(level, &digit.pixels);
@@ -164,6 +165,16 @@ pub fn classify_json(net: &Network, level: SimdLevel, query: &str, body: &[u8]) 
     .to_string())
 }
 // ANCHOR_END: classify_json
+
+/// The answer for a drawing with too little ink to be a digit (a tap, a dot, a speck): never a
+/// digit with a probability.
+pub fn too_small_json(extent: usize, least: usize) -> String {
+    serde_json::json!({
+        "too_small": true,
+        "message": format!("too small to read: the drawing is {extent} pixels across, a digit needs at least {least}"),
+    })
+    .to_string()
+}
 
 /// `width` and `height` from a query string such as `width=280&height=280`.
 fn canvas_size(query: &str) -> Result<(usize, usize), String> {

@@ -607,13 +607,26 @@ fn run_predict(args: &Args) -> Result<(), Error> {
                 continue;
             }
         };
-        let Seen::Digit(digit) = seen else {
-            if json {
+        let digit = match seen {
+            Seen::Digit(digit) => digit,
+            Seen::Empty if json => {
                 answers.push(serde_json::json!({ "path": name, "empty": true }));
-            } else {
-                print_lines(&[format!("{name}: no digit (the image has no ink)")])?;
+                continue;
             }
-            continue;
+            Seen::Empty => {
+                print_lines(&[format!("{name}: no digit (the image has no ink)")])?;
+                continue;
+            }
+            Seen::TooSmall { .. } if json => {
+                answers.push(serde_json::json!({ "path": name, "too_small": true }));
+                continue;
+            }
+            Seen::TooSmall { extent, least } => {
+                print_lines(&[format!(
+                    "{name}: too small to read (the ink is {extent} pixels across; a digit needs at least {least})"
+                )])?;
+                continue;
+            }
         };
         let probabilities = net.predict(level, &digit.pixels);
         let best = argmax(&probabilities);
