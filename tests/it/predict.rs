@@ -48,10 +48,10 @@ fn redrawn_fixture_digits_are_read_almost_as_well_as_the_originals_and_far_bette
     assert_eq!(n, 500);
     assert_eq!(tally.empty, 0, "no redrawn digit may be called empty");
     // The fixture network (2,000 training images) reads its 500 originals at 88.4% and the
-    // redrawn ones at 82.4%: a network trained on so little is less tolerant of the small
-    // differences redrawing leaves (resampling twice, stroke edges). With the real weights the
-    // gap is about 2 points, and `cargo xtask redrawn` holds it to 3; here, to 8.
-    assert!(ours >= direct - 8.0, "redrawn {ours:.1}% vs originals {direct:.1}%\n{}", tally.table());
+    // redrawn ones at 86.8% (82.4% before the crop kept the strokes' grey edges and the centre
+    // of mass went to MNIST's (14, 14)). With the real weights the gap is under half a point,
+    // and `cargo xtask redrawn` holds it to 1; here, to 4.
+    assert!(ours >= direct - 4.0, "redrawn {ours:.1}% vs originals {direct:.1}%\n{}", tally.table());
     assert!(naive <= 30.0, "the naive resize got {naive:.1}%: the redrawn set is too easy to show anything");
     // Every kind of redrawing is read, not just the easy ones.
     for (label, count, right, _) in &tally.groups {

@@ -157,3 +157,21 @@ pub fn replay(strokes: &[Vec<Point>], width: f64, height: f64, fraction: f64, rn
         .map(|s| s.iter().map(|&[x, y]| [((x - x0) * scale + ox).round(), ((y - y0) * scale + oy).round()]).collect())
         .collect()
 }
+
+/// The width of a round pen that, drawn along the digit's traced skeleton, puts down as much ink
+/// as the digit has: the digit's stroke width, in its own pixels (bisection to 0.001 pixel).
+pub fn pen_width(digit: &[u8]) -> f64 {
+    let strokes = strokes_of(digit);
+    let mass = |p: &[u8]| p.iter().map(|&v| v as u64).sum::<u64>();
+    let target = mass(digit);
+    let (mut lo, mut hi) = (0.0f64, 8.0f64);
+    while hi - lo > 0.001 {
+        let mid = 0.5 * (lo + hi);
+        if mass(&mnistlearn_core::data::strokes::draw(&strokes, (0.0, 0.0), mid)) < target {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    0.5 * (lo + hi)
+}
