@@ -50,8 +50,9 @@ pub(super) fn run_predict(args: &Args) -> Result<(), Error> {
                 continue;
             }
             Seen::TooSmall { extent, least } => {
+                let unit = if extent == 1 { "pixel" } else { "pixels" };
                 print_lines(&[format!(
-                    "{name}: too small to read (the ink is {extent} pixels across; a digit needs at least {least})"
+                    "{name}: too small to read (the ink is {extent} {unit} across; a digit needs at least {least})"
                 )])?;
                 continue;
             }
