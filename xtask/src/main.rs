@@ -106,7 +106,7 @@ pub const COMMANDS: &[Command] = &[
     },
     Command {
         name: "redrawn",
-        summary: "the test set redrawn as people draw (images and strokes): MNIST preprocessing vs a naive resize",
+        summary: "the test set redrawn as images and as strokes: MNIST preprocessing vs a naive resize",
         details: "Digits redrawn small, large, off-centre and dark on light (examples/redrawn.rs), classified \
                   through MNIST's preprocessing and through a naive resize; the digits traced into strokes and \
                   replayed at 100%, 40% and 15% of the canvas; MNIST's stroke width. Fails if the redrawn \

@@ -217,39 +217,58 @@ pub fn ink_levels(image: &GreyImage, background: u8, inverted: bool) -> Option<V
     }
     let strong = (strongest as f64 * NOISE_FRACTION).ceil() as u8;
     let weak = border_noise(&ink, image.width, image.height).saturating_mul(2).saturating_add(1).min(strong);
-    // A flood fill from the strong ink through weak ink; `kept` marks what is reached.
+    // The strong ink (`out`, 0 elsewhere), then a flood fill from it through weak ink: a pixel
+    // is kept once `out` holds its ink. Weak pixels are few (a stroke's rim), so they are listed
+    // in one cheap pass, and only they are looked at closely.
     let (w, h) = (image.width, image.height);
-    let mut kept = vec![false; ink.len()];
-    let mut stack: Vec<usize> = (0..ink.len()).filter(|&i| ink[i] >= strong).collect();
+    let mut out: Vec<u8> = ink.iter().map(|&v| if v >= strong { v } else { 0 }).collect();
+    let weak_ink = |v: u8| v >= weak && v > 0;
+    // `v` is weak but not strong iff v − lowest (wrapping) < span: branch-free, so the pass
+    // over 64-pixel chunks that skips the (mostly) empty ones is vectorised.
+    let lowest = weak.max(1);
+    let span = strong.saturating_sub(lowest);
+    let rim = |v: u8| v.wrapping_sub(lowest) < span;
+    let mut stack: Vec<usize> = Vec::new();
+    for (c, chunk) in ink.chunks(64).enumerate() {
+        if chunk.iter().fold(false, |any, &v| any | rim(v)) {
+            stack.extend(chunk.iter().enumerate().filter(|&(_, &v)| rim(v)).map(|(k, _)| c * 64 + k));
+        }
+    }
+    // Seeds: weak pixels next to strong ones.
+    stack.retain(|&i| {
+        let (x, y) = (i % w, i / w);
+        let (x0, x1) = (x.saturating_sub(1), (x + 2).min(w));
+        (y.saturating_sub(1)..(y + 2).min(h)).any(|ny| ink[ny * w + x0..ny * w + x1].iter().any(|&v| v >= strong))
+    });
     for &i in &stack {
-        kept[i] = true;
+        out[i] = ink[i];
     }
     while let Some(i) = stack.pop() {
         let (x, y) = (i % w, i / w);
-        for ny in y.saturating_sub(1)..=(y + 1).min(h - 1) {
-            for nx in x.saturating_sub(1)..=(x + 1).min(w - 1) {
-                let n = ny * w + nx;
-                if !kept[n] && ink[n] >= weak {
-                    kept[n] = true;
+        for ny in y.saturating_sub(1)..(y + 2).min(h) {
+            for n in ny * w + x.saturating_sub(1)..ny * w + (x + 2).min(w) {
+                if out[n] == 0 && weak_ink(ink[n]) {
+                    out[n] = ink[n];
                     stack.push(n);
                 }
             }
         }
     }
-    Some(ink.iter().zip(&kept).map(|(&v, &k)| if k { v } else { 0 }).collect())
+    Some(out)
 }
 
 /// The 95th percentile of the ink levels on the image's border: the paper's noise.
 fn border_noise(ink: &[u8], w: usize, h: usize) -> u8 {
     let mut histogram = [0u64; 256];
-    let mut count = 0u64;
-    for (i, &v) in ink.iter().enumerate() {
-        let (x, y) = (i % w, i / w);
-        if x == 0 || y == 0 || x + 1 == w || y + 1 == h {
-            histogram[v as usize] += 1;
-            count += 1;
-        }
+    let rows = [0, h - 1];
+    let top_and_bottom = rows[..if h > 1 { 2 } else { 1 }].iter().flat_map(|&y| &ink[y * w..(y + 1) * w]);
+    let columns = [0, w - 1];
+    let sides = (1..h.saturating_sub(1))
+        .flat_map(|y| columns[..if w > 1 { 2 } else { 1 }].iter().map(move |&x| &ink[y * w + x]));
+    for &v in top_and_bottom.chain(sides) {
+        histogram[v as usize] += 1;
     }
+    let count: u64 = histogram.iter().sum();
     let mut seen = 0;
     for (level, &n) in histogram.iter().enumerate() {
         seen += n;
