@@ -59,13 +59,11 @@ pub fn confusion_block(r: &TestReport) -> Vec<String> {
 }
 // ANCHOR_END: confusion_block
 
-// ANCHOR: error_file_name
 /// `test --errors DIR`: the file name of a misclassified image, e.g. `00247-true4-pred6.png`
 /// (index first, so a directory listing is in test-set order).
 pub fn error_file_name(e: &Misclassified) -> String {
     format!("{:05}-true{}-pred{}.png", e.index, e.label, e.predicted)
 }
-// ANCHOR_END: error_file_name
 
 // ANCHOR: epoch_record
 /// One line of `train --log FILE` (JSON Lines): the epoch's loss and training accuracy as the

@@ -2,7 +2,7 @@
 //! [`mnistlearn_core::weights`].
 //!
 //! Reading checks the size from the file's metadata before reading a byte, refuses anything but a
-//! regular file, and refuses values that are not finite or beyond [`WEIGHT_BOUND`].
+//! regular file, and refuses values that are not finite or beyond [`WEIGHT_BOUND`](mnistlearn_core::weights::WEIGHT_BOUND).
 //!
 //! Writing is atomic and cannot be redirected ([`AtomicFile`], shared with `train --log`): the
 //! bytes go to a temporary file created in the target's directory with an unpredictable name,
@@ -14,9 +14,10 @@ use std::io::{Read, Write};
 use std::path::Path;
 
 use mnistlearn_core::nn::Network;
-pub use mnistlearn_core::weights::{check_values, decode, encode, hidden_for_size, WeightsError, WEIGHT_BOUND};
+pub use mnistlearn_core::weights::WeightsError;
+use mnistlearn_core::weights::{check_values, decode, encode, hidden_for_size};
 
-pub use super::atomic::{check_space, AtomicFile};
+use super::atomic::{check_space, AtomicFile};
 use super::file::{open_regular, OpenError};
 
 // ANCHOR: load
@@ -56,16 +57,16 @@ pub fn load(path: &Path) -> Result<Network, WeightsError> {
 /// The probe's temporary file is not kept until the save: a training run can be interrupted
 /// (Ctrl-C kills the process without running destructors), and every interruption would leave
 /// a stray file behind.
-pub fn check_output(path: &Path, hidden: usize) -> Result<(), WeightsError> {
+pub(crate) fn check_output(path: &Path, hidden: usize) -> Result<(), WeightsError> {
     check_space(path, file_size(hidden))
 }
 
 /// The size of the weights file of a network with `hidden` units: `8·(795·H + 10)` bytes.
-pub fn file_size(hidden: usize) -> u64 {
+pub(crate) fn file_size(hidden: usize) -> u64 {
     8 * (795 * hidden as u64 + 10)
 }
 
-/// Writes `net` to `path` atomically (see [`write_atomic`]). Refuses a network that
+/// Writes `net` to `path` atomically (see `write_atomic`). Refuses a network that
 /// [`load`] would refuse (a diverged run), and writes nothing then.
 pub fn save(path: &Path, net: &Network) -> Result<(), WeightsError> {
     check_values(path, net.hidden(), &net.to_file_order())?;
@@ -79,7 +80,7 @@ pub fn save(path: &Path, net: &Network) -> Result<(), WeightsError> {
 /// symbolic link: the link itself is replaced by the new file, as `rename` does, and the file
 /// it pointed to is never written. A directory, FIFO, device or socket at `path` is an error
 /// and is left as it is.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), WeightsError> {
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), WeightsError> {
     let mut file = AtomicFile::create(path)?;
     file.write_all(bytes).map_err(|e| file.error("writing the temporary file", e))?;
     file.commit()

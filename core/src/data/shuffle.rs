@@ -9,7 +9,6 @@
 use rand_core::RngCore;
 use rand_pcg::Pcg64;
 
-// ANCHOR: rng
 /// The project's one random stream: weight init first, then one shuffle per epoch.
 pub struct Rng(Pcg64);
 
@@ -68,7 +67,6 @@ fn splitmix64(state: &mut u64) -> u64 {
     z ^ (z >> 31)
 }
 // ANCHOR_END: splitmix64
-// ANCHOR_END: rng
 
 // ANCHOR: fisher_yates
 /// Fisher–Yates (Durstenfeld's in-place form): walk from the end, swap each slot with a

@@ -38,7 +38,6 @@ use crate::math::aligned::AlignedF64s;
 use crate::math::dot::{weighted_sums, weighted_sums_continue};
 use crate::math::SimdLevel;
 
-// ANCHOR: config
 /// Everything that determines a training run. Two runs with equal configs (whatever `threads`
 /// and `level`) produce bit-identical networks.
 #[derive(Clone, Debug)]
@@ -68,7 +67,6 @@ impl Default for TrainConfig {
         }
     }
 }
-// ANCHOR_END: config
 
 /// The seed of the default run (and of the golden files).
 pub const DEFAULT_SEED: u64 = 1;
@@ -229,7 +227,6 @@ fn lane_range(hidden: usize, threads: usize, id: usize) -> Range<usize> {
     (g0 * 8).min(hidden)..(g1 * 8).min(hidden)
 }
 
-// ANCHOR: train
 /// Trains a network on `data` as `config` says; `on_epoch` is called after every epoch.
 pub fn train(config: &TrainConfig, data: &Dataset, mut on_epoch: impl FnMut(&EpochReport)) -> Network {
     train_observed(config, data, |report, _| on_epoch(report))
@@ -282,12 +279,10 @@ pub fn train_observed(
     net.sync_output_transpose();
     net
 }
-// ANCHOR_END: train
 
 /// Thread 0's extra duties: the shuffle, the loss and accuracy totals, and the epoch log.
 type Leader<'a> = (&'a mut Rng, &'a mut dyn FnMut(&EpochReport, &Network));
 
-// ANCHOR: worker
 /// The loop every thread runs in lockstep (SPMD, like an OpenMP parallel region): for every
 /// batch, the three phases of the module docs, each a method of [`Worker`], with a barrier after
 /// each.
@@ -352,7 +347,6 @@ fn worker(
         }
     }
 }
-// ANCHOR_END: worker
 
 /// One thread's share of the team: what it owns for the whole run (a band of pixel rows, a
 /// range of hidden lanes, some output units) and its scratch buffers.
