@@ -361,7 +361,9 @@ mod tests {
         assert_eq!(text.lines().count(), 1, "{text}");
         assert!(
             text.contains("unknown command '--verbose'")
-                && text.contains("fetch, verify, figures, seeds, bench, book, browser, redrawn, fuzz, soak, flood, wasm, ci"),
+                && text.contains(
+                    "fetch, verify, figures, seeds, bench, book, browser, redrawn, fuzz, soak, flood, wasm, ci"
+                ),
             "{text}"
         );
         assert!(matches!(decide(&args(&["help", "nope"])), Action::Usage(t) if t.contains("'nope'")));
