@@ -11,9 +11,8 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use mnistlearn_core::data::Dataset;
-use mnistlearn_core::math::SimdLevel;
 use mnistlearn_core::nn::evaluate::evaluate;
-use mnistlearn_core::nn::train::EpochReport;
+use mnistlearn_core::nn::train::{EpochReport, TrainConfig};
 use mnistlearn_core::nn::Network;
 use mnistlearn_core::report;
 
@@ -36,14 +35,13 @@ impl EpochLog {
     /// watched with `tail -f`).
     pub fn record(
         &mut self,
-        level: SimdLevel,
-        threads: usize,
+        config: &TrainConfig,
         epoch: &EpochReport,
         net: &Network,
         test: &Dataset,
     ) -> Result<(), Error> {
-        let test_report = evaluate(level, net, test, threads);
-        let line = report::epoch_record(epoch, &test_report, epoch.elapsed.as_secs_f64(), level, threads);
+        let test_report = evaluate(config.level, net, test, config.threads);
+        let line = report::epoch_record(epoch, &test_report, epoch.elapsed.as_secs_f64(), config);
         writeln!(self.out, "{line}")
             .and_then(|()| self.out.flush())
             .map_err(|e| Error::io(format!("--log: writing '{}'", self.path.display()), e))
