@@ -12,6 +12,7 @@ mod ci;
 mod exact;
 mod fetch;
 mod figures;
+mod flood;
 mod fuzz;
 mod links;
 mod mathjax;
@@ -21,6 +22,7 @@ mod seeds;
 mod soak;
 mod util;
 mod verify;
+mod wasm;
 
 use std::process::ExitCode;
 
@@ -128,7 +130,7 @@ pub const COMMANDS: &[Command] = &[
     Command {
         name: "soak",
         summary: "the server under keep-alive load: requests/s, p50/p99, errors, RSS before/after",
-        details: "Trains a small model on the fixture, serves it, and runs keep-alive clients for a fixed \
+        details: "Trains a small model on the fixture, serves it, and runs keep-alive clients (/predict, one in four /classify) for a fixed \
                   time. Fails on any error or an RSS growth over 5 MiB. Not in CI: it takes the machine.",
         flags: &[
             ("--seconds N", "how long (default: 30)"),
@@ -136,6 +138,25 @@ pub const COMMANDS: &[Command] = &[
             ("--binary FILE", "the mnistlearn binary to serve (default: build the release binary)"),
         ],
         run: soak::run,
+    },
+    Command {
+        name: "flood",
+        summary: "the server against hostile crowds: slow bodies, parked uploads, unread answers",
+        details: "520 slow-body connections (the real requests' p50 must stay ≤ 1 s), 400 parked 1 MiB \
+                  uploads × 5 (peak RSS ≤ 256 MiB, ≤ 48 MiB above the start after each round), 100 \
+                  clients not reading an H = 4096 /hidden-weights (RSS ≤ 64 MiB). Not in CI.",
+        flags: &[("--binary FILE", "the mnistlearn binary to serve (default: build the release binary)")],
+        run: flood::run,
+    },
+    Command {
+        name: "wasm",
+        summary: "build the WebAssembly modules into web/wasm/ (scalar and simd128) with Debian's compiler",
+        details: "Reproducible: the same compiler gives the same bytes from any checkout path. The modules \
+                  are committed with the compiler's version (web/wasm/TOOLCHAIN), so a user with only \
+                  rustup's toolchain needs no Debian compiler. Needs rustc-web, rust-web-src and lld-22 \
+                  (scripts/install-cross-toolchain.sh).",
+        flags: &[("--check", "rebuild in target/wasm/ and compare with web/wasm/ (or say the compiler moved)")],
+        run: wasm::run,
     },
     Command {
         name: "ci",
@@ -340,7 +361,9 @@ mod tests {
         assert_eq!(text.lines().count(), 1, "{text}");
         assert!(
             text.contains("unknown command '--verbose'")
-                && text.contains("fetch, verify, figures, seeds, bench, book, browser, redrawn, fuzz, soak, ci"),
+                && text.contains(
+                    "fetch, verify, figures, seeds, bench, book, browser, redrawn, fuzz, soak, flood, wasm, ci"
+                ),
             "{text}"
         );
         assert!(matches!(decide(&args(&["help", "nope"])), Action::Usage(t) if t.contains("'nope'")));
