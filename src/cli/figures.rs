@@ -8,6 +8,7 @@ use mnistlearn_core::nn::evaluate::evaluate;
 use super::args::Args;
 use super::print_lines;
 use crate::figures::{self, EpochRecord, Run};
+use crate::io::atomic::AtomicFile;
 use crate::io::dataset::load_test;
 use crate::io::weights;
 use crate::Error;
@@ -57,18 +58,9 @@ fn read_log(path: &Path) -> Result<Vec<EpochRecord>, Error> {
     figures::parse_log(&text).map_err(|m| Error::io(context(), std::io::Error::other(m)))
 }
 
-/// The file appears whole or not at all: written beside its place, then renamed over it.
+/// The file appears whole or not at all, with the mode a new file gets (see [`AtomicFile`]).
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let io_error = |e: std::io::Error| Error::io(format!("--out: writing '{}'", path.display()), e);
-    let mut temp = tempfile::NamedTempFile::new_in(dir).map_err(io_error)?;
-    temp.write_all(bytes).and_then(|()| temp.as_file().sync_all()).map_err(io_error)?;
-    // A temporary file is private (0600); a figure is for sharing, like any file `cp` makes.
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        temp.as_file().set_permissions(std::fs::Permissions::from_mode(0o644)).map_err(io_error)?;
-    }
-    temp.persist(path).map_err(|e| io_error(e.error))?;
-    Ok(())
+    let mut file = AtomicFile::create(path)?;
+    file.write_all(bytes).map_err(|e| file.error("writing the temporary file", e))?;
+    Ok(file.commit()?)
 }
