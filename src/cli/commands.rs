@@ -3,7 +3,7 @@
 //! the same rows, so the help cannot drift from what is parsed.
 
 use super::args::Args;
-use super::{predict, serve, test, time_forward, train};
+use super::{figures, predict, serve, test, time_forward, train};
 use crate::Error;
 
 // ANCHOR: flag_table
@@ -87,7 +87,7 @@ pub const COMMANDS: &[Command] = &[
             Flag {
                 name: "--log",
                 value: Some("FILE"),
-                help: "also write one JSON line per epoch: loss, train and test accuracy, elapsed seconds, SIMD level, threads",
+                help: "also write one JSON line per epoch: loss, train and test accuracy, elapsed seconds, seed, SIMD level, threads",
             },
         ],
         run: train::run_train,
@@ -123,7 +123,11 @@ pub const COMMANDS: &[Command] = &[
         details: "Loads the weights once, then answers GET / (the page), POST /predict (784 raw pixel\n\
                   bytes in, JSON out) and POST /classify?width=W&height=H (a whole canvas, preprocessed as\n\
                   MNIST was, as `predict` does). Ctrl-C stops it gracefully. A connection that overstays\n\
-                  a timeout is closed; at the connection cap, idle connections are closed to make room.",
+                  a timeout is closed, and so is a body arriving slower than 8 KiB/s after 2 s; at the\n\
+                  connection cap, idle and slow connections are closed to make room, never one that is\n\
+                  being answered. Only requests whose Host names this server are answered (the bound\n\
+                  address, localhost, 127.0.0.1, [::1], or --allow-host), and a browser's POST only from\n\
+                  the page's own origin: other web sites cannot use the server through your browser.",
         flags: &[
             Flag { name: "--addr", value: Some("HOST:PORT"), help: "address to listen on [default: 127.0.0.1:8080]" },
             WEIGHTS,
@@ -147,6 +151,11 @@ pub const COMMANDS: &[Command] = &[
                 name: "--max-connections",
                 value: Some("N"),
                 help: "connections served at once, 1-65536 [default: 512, below the usual 1024 open files]",
+            },
+            Flag {
+                name: "--allow-host",
+                value: Some("NAMES"),
+                help: "more host names to answer to, comma-separated (e.g. this machine's name on the LAN)",
             },
         ],
         run: serve::run_serve,
@@ -176,6 +185,29 @@ pub const COMMANDS: &[Command] = &[
             SIMD,
         ],
         run: predict::run_predict,
+    },
+    Command {
+        name: "figures",
+        positional: None,
+        summary: "draw a run's figures as SVG: training curves, hidden units, confusion, mistakes",
+        details: "Evaluates the weights on the test set and writes into --out: network.svg (the network\n\
+                  reading a test image), hidden-units.svg (each hidden unit's 784 weights as an image, for\n\
+                  any number of units), confusion.svg (the confusion heat map), misclassified.svg (the most\n\
+                  confident mistakes) and, given --log (from `train --log`), training-curves.svg. Each file\n\
+                  is written whole or not at all; the same inputs give the same bytes on any machine.",
+        flags: &[
+            Flag { name: "--weights", value: Some("FILE"), help: "the weights of the run to draw (required)" },
+            Flag {
+                name: "--log",
+                value: Some("FILE"),
+                help: "the run's `train --log` file; without it, no training curves",
+            },
+            DATA,
+            Flag { name: "--out", value: Some("DIR"), help: "directory to write the SVG files into (required)" },
+            THREADS,
+            SIMD,
+        ],
+        run: figures::run_figures,
     },
     Command {
         name: "time-forward",

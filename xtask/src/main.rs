@@ -13,6 +13,7 @@ mod cross;
 mod exact;
 mod fetch;
 mod figures;
+mod flood;
 mod fuzz;
 mod links;
 mod mathjax;
@@ -107,11 +108,12 @@ pub const COMMANDS: &[Command] = &[
     },
     Command {
         name: "redrawn",
-        summary: "the test set redrawn as people draw: MNIST preprocessing vs a naive resize",
+        summary: "the test set redrawn as images and as strokes: MNIST preprocessing vs a naive resize",
         details: "Digits redrawn small, large, off-centre and dark on light (examples/redrawn.rs), classified \
-                  through MNIST's preprocessing and through a naive resize. Fails if the redrawn accuracy is \
-                  more than 3 points below the accuracy on the original images. Needs data/ and the weights \
-                  verify trains.",
+                  through MNIST's preprocessing and through a naive resize; the digits traced into strokes and \
+                  replayed at 100%, 40% and 15% of the canvas; MNIST's stroke width. Fails if the redrawn \
+                  accuracy is more than 1 point below the accuracy on the original images, or the strokes at \
+                  15% more than 2 points below full size. Needs data/ and the weights verify trains.",
         flags: &[("--weights FILE", "the model (default: data/weights.bin)")],
         run: redrawn::run,
     },
@@ -130,7 +132,7 @@ pub const COMMANDS: &[Command] = &[
     Command {
         name: "soak",
         summary: "the server under keep-alive load: requests/s, p50/p99, errors, RSS before/after",
-        details: "Trains a small model on the fixture, serves it, and runs keep-alive clients for a fixed \
+        details: "Trains a small model on the fixture, serves it, and runs keep-alive clients (/predict, one in four /classify) for a fixed \
                   time. Fails on any error or an RSS growth over 5 MiB. Not in CI: it takes the machine.",
         flags: &[
             ("--seconds N", "how long (default: 30)"),
@@ -138,6 +140,15 @@ pub const COMMANDS: &[Command] = &[
             ("--binary FILE", "the mnistlearn binary to serve (default: build the release binary)"),
         ],
         run: soak::run,
+    },
+    Command {
+        name: "flood",
+        summary: "the server against hostile crowds: slow bodies, parked uploads, unread answers",
+        details: "520 slow-body connections (the real requests' p50 must stay ≤ 1 s), 400 parked 1 MiB \
+                  uploads × 5 (peak RSS ≤ 256 MiB, ≤ 48 MiB above the start after each round), 100 \
+                  clients not reading an H = 4096 /hidden-weights (RSS ≤ 64 MiB). Not in CI.",
+        flags: &[("--binary FILE", "the mnistlearn binary to serve (default: build the release binary)")],
+        run: flood::run,
     },
     Command {
         name: "wasm",
@@ -364,7 +375,7 @@ mod tests {
         assert!(
             text.contains("unknown command '--verbose'")
                 && text.contains(
-                    "fetch, verify, figures, seeds, bench, book, browser, redrawn, fuzz, soak, wasm, cross, ci"
+                    "fetch, verify, figures, seeds, bench, book, browser, redrawn, fuzz, soak, flood, wasm, cross, ci"
                 ),
             "{text}"
         );
