@@ -152,7 +152,7 @@ pub const COMMANDS: &[Command] = &[
     },
     Command {
         name: "wasm",
-        summary: "build the WebAssembly modules into web/wasm/ (scalar and simd128) with Debian's compiler",
+        summary: "build web/wasm/ (scalar and simd128 modules) with Debian's compiler",
         details: "Reproducible: the same compiler gives the same bytes from any checkout path. The modules \
                   are committed with the compiler's version (web/wasm/TOOLCHAIN), so a user with only \
                   rustup's toolchain needs no Debian compiler. Needs rustc-web, rust-web-src and lld-22 \
@@ -173,7 +173,7 @@ pub const COMMANDS: &[Command] = &[
     },
     Command {
         name: "ci",
-        summary: "what .ci/run runs after the tests: verify, redrawn, book, browser, fuzz --count 150, cross",
+        summary: "what .ci/run runs after the tests: verify, redrawn, book, browser, fuzz --count 150",
         details: "",
         flags: &[],
         run: ci::run,
