@@ -116,7 +116,12 @@ pub fn run(args: &[String]) -> Result<(), String> {
     }
     let (train_s, wall_s, rss_mib, test_acc) = best.expect("at least one run");
     let fast_sha = content_sha256(&fast_weights).map_err(|e| e.to_string())?;
-    table.push(("mnistlearn train, 30 epochs (training loop)".into(), format!("{train_s:.3} s")));
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let level = mnistlearn_core::math::SimdLevel::detect();
+    table.push((
+        format!("mnistlearn train, 30 epochs (training loop, {threads} threads, {level})"),
+        format!("{train_s:.3} s"),
+    ));
     table.push(("mnistlearn train, whole process (load + train + save + test)".into(), format!("{wall_s:.3} s")));
     table.push(("mnistlearn train, peak RSS".into(), format!("{rss_mib:.1} MiB")));
     table.push(("mnistlearn test accuracy".into(), test_acc));
@@ -255,7 +260,7 @@ fn measurements_page(root: &Path, runs: usize, table: &[(String, String)]) -> St
         std::env::consts::OS,
         std::env::consts::ARCH,
         output("rustc", &["--version"]),
-        load.map_or(String::new(), |l| format!("; load average {l} when it started")),
+        load.map_or(String::new(), |l| format!("; load average {l} as it finished")),
     );
     page += "Our training is the best of the runs; the references run once. Timings are not golden: they change with \
              the machine and its load, so compare two builds only on one machine, in one session, alternating them. \
