@@ -13,7 +13,9 @@ use warp::http::{Method, StatusCode};
 use warp::reply::Response;
 use warp::{Buf, Filter, Rejection, Reply, Stream};
 
-use mnistlearn_core::data::preprocess::{preprocess, GreyImage, Seen};
+use mnistlearn_core::data::preprocess::{preprocess, Digit, GreyImage, Seen};
+
+use super::strokes::{strokes_json, STROKES_BODY_LIMIT};
 use mnistlearn_core::math::SimdLevel;
 use mnistlearn_core::nn::{argmax, Network, INPUTS};
 
@@ -80,21 +82,36 @@ pub fn classify_json(net: &Network, level: SimdLevel, query: &str, body: &[u8]) 
         )));
     }
     let image = GreyImage::new(width, height, body.to_vec()).map_err(bad)?;
-    let digit = match preprocess(&image) {
-        Seen::Empty => return Ok(serde_json::json!({ "empty": true }).to_string()),
-        Seen::Digit(digit) => digit,
-    };
+    match preprocess(&image) {
+        Seen::Empty => Ok(serde_json::json!({ "empty": true }).to_string()),
+        Seen::TooSmall { extent, least } => Ok(too_small_json(extent, least)),
+        Seen::Digit(digit) => Ok(digit_json(net, level, &digit)),
+    }
+}
+// ANCHOR_END: classify_json
+
+/// A digit's answer: the prediction, what the network saw and its hidden activations.
+pub(super) fn digit_json(net: &Network, level: SimdLevel, digit: &Digit) -> String {
     let (probabilities, hidden) = net.predict_with_hidden(level, &digit.pixels);
-    Ok(serde_json::json!({
+    serde_json::json!({
         "digit": argmax(&probabilities),
         "probabilities": probabilities,
         "seen": digit.pixels.to_vec(),
         "hidden": hidden,
         "inverted": digit.inverted,
     })
-    .to_string())
+    .to_string()
 }
-// ANCHOR_END: classify_json
+
+/// The answer for a drawing with too little ink to be a digit (a tap, a dot, a speck): never a
+/// digit with a probability.
+pub(super) fn too_small_json(extent: usize, least: usize) -> String {
+    serde_json::json!({
+        "too_small": true,
+        "message": format!("too small to read: the drawing is {extent} pixels across, a digit needs at least {least}"),
+    })
+    .to_string()
+}
 
 /// `width` and `height` from a query string such as `width=280&height=280`.
 fn canvas_size(query: &str) -> Result<(usize, usize), String> {
@@ -216,7 +233,7 @@ struct Budget(Arc<Semaphore>);
 /// A request body and its share of the [`Budget`], given back when the body is dropped.
 struct Body {
     bytes: Vec<u8>,
-    _share: OwnedSemaphorePermit,
+    share: OwnedSemaphorePermit,
 }
 
 /// The budget has no room for this body.
@@ -225,16 +242,10 @@ struct BudgetExhausted;
 impl warp::reject::Reject for BudgetExhausted {}
 
 impl Budget {
-    /// A share of `bytes` more, added to `held` if given; [`BudgetExhausted`] if it does not fit.
-    fn take(&self, bytes: usize, held: Option<OwnedSemaphorePermit>) -> Result<OwnedSemaphorePermit, Rejection> {
-        let more = u32::try_from(bytes).map_err(|_| warp::reject::custom(BudgetExhausted))?;
-        let mut share =
-            self.0.clone().try_acquire_many_owned(more).map_err(|_| warp::reject::custom(BudgetExhausted))?;
-        if let Some(mut held) = held {
-            held.merge(share);
-            share = held;
-        }
-        Ok(share)
+    /// A share of `bytes`; [`BudgetExhausted`] if it does not fit.
+    fn take(&self, bytes: usize) -> Result<OwnedSemaphorePermit, Rejection> {
+        let bytes = u32::try_from(bytes).map_err(|_| warp::reject::custom(BudgetExhausted))?;
+        self.0.clone().try_acquire_many_owned(bytes).map_err(|_| warp::reject::custom(BudgetExhausted))
     }
 }
 
@@ -254,7 +265,7 @@ fn capped_body(limit: u64, budget: Budget) -> impl Filter<Extract = (Body,), Err
                     // a 28×28 image's worth to start with.
                     _ => {
                         let capacity = declared.unwrap_or(INPUTS.min(limit as usize) as u64) as usize;
-                        Ok((budget.take(capacity, None)?, capacity, budget))
+                        Ok((budget.take(capacity)?, capacity, budget))
                     }
                 }
             }
@@ -277,18 +288,17 @@ where
     B: Buf,
 {
     let mut stream = std::pin::pin!(stream);
-    let mut body = Body { bytes: Vec::with_capacity(capacity), _share: share };
+    let mut body = Body { bytes: Vec::with_capacity(capacity), share };
     while let Some(chunk) = std::future::poll_fn(|cx| stream.as_mut().poll_next(cx)).await {
         let mut chunk = chunk.map_err(|e| warp::reject::custom(BodyUnreadable(e.to_string())))?;
         let needed = body.bytes.len() + chunk.remaining();
         if needed as u64 > limit {
             return Err(warp::reject::custom(BodyTooLarge(limit)));
         }
-        let held = body._share.num_permits();
+        let held = body.share.num_permits();
         if needed > held {
             let grown = needed.max(2 * held).min(limit as usize);
-            let share = std::mem::replace(&mut body._share, budget.take(grown - held, None)?);
-            body._share.merge(share);
+            body.share.merge(budget.take(grown - held)?);
             body.bytes.reserve_exact(grown - body.bytes.len());
         }
         while chunk.has_remaining() {
@@ -344,8 +354,15 @@ pub fn routes(
         .and(warp::path::end())
         .and(method_in(&[Method::POST], "/classify", "POST"))
         .and(warp::query::raw().or(warp::any().map(String::new)).unify())
-        .and(capped_body(CLASSIFY_BODY_LIMIT, budget))
+        .and(capped_body(CLASSIFY_BODY_LIMIT, budget.clone()))
         .map(move |query: String, body: Body| answer(classify_json(&classify_net, level, &query, &body.bytes)));
+
+    let strokes_net = net.clone();
+    let strokes = warp::path("strokes")
+        .and(warp::path::end())
+        .and(method_in(&[Method::POST], "/strokes", "POST"))
+        .and(capped_body(STROKES_BODY_LIMIT, budget.clone()))
+        .map(move |body: Body| answer(strokes_json(&strokes_net, level, &body.bytes)));
 
     // Computed once: the weights never change while the server runs. Shared, not copied: each
     // answer holds a reference (for H = 4096 the body is 11.5 MB, and a client that does not
@@ -367,6 +384,8 @@ pub fn routes(
         .unify()
         .or(classify)
         .unify()
+        .or(strokes)
+        .unify()
         .or(hidden_weights)
         .unify()
         .recover(rejection_to_json)
@@ -383,6 +402,8 @@ async fn rejection_to_json(rejection: Rejection) -> Result<Response, Infallible>
                 "body too large: expected exactly {INPUTS} bytes (28×28 pixels, row-major, 0-255), \
                  and bodies over {BODY_LIMIT} bytes are not read"
             )
+        } else if *limit == STROKES_BODY_LIMIT {
+            format!("body too large: strokes are read up to {STROKES_BODY_LIMIT} bytes of JSON")
         } else {
             format!(
                 "body too large: expected width × height grey bytes, at most {CLASSIFY_MAX_SIDE} × {CLASSIFY_MAX_SIDE}, \
@@ -418,7 +439,7 @@ async fn rejection_to_json(rejection: Rejection) -> Result<Response, Infallible>
     if rejection.is_not_found() {
         let message =
             "not found: this server has GET /, GET /app.js, GET /style.css, GET /favicon.svg, POST /predict, \
-                       POST /classify?width=W&height=H and GET /hidden-weights";
+                       POST /classify?width=W&height=H, POST /strokes and GET /hidden-weights";
         return Ok(json_response(StatusCode::NOT_FOUND, error_json(message)));
     }
     // Unreachable with the routes above; kept so that a future route's rejection is still JSON.

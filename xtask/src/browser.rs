@@ -3,9 +3,10 @@
 //! Starts `mnistlearn serve` on a free loopback port with trained weights (default
 //! `data/weights.bin`, as `cargo xtask verify` leaves it), installs the test's one npm package
 //! (`playwright-core`, no browser download) and runs `node --test tests/browser/draw.test.mjs`
-//! against Debian's Chromium. Screenshots land in `target/browser/`: the digits drawn (a small
-//! "3" in a corner among them) with the hidden layer lit, the blank canvas's prompt, and the
-//! page on a 390×844 phone.
+//! against Debian's Chromium. Screenshots land in `target/browser/`: the digits drawn (small
+//! and tiny ones in the corners among them) with the hidden layer lit, ten MNIST test digits
+//! traced into strokes and drawn under 60 px tall in the corners, a tap, an error, the blank
+//! canvas's prompt, and the page on a 768×1024 tablet and a 390×844 phone.
 
 use std::path::PathBuf;
 use std::process::Command;
