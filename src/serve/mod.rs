@@ -1,0 +1,256 @@
+//! The drawing app's server (the original's `app/server.c`), on warp.
+//!
+//! `mnistlearn serve` loads a weights file once, then answers these requests:
+//!
+//! | request                               | answer                                                          |
+//! |---------------------------------------|-----------------------------------------------------------------|
+//! | `GET /`                               | the drawing page (`web/index.html`)                             |
+//! | `GET /app.js`                         | its script                                                      |
+//! | `GET /style.css`                      | its style sheet                                                 |
+//! | `GET /favicon.svg`                    | its icon (a file of its own: a `data:` URL would break a `default-src 'self'` policy) |
+//! | `POST /predict`                       | `{"digit": d, "probabilities": [p0, …, p9]}` for a 784-byte body |
+//! | `POST /classify?width=W&height=H`     | a drawing of any size preprocessed as MNIST was, then classified: `{"digit", "probabilities", "seen": [784 bytes], "hidden": [H activations], "inverted"}`, or `{"empty": true}` for an image with no ink |
+//! | `GET /hidden-weights`                 | `{"hidden": H, "weights": [[784 numbers] × H]}`: each hidden unit's incoming weights, scaled to −127…127 by its largest magnitude |
+//!
+//! `/predict` is the original's wire format: the caller has already made the 28×28 image.
+//! `/classify` is what the page uses: it sends its whole canvas, `W × H` raw grey bytes
+//! (row-major, any polarity, 1 ≤ W, H ≤ [`CLASSIFY_MAX_SIDE`]), and the server runs
+//! [`mnistlearn_core::data::preprocess::preprocess`], the same code as `mnistlearn predict`, so there is one
+//! implementation of MNIST's preprocessing and not a second one in JavaScript to drift from it.
+//!
+//! Anything else gets a JSON error, `{"error": "…"}`, with the fitting status: 400 for a body
+//! that is not 784 bytes (or not `W × H` for `/classify`, or a missing or out-of-range `width`
+//! or `height`), 413 for one over [`BODY_LIMIT`] (or [`CLASSIFY_BODY_LIMIT`]), 405 (with an
+//! `Allow` header) for a wrong method on a known path, 404 for an unknown path.
+//!
+//! Three files, one job each: this one loads the weights, binds the port and runs the serve
+//! loop (with the stop signals); `routes.rs` is the app (routes, JSON answers, rejections);
+//! `conn.rs` is the connection plumbing (limits, each connection's clock and deadlines, the
+//! tracked service, connection slots and eviction).
+//!
+//! Design notes — the why:
+//!
+//! * **The page is compiled in.** The three web files are embedded with `include_str!`, so the
+//!   binary is the whole app and no request can reach the file system (no path traversal to
+//!   worry about, no "which directory was it started from").
+//! * **The network is shared read-only.** Inference only reads the parameters, so one
+//!   `Arc<Network>` serves every connection without a lock. A prediction costs about a
+//!   microsecond, far less than moving the task to a blocking pool would, so it runs inline
+//!   on the async worker.
+//! * **The wire format is the original's: 784 raw bytes**, row-major 28×28, 0 = background,
+//!   exactly what the IDX files hold. No JSON parsing on the way in, and the bytes go straight
+//!   into [`Network::predict`](mnistlearn_core::nn::Network::predict), so the server's answer is bit-identical to `mnistlearn test`'s
+//!   arithmetic for the same image at any `--simd` level. [`predict_json`] is the whole of that
+//!   logic, shared by the handler and the benchmarks.
+//! * **Bodies are bounded while they are read**, not only by their `Content-Length`: a chunked
+//!   upload has no length up front, so the reader stops as soon as the running total passes
+//!   [`BODY_LIMIT`]. A declared length over the limit is refused before a byte is read.
+//! * **Failures are lines, not panics.** A missing or malformed weights file and a busy port
+//!   come back as [`Error`]s that the CLI prints as one line (the listener is bound with tokio
+//!   ourselves, because warp's own `bind` panics on failure).
+//! * **Ctrl-C is graceful**: the listener closes, requests in flight finish, idle keep-alive
+//!   connections are closed. A second Ctrl-C (or SIGTERM) quits at once, because once a signal
+//!   handler is installed the terminal's usual Ctrl-C no longer kills the process.
+//! * **A silent client cannot hold a connection.** warp's own `serve` sets no timeout at all, so
+//!   the filter is turned into a service (`warp::service`) and each connection is served by
+//!   hyper's HTTP/1 builder here, through `Timed` (`conn.rs`), an I/O wrapper with one deadline per phase
+//!   of a connection ([`Limits`]): the request head must be complete within `header_timeout`
+//!   of the connection opening or of its first byte, the body and the answer within
+//!   `body_timeout` of the head, and a keep-alive connection may wait `idle_timeout` for its
+//!   next request. (hyper's own `header_read_timeout` starts counting as soon as a response is
+//!   written, so it cannot tell a slow head from an idle keep-alive connection.)
+//! * **Connections are capped** at `max_connections`, below the usual limit of 1,024 open
+//!   descriptors. When a new connection arrives at the cap, connections that have no request
+//!   in progress (idle, or silent for longer than [`EVICT_GRACE`]) are closed to make room, so
+//!   a crowd of idle sockets delays a real request by a fraction of a second, not forever.
+//! * **Security headers on every answer** of the app: a Content-Security-Policy allowing only
+//!   this origin's own script, style and requests (`frame-ancestors 'none'`: no framing),
+//!   `Referrer-Policy: no-referrer` and `X-Content-Type-Options: nosniff`.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{Notify, Semaphore};
+
+use warp::reply::Response;
+use warp::Filter;
+
+use crate::Error;
+use mnistlearn_core::math::SimdLevel;
+
+mod conn;
+mod routes;
+
+use conn::{connection_slot, Clock, Timed, Tracked};
+pub use conn::{Limits, EVICT_GRACE};
+pub use routes::{
+    classify_json, hidden_weights_json, predict_json, routes, BODY_LIMIT, CLASSIFY_BODY_LIMIT, CLASSIFY_MAX_SIDE,
+    SECURITY_HEADERS,
+};
+
+/// Ctrl-C (and, on Unix, SIGTERM), listened for from the moment this is created.
+///
+/// The listeners are registered *before* the server announces itself: a listener created
+/// lazily (on the first poll of a future) misses a signal that arrives earlier, and a server that
+/// has already replaced the default Ctrl-C action with a handler would then never stop. Each
+/// listener keeps one pending notification, so no signal is lost between two waits.
+struct StopSignals {
+    #[cfg(unix)]
+    interrupt: Option<tokio::signal::unix::Signal>,
+    #[cfg(unix)]
+    terminate: Option<tokio::signal::unix::Signal>,
+}
+
+impl StopSignals {
+    fn new() -> StopSignals {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            StopSignals {
+                interrupt: signal(SignalKind::interrupt()).ok(),
+                terminate: signal(SignalKind::terminate()).ok(),
+            }
+        }
+        #[cfg(not(unix))]
+        StopSignals {}
+    }
+
+    /// Waits for the next signal. Never completes if no listener could be installed: a server
+    /// that cannot hear the signal should keep serving, not stop at once.
+    async fn next(&mut self) {
+        #[cfg(unix)]
+        {
+            async fn recv(signal: &mut Option<tokio::signal::unix::Signal>) {
+                match signal {
+                    Some(signal) => {
+                        signal.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            }
+            tokio::select! {
+                _ = recv(&mut self.interrupt) => {}
+                _ = recv(&mut self.terminate) => {}
+            }
+        }
+        #[cfg(not(unix))]
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
+/// Prints one line to stdout and flushes it (tests and scripts wait for the "Serving" line).
+/// A closed stdout is not worth stopping the server for, so errors are ignored.
+fn say(line: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}");
+    let _ = out.flush();
+}
+
+/// Accepts connections until `stop` completes, then closes the listener and waits for the
+/// open connections to finish gracefully.
+async fn serve_until<F>(listener: tokio::net::TcpListener, filter: F, limits: Limits, stop: impl Future<Output = ()>)
+where
+    F: Filter<Extract = (Response,), Error = Infallible> + Clone + Send + Sync + 'static,
+    F::Future: Send,
+{
+    let service = hyper_util::service::TowerToHyperService::new(warp::service(filter));
+    let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    let evict = Arc::new(Notify::new());
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut stop = std::pin::pin!(stop);
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(_) => {
+                    // Out of descriptors (EMFILE) or a connection reset before it was
+                    // accepted: pause briefly rather than spin, and go on.
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = &mut stop => break,
+        };
+        // The new connection waits here, in its socket buffer, until there is room.
+        let permit = tokio::select! {
+            permit = connection_slot(&slots, &evict) => permit,
+            _ = &mut stop => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let clock = Arc::new(Clock::new(limits));
+        let io = hyper_util::rt::TokioIo::new(Timed::new(stream, clock.clone()));
+        let tracked = Tracked { inner: service.clone(), clock: clock.clone() };
+        // No hyper timer: the timeouts are `Timed`'s (hyper's header timeout would count idle
+        // keep-alive time as header time).
+        let connection =
+            hyper::server::conn::http1::Builder::new().header_read_timeout(None).serve_connection(io, tracked);
+        let connection = graceful.watch(connection);
+        let evict = evict.clone();
+        tokio::spawn(async move {
+            let _permit = permit;
+            let mut connection = std::pin::pin!(connection);
+            loop {
+                let evicted = evict.notified();
+                tokio::select! {
+                    _ = connection.as_mut() => break,
+                    _ = evicted => if clock.evictable() { break },
+                }
+            }
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
+}
+
+/// Serves the drawing page and `POST /predict` until Ctrl-C, with the default [`Limits`].
+pub fn run(addr: SocketAddr, weights: &Path, level: SimdLevel) -> Result<(), Error> {
+    run_with_limits(addr, weights, level, Limits::default())
+}
+
+/// Serves the drawing page and `POST /predict` until Ctrl-C.
+pub fn run_with_limits(addr: SocketAddr, weights: &Path, level: SimdLevel, limits: Limits) -> Result<(), Error> {
+    // Load before binding: a bad weights file should fail fast and leave the port alone.
+    let net = Arc::new(crate::io::weights::load(weights)?);
+    let hidden = net.hidden();
+
+    // Two workers: inference is microseconds, so the server is bound by the network, and the
+    // rest of the machine stays free.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| Error::io("serve: cannot start the async runtime", e))?;
+
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| Error::io(format!("--addr {addr}"), e))?;
+        // With `--addr …:0` the OS picks the port; print the real one so the URL works.
+        let bound = listener.local_addr().map_err(|e| Error::io(format!("--addr {addr}"), e))?;
+        let mut signals = StopSignals::new();
+        say(&format!("Serving http://{bound} (weights: {}, hidden {hidden})", weights.display()));
+
+        // The first signal starts the graceful shutdown inside `server`; a second one stops at once.
+        let (drain, drained) = tokio::sync::oneshot::channel::<()>();
+        let server = serve_until(listener, routes(net, level), limits, async move {
+            let _ = drained.await;
+        });
+        let signals_arm = async {
+            signals.next().await;
+            say("Shutting down (press Ctrl-C again to stop at once)...");
+            let _ = drain.send(());
+            signals.next().await;
+        };
+        tokio::select! {
+            _ = server => {}
+            _ = signals_arm => {}
+        }
+        say("Stopped.");
+        Ok(())
+    })
+}

@@ -1,0 +1,363 @@
+//! The app: its routes, their JSON answers and every rejection turned into a JSON error.
+//!
+//! What a request means lives here; how a connection is read, timed and capped is
+//! [`super::conn`]'s, and loading, binding and the serve loop are [`super`]'s.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use warp::http::header::{HeaderValue, ALLOW, CACHE_CONTROL, CONTENT_TYPE};
+use warp::http::{Method, StatusCode};
+use warp::reply::Response;
+use warp::{Buf, Filter, Rejection, Reply, Stream};
+
+use mnistlearn_core::data::preprocess::{preprocess, GreyImage, Seen};
+use mnistlearn_core::math::SimdLevel;
+use mnistlearn_core::nn::{argmax, Network, INPUTS};
+
+/// The largest request body the server will read, in bytes. A real request is 784 bytes; the
+/// slack lets a slightly wrong client get a precise 400 ("got 1568") rather than a bare 413,
+/// while keeping what a hostile client can make us buffer small.
+pub const BODY_LIMIT: u64 = 64 * 1024;
+
+/// The largest canvas side `/classify` accepts. The page's canvas is 280×280; a client sending
+/// a phone-sized canvas at device resolution stays well inside.
+pub const CLASSIFY_MAX_SIDE: usize = 1024;
+
+/// The largest `/classify` body: one byte per pixel of the largest canvas (1 MiB).
+pub const CLASSIFY_BODY_LIMIT: u64 = (CLASSIFY_MAX_SIDE * CLASSIFY_MAX_SIDE) as u64;
+
+const INDEX_HTML: &str = include_str!("../../web/index.html");
+const APP_JS: &str = include_str!("../../web/app.js");
+const STYLE_CSS: &str = include_str!("../../web/style.css");
+const FAVICON_SVG: &str = include_str!("../../web/favicon.svg");
+
+/// The error text for a body of the wrong size. Says what was expected and what came.
+fn wrong_size_message(got: usize) -> String {
+    format!("body must be exactly {INPUTS} bytes (28×28 pixels, row-major, 0-255), got {got}")
+}
+
+/// `{"error": message}` as a string.
+fn error_json(message: &str) -> String {
+    serde_json::json!({ "error": message }).to_string()
+}
+
+// ANCHOR: predict_json
+/// The whole of `POST /predict`, minus HTTP: a 784-byte body in, the JSON answer out.
+///
+/// `Ok` holds `{"digit": d, "probabilities": [10 numbers]}`, where `probabilities` is exactly
+/// [`Network::predict`]'s output (serde_json prints each f64 in the shortest form that reads
+/// back to the same bits) and `digit` is its [`argmax`]. `Err` holds an HTTP status and a
+/// `{"error": …}` body; today the only failure is a body that is not 784 bytes (status 400).
+pub fn predict_json(net: &Network, level: SimdLevel, body: &[u8]) -> Result<String, (u16, String)> {
+    if body.len() != INPUTS {
+        return Err((400, error_json(&wrong_size_message(body.len()))));
+    }
+    let probabilities = net.predict(level, body);
+    let digit = argmax(&probabilities);
+    Ok(serde_json::json!({ "digit": digit, "probabilities": probabilities }).to_string())
+}
+// ANCHOR_END: predict_json
+
+// ANCHOR: classify_json
+/// The whole of `POST /classify?width=W&height=H`, minus HTTP: the query string and the body
+/// (`W × H` grey bytes) in, the JSON answer out.
+///
+/// The canvas goes through [`preprocess`] (MNIST's size normalisation and centring), and the
+/// 28×28 result through [`Network::predict_with_hidden`]. The answer carries what the network
+/// saw (`seen`, 784 bytes) and its hidden activations (`hidden`), so the page can show both.
+/// A canvas without ink is `{"empty": true}`, never a guess.
+pub fn classify_json(net: &Network, level: SimdLevel, query: &str, body: &[u8]) -> Result<String, (u16, String)> {
+    let bad = |message: String| (400, error_json(&message));
+    let (width, height) = canvas_size(query).map_err(bad)?;
+    if body.len() != width * height {
+        return Err(bad(format!(
+            "body must be exactly width × height = {width} × {height} = {} bytes (one grey byte per pixel, row-major), got {}",
+            width * height,
+            body.len()
+        )));
+    }
+    let image = GreyImage::new(width, height, body.to_vec()).map_err(bad)?;
+    let digit = match preprocess(&image) {
+        Seen::Empty => return Ok(serde_json::json!({ "empty": true }).to_string()),
+        Seen::Digit(digit) => digit,
+    };
+    let (probabilities, hidden) = net.predict_with_hidden(level, &digit.pixels);
+    Ok(serde_json::json!({
+        "digit": argmax(&probabilities),
+        "probabilities": probabilities,
+        "seen": digit.pixels.to_vec(),
+        "hidden": hidden,
+        "inverted": digit.inverted,
+    })
+    .to_string())
+}
+// ANCHOR_END: classify_json
+
+/// `width` and `height` from a query string such as `width=280&height=280`.
+fn canvas_size(query: &str) -> Result<(usize, usize), String> {
+    let expected = format!("expected ?width=W&height=H with whole numbers from 1 to {CLASSIFY_MAX_SIDE}");
+    let (mut width, mut height) = (None, None);
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let slot = match name {
+            "width" => &mut width,
+            "height" => &mut height,
+            _ => return Err(format!("unknown query parameter '{name}': {expected}")),
+        };
+        match value.parse::<usize>() {
+            Ok(n) if (1..=CLASSIFY_MAX_SIDE).contains(&n) => *slot = Some(n),
+            _ => return Err(format!("{name}={value}: {expected}")),
+        }
+    }
+    match (width, height) {
+        (Some(w), Some(h)) => Ok((w, h)),
+        _ => Err(format!("missing width or height: {expected}")),
+    }
+}
+
+/// The body of `GET /hidden-weights`: each hidden unit's 784 incoming weights, divided by the
+/// unit's largest magnitude and scaled to whole numbers in −127…127 (the page draws them as
+/// 28×28 pictures; full precision would be five times the bytes for no visible difference).
+pub fn hidden_weights_json(net: &Network) -> String {
+    let units: Vec<Vec<i32>> = (0..net.hidden())
+        .map(|j| {
+            let w = net.hidden_unit_weights(j);
+            let largest = w.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+            let scale = if largest > 0.0 { 127.0 / largest } else { 0.0 };
+            w.iter().map(|v| (v * scale).round() as i32).collect()
+        })
+        .collect();
+    serde_json::json!({ "hidden": net.hidden(), "weights": units }).to_string()
+}
+
+/// A complete response: status, content type, body.
+fn respond(status: StatusCode, content_type: &'static str, body: impl Into<String>) -> Response {
+    let mut response = warp::http::Response::new(body.into()).into_response();
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    // The page and its answers are tiny and change with every build or drawing: never cache.
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+    response
+}
+
+fn json_response(status: StatusCode, json: String) -> Response {
+    respond(status, "application/json", json)
+}
+
+// ---- Rejections: why a request did not reach a handler -------------------------------------
+
+/// The path exists but not for this method.
+#[derive(Debug)]
+struct WrongMethod {
+    method: Method,
+    path: &'static str,
+    allow: &'static str,
+}
+impl warp::reject::Reject for WrongMethod {}
+
+/// The body is (or declares itself) larger than the route's limit (the `u64`).
+#[derive(Debug)]
+struct BodyTooLarge(u64);
+impl warp::reject::Reject for BodyTooLarge {}
+
+/// The connection failed while the body was being read.
+#[derive(Debug)]
+struct BodyUnreadable(String);
+impl warp::reject::Reject for BodyUnreadable {}
+
+/// Passes requests whose method is one of `methods`; rejects the rest with [`WrongMethod`].
+///
+/// warp's own `warp::get()` rejects with a bare `MethodNotAllowed` that does not say which
+/// methods *would* work, and HTTP requires a 405 to carry an `Allow` header. This filter is
+/// always placed after the path filter, so it only speaks for paths that exist.
+fn method_in(
+    methods: &'static [Method],
+    path: &'static str,
+    allow: &'static str,
+) -> impl Filter<Extract = (), Error = Rejection> + Clone {
+    warp::method()
+        .and_then(move |method: Method| async move {
+            if methods.contains(&method) {
+                Ok(())
+            } else {
+                Err(warp::reject::custom(WrongMethod { method, path, allow }))
+            }
+        })
+        .untuple_one()
+}
+
+/// Extracts the request body, refusing more than `limit` bytes.
+///
+/// `warp::body::content_length_limit` alone is not enough: it turns away a chunked body (no
+/// `Content-Length`) with 411, and trusts the header for the rest. Here a declared length over
+/// the limit is refused up front, and the stream is counted as it arrives either way.
+fn capped_body(limit: u64) -> impl Filter<Extract = (Vec<u8>,), Error = Rejection> + Clone {
+    warp::header::optional::<u64>("content-length")
+        .and_then(move |declared: Option<u64>| async move {
+            match declared {
+                Some(n) if n > limit => Err(warp::reject::custom(BodyTooLarge(limit))),
+                _ => Ok(()),
+            }
+        })
+        .untuple_one()
+        .and(warp::body::stream())
+        .and_then(move |stream| read_capped(stream, limit))
+}
+
+/// Concatenates a body stream, failing with [`BodyTooLarge`] once it passes `limit` bytes.
+async fn read_capped<S, B>(stream: S, limit: u64) -> Result<Vec<u8>, Rejection>
+where
+    S: Stream<Item = Result<B, warp::Error>>,
+    B: Buf,
+{
+    let mut stream = std::pin::pin!(stream);
+    let mut body = Vec::with_capacity(INPUTS);
+    while let Some(chunk) = std::future::poll_fn(|cx| stream.as_mut().poll_next(cx)).await {
+        let mut chunk = chunk.map_err(|e| warp::reject::custom(BodyUnreadable(e.to_string())))?;
+        if (body.len() + chunk.remaining()) as u64 > limit {
+            return Err(warp::reject::custom(BodyTooLarge(limit)));
+        }
+        while chunk.has_remaining() {
+            let piece = chunk.chunk();
+            body.extend_from_slice(piece);
+            let n = piece.len();
+            chunk.advance(n);
+        }
+    }
+    Ok(body)
+}
+
+// ANCHOR: routes
+/// Every route of the app, with every rejection turned into a JSON error.
+///
+/// Path filters come before method filters in each route, so an unknown path is always a 404
+/// and a known path with the wrong method is always a 405.
+pub fn routes(
+    net: Arc<Network>,
+    level: SimdLevel,
+) -> impl Filter<Extract = (Response,), Error = Infallible> + Clone + Send + Sync + 'static {
+    const READ: &[Method] = &[Method::GET, Method::HEAD];
+    let page = |path: &'static str, content_type: &'static str, body: &'static str| {
+        // Boxed so that both arms have one type: `/` is an empty path, the others one segment.
+        let route = match path.strip_prefix('/').filter(|segment| !segment.is_empty()) {
+            None => warp::path::end().boxed(),
+            Some(segment) => warp::path(segment).and(warp::path::end()).boxed(),
+        };
+        route.and(method_in(READ, path, "GET, HEAD")).map(move || respond(StatusCode::OK, content_type, body))
+    };
+    let index = page("/", "text/html; charset=utf-8", INDEX_HTML);
+    let script = page("/app.js", "text/javascript; charset=utf-8", APP_JS);
+    let style = page("/style.css", "text/css; charset=utf-8", STYLE_CSS);
+    let icon = page("/favicon.svg", "image/svg+xml", FAVICON_SVG);
+
+    let answer = |result: Result<String, (u16, String)>| match result {
+        Ok(json) => json_response(StatusCode::OK, json),
+        Err((status, json)) => json_response(StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST), json),
+    };
+
+    let predict_net = net.clone();
+    let predict = warp::path("predict")
+        .and(warp::path::end())
+        .and(method_in(&[Method::POST], "/predict", "POST"))
+        .and(capped_body(BODY_LIMIT))
+        .map(move |body: Vec<u8>| answer(predict_json(&predict_net, level, &body)));
+
+    // The query is taken raw (absent = empty) so that a missing or bad size gets our own
+    // one-line 400 rather than warp's generic rejection.
+    let classify_net = net.clone();
+    let classify = warp::path("classify")
+        .and(warp::path::end())
+        .and(method_in(&[Method::POST], "/classify", "POST"))
+        .and(warp::query::raw().or(warp::any().map(String::new)).unify())
+        .and(capped_body(CLASSIFY_BODY_LIMIT))
+        .map(move |query: String, body: Vec<u8>| answer(classify_json(&classify_net, level, &query, &body)));
+
+    // Computed once: the weights never change while the server runs.
+    let hidden_weights_body: Arc<str> = hidden_weights_json(&net).into();
+    let hidden_weights = warp::path("hidden-weights")
+        .and(warp::path::end())
+        .and(method_in(READ, "/hidden-weights", "GET, HEAD"))
+        .map(move || respond(StatusCode::OK, "application/json", hidden_weights_body.to_string()));
+
+    index
+        .or(script)
+        .unify()
+        .or(style)
+        .unify()
+        .or(icon)
+        .unify()
+        .or(predict)
+        .unify()
+        .or(classify)
+        .unify()
+        .or(hidden_weights)
+        .unify()
+        .recover(rejection_to_json)
+        .unify()
+}
+// ANCHOR_END: routes
+
+/// Turns a rejection into `{"error": …}` with the status it deserves.
+async fn rejection_to_json(rejection: Rejection) -> Result<Response, Infallible> {
+    // Most specific first: a route that got far enough to object speaks for the request.
+    if let Some(BodyTooLarge(limit)) = rejection.find() {
+        let message = if *limit == BODY_LIMIT {
+            format!(
+                "body too large: expected exactly {INPUTS} bytes (28×28 pixels, row-major, 0-255), \
+                 and bodies over {BODY_LIMIT} bytes are not read"
+            )
+        } else {
+            format!(
+                "body too large: expected width × height grey bytes, at most {CLASSIFY_MAX_SIDE} × {CLASSIFY_MAX_SIDE}, \
+                 and bodies over {limit} bytes are not read"
+            )
+        };
+        return Ok(json_response(StatusCode::PAYLOAD_TOO_LARGE, error_json(&message)));
+    }
+    if let Some(BodyUnreadable(reason)) = rejection.find() {
+        return Ok(json_response(
+            StatusCode::BAD_REQUEST,
+            error_json(&format!("could not read the request body: {reason}")),
+        ));
+    }
+    if let Some(wrong) = rejection.find::<WrongMethod>() {
+        let message = format!("{} is not allowed on {}: use {}", wrong.method, wrong.path, wrong.allow);
+        let mut response = json_response(StatusCode::METHOD_NOT_ALLOWED, error_json(&message));
+        response.headers_mut().insert(ALLOW, HeaderValue::from_static(wrong.allow));
+        return Ok(response);
+    }
+    if let Some(invalid) = rejection.find::<warp::reject::InvalidHeader>() {
+        return Ok(json_response(StatusCode::BAD_REQUEST, error_json(&format!("invalid header '{}'", invalid.name()))));
+    }
+    if rejection.is_not_found() {
+        let message =
+            "not found: this server has GET /, GET /app.js, GET /style.css, GET /favicon.svg, POST /predict, \
+                       POST /classify?width=W&height=H and GET /hidden-weights";
+        return Ok(json_response(StatusCode::NOT_FOUND, error_json(message)));
+    }
+    // Unreachable with the routes above; kept so that a future route's rejection is still JSON.
+    Ok(json_response(StatusCode::INTERNAL_SERVER_ERROR, error_json(&format!("internal error: {rejection:?}"))))
+}
+
+/// Ctrl-C (and, on Unix, SIGTERM), listened for from the moment this is created.
+///
+/// The listeners are registered *before* the server announces itself: a listener created
+/// lazily (on the first poll of a future) misses a signal that arrives earlier, and a server that
+
+// ANCHOR: security_headers
+/// The headers every answer of the app carries. The page loads only its own script and style
+/// sheet and talks only to its own origin, so `default-src 'self'` allows all it does (plus
+/// the empty `data:` favicon); no inline script or style, no framing, no referrer.
+pub const SECURITY_HEADERS: [(&str, &str); 4] = [
+    (
+        "content-security-policy",
+        "default-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+    ),
+    ("referrer-policy", "no-referrer"),
+    ("x-content-type-options", "nosniff"),
+    ("x-frame-options", "DENY"),
+];
+// ANCHOR_END: security_headers
