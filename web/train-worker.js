@@ -81,7 +81,11 @@ async function ensureModule() {
   const file = simd ? '/wasm/mnistlearn-simd128.wasm' : '/wasm/mnistlearn.wasm';
   self.postMessage({ type: 'status', text: `Loading the trainer (${file})…` });
   const started = performance.now();
-  const wasm = load(fetch(file));
+  const wasm = fetch(file).then((res) => {
+    if (!res.ok) throw new Error(`GET ${file} answered ${res.status}`);
+    return load(res);
+  });
+  wasm.catch(() => {}); // awaited below; this only keeps it from counting as unhandled meanwhile
   self.postMessage({ type: 'status', text: 'Downloading MNIST (about 11 MB, gzipped)…' });
   let files;
   try {

@@ -101,6 +101,16 @@ function cliCommand(config) {
 const series = { loss: [], train: [], test: [] };
 let epochsPlanned = 30;
 
+/** Round-numbered ticks from `lo` to `hi` (1, 2 or 5 times a power of ten apart). */
+function niceTicks(lo, hi) {
+  const raw = (hi - lo) / 4;
+  const power = 10 ** Math.floor(Math.log10(raw));
+  const step = [1, 2, 5, 10].map((m) => m * power).find((s) => s >= raw);
+  const ticks = [];
+  for (let v = Math.ceil(lo / step) * step; v <= hi + step * 1e-9; v += step) ticks.push(v);
+  return ticks;
+}
+
 function chart(canvas, lines, yFrom, yTo, yLabel) {
   const ctx = canvas.getContext('2d');
   const dpr = window.devicePixelRatio || 1;
@@ -121,8 +131,8 @@ function chart(canvas, lines, yFrom, yTo, yLabel) {
   ctx.fillStyle = '#5d6470';
   ctx.strokeStyle = '#eceef1';
   ctx.lineWidth = 1;
-  for (let i = 0; i <= 4; i++) {
-    const v = yFrom + ((yTo - yFrom) * i) / 4;
+  const ticks = niceTicks(yFrom, yTo);
+  for (const v of ticks) {
     ctx.beginPath();
     ctx.moveTo(pad.l, y(v));
     ctx.lineTo(w - pad.r, y(v));
@@ -133,8 +143,8 @@ function chart(canvas, lines, yFrom, yTo, yLabel) {
   const step = Math.max(1, Math.ceil(epochsPlanned / 6));
   ctx.textAlign = 'center';
   for (let e = 0; e <= epochsPlanned; e += step) ctx.fillText(String(e), x(e), h - 8);
-  ctx.textAlign = 'left';
-  ctx.fillText('epoch', w - pad.r - 30, h - 8);
+  ctx.textAlign = 'right';
+  ctx.fillText('epoch', pad.l - 6, h - 8);
   for (const { points, colour, dots } of lines) {
     ctx.strokeStyle = colour;
     ctx.fillStyle = colour;
@@ -164,7 +174,7 @@ function drawCharts() {
     drawPending = false;
     const finite = series.loss.map(([, v]) => v).filter(Number.isFinite);
     const top = Math.max(0.5, Math.ceil(Math.max(0, ...finite) * 2) / 2);
-    chart($('loss-chart'), [{ points: series.loss, colour: '#2f6fed' }], 0, top, (v) => v.toFixed(2));
+    chart($('loss-chart'), [{ points: series.loss, colour: '#2f6fed' }], 0, top, (v) => (top > 2 ? v.toFixed(1) : v.toFixed(2)));
     const all = [...series.train, ...series.test].map(([, v]) => v).filter(Number.isFinite);
     const low = all.length ? Math.max(0, Math.min(90, Math.floor(Math.min(...all) / 10) * 10)) : 80;
     chart($('acc-chart'), [
@@ -350,7 +360,7 @@ function finish(m) {
   document.body.dataset.sha256 = m.sha256;
   document.body.dataset.wallSeconds = wall.toFixed(2);
   setState('idle');
-  setStatus(`Done: ${current.config.epochs} epochs in ${fmtSeconds(wall)} (the trainer's own time ${m.elapsed.toFixed(2)} s).`);
+  setStatus(`Done: ${current.config.epochs} epoch${current.config.epochs === 1 ? '' : 's'} in ${fmtSeconds(wall)} (the trainer's own time ${m.elapsed.toFixed(2)} s).`);
 }
 
 $('draw').addEventListener('click', (event) => {

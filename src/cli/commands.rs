@@ -119,14 +119,21 @@ pub const COMMANDS: &[Command] = &[
     Command {
         name: "serve",
         positional: None,
-        summary: "serve the drawing app: draw a digit in the browser, see what the network reads",
+        summary: "serve the drawing app and the training page: draw a digit, or watch the network learn",
         details: "Loads the weights once, then answers GET / (the page), POST /predict (784 raw pixel\n\
                   bytes in, JSON out) and POST /classify?width=W&height=H (a whole canvas, preprocessed as\n\
-                  MNIST was, as `predict` does). Ctrl-C stops it gracefully. A connection that overstays\n\
-                  a timeout is closed; at the connection cap, idle connections are closed to make room.",
+                  MNIST was, as `predict` does). GET /train is the training page: the browser trains in\n\
+                  WebAssembly on the MNIST files of --data, sent as they are; the server does no training.\n\
+                  Ctrl-C stops it gracefully. A connection that overstays a timeout is closed; at the\n\
+                  connection cap, idle connections are closed to make room.",
         flags: &[
             Flag { name: "--addr", value: Some("HOST:PORT"), help: "address to listen on [default: 127.0.0.1:8080]" },
             WEIGHTS,
+            Flag {
+                name: "--data",
+                value: Some("DIR"),
+                help: "directory of the MNIST .gz files the training page downloads [default: data]",
+            },
             SIMD,
             Flag {
                 name: "--header-timeout",

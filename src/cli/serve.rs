@@ -31,5 +31,6 @@ pub(super) fn run_serve(args: &Args) -> Result<(), Error> {
             |&n| (1..=65_536).contains(&n),
         )?,
     };
-    crate::serve::run_with_limits(addr, Path::new(&weights_path), level, limits)
+    let data_dir = args.path("--data", "data");
+    crate::serve::run_with_limits(addr, Path::new(&weights_path), &data_dir, level, limits)
 }

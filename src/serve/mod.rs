@@ -11,6 +11,7 @@
 //! | `POST /predict`                       | `{"digit": d, "probabilities": [p0, …, p9]}` for a 784-byte body |
 //! | `POST /classify?width=W&height=H`     | a drawing of any size preprocessed as MNIST was, then classified: `{"digit", "probabilities", "seen": [784 bytes], "hidden": [H activations], "inverted"}`, or `{"empty": true}` for an image with no ink |
 //! | `GET /hidden-weights`                 | `{"hidden": H, "weights": [[784 numbers] × H]}`: each hidden unit's incoming weights, scaled to −127…127 by its largest magnitude |
+//! | `GET /train`, `/wasm/…`, `/data/…`    | the "Watch it learn" page, its WebAssembly trainer and the MNIST files of `--data` (`train.rs`): the browser trains, the server only sends files |
 //!
 //! `/predict` is the original's wire format: the caller has already made the 28×28 image.
 //! `/classify` is what the page uses: it sends its whole canvas, `W × H` raw grey bytes
@@ -85,11 +86,12 @@ use mnistlearn_core::math::SimdLevel;
 
 mod conn;
 mod routes;
+mod train;
 
 use conn::{connection_slot, Clock, Timed, Tracked};
 pub use conn::{Limits, EVICT_GRACE};
 pub use routes::{
-    classify_json, hidden_weights_json, predict_json, routes, BODY_LIMIT, CLASSIFY_BODY_LIMIT, CLASSIFY_MAX_SIDE,
+    classify_json, hidden_weights_json, predict_json, routes, routes_with_data, BODY_LIMIT, CLASSIFY_BODY_LIMIT, CLASSIFY_MAX_SIDE,
     SECURITY_HEADERS,
 };
 
@@ -211,11 +213,18 @@ where
 
 /// Serves the drawing page and `POST /predict` until Ctrl-C, with the default [`Limits`].
 pub fn run(addr: SocketAddr, weights: &Path, level: SimdLevel) -> Result<(), Error> {
-    run_with_limits(addr, weights, level, Limits::default())
+    run_with_limits(addr, weights, Path::new("data"), level, Limits::default())
 }
 
-/// Serves the drawing page and `POST /predict` until Ctrl-C.
-pub fn run_with_limits(addr: SocketAddr, weights: &Path, level: SimdLevel, limits: Limits) -> Result<(), Error> {
+/// Serves the drawing page, `POST /predict` and the training page (its MNIST files from
+/// `data_dir`) until Ctrl-C.
+pub fn run_with_limits(
+    addr: SocketAddr,
+    weights: &Path,
+    data_dir: &Path,
+    level: SimdLevel,
+    limits: Limits,
+) -> Result<(), Error> {
     // Load before binding: a bad weights file should fail fast and leave the port alone.
     let net = Arc::new(crate::io::weights::load(weights)?);
     let hidden = net.hidden();
@@ -237,7 +246,7 @@ pub fn run_with_limits(addr: SocketAddr, weights: &Path, level: SimdLevel, limit
 
         // The first signal starts the graceful shutdown inside `server`; a second one stops at once.
         let (drain, drained) = tokio::sync::oneshot::channel::<()>();
-        let server = serve_until(listener, routes(net, level), limits, async move {
+        let server = serve_until(listener, routes_with_data(net, level, data_dir), limits, async move {
             let _ = drained.await;
         });
         let signals_arm = async {
