@@ -283,7 +283,7 @@
     lastSent = sentVersion;
     lastSentAt = performance.now();
 
-    fetch(`/classify?width=${CANVAS_SIZE}&height=${CANVAS_SIZE}`, {
+    (window.mnistlearnFetch || fetch)(`/classify?width=${CANVAS_SIZE}&height=${CANVAS_SIZE}`, {
       method: 'POST',
       headers: { 'Content-Type': 'application/octet-stream' },
       body: grey,
@@ -318,7 +318,7 @@
 
   /** Fetches the hidden units' weights once and draws one 28×28 picture per unit. */
   function loadHiddenWeights() {
-    fetch('/hidden-weights')
+    (window.mnistlearnFetch || fetch)('/hidden-weights')
       .then((res) => {
         if (!res.ok) throw new Error(`GET /hidden-weights answered ${res.status}`);
         return res.json();

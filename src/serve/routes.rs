@@ -347,7 +347,8 @@ async fn rejection_to_json(rejection: Rejection) -> Result<Response, Infallible>
     if rejection.is_not_found() {
         let message =
             "not found: this server has GET /, GET /app.js, GET /style.css, GET /favicon.svg, POST /predict, \
-                       POST /classify?width=W&height=H and GET /hidden-weights";
+                       POST /classify?width=W&height=H, GET /hidden-weights, GET /train (the training page) and \
+                       GET /data/NAME (the four MNIST files)";
         return Ok(json_response(StatusCode::NOT_FOUND, error_json(message)));
     }
     // Unreachable with the routes above; kept so that a future route's rejection is still JSON.

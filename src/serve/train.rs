@@ -4,7 +4,7 @@
 //!
 //! | route                                | answer |
 //! |--------------------------------------|--------|
-//! | `GET /train`                         | the page (`web/train.html`), its script, worker and style |
+//! | `GET /train`                         | the page (`web/train.html`), its script, worker and style; `/draw-local.js`, the drawing page's "draw with these weights" |
 //! | `GET /wasm/mnistlearn.wasm`          | the scalar module, `…-simd128.wasm` the SIMD one, `glue.mjs` their glue (compiled in) |
 //! | `GET /data/NAME`                     | MNIST file `NAME` from the data directory, as it is on disk (gzip or raw) |
 //!
@@ -28,6 +28,7 @@ const TRAIN_HTML: &str = include_str!("../../web/train.html");
 const TRAIN_JS: &str = include_str!("../../web/train.js");
 const TRAIN_WORKER_JS: &str = include_str!("../../web/train-worker.js");
 const TRAIN_CSS: &str = include_str!("../../web/train.css");
+const DRAW_LOCAL_JS: &str = include_str!("../../web/draw-local.js");
 const GLUE_MJS: &str = include_str!("../../web/wasm/glue.mjs");
 // The modules are committed, built by `cargo xtask wasm` (see web/wasm/TOOLCHAIN), so a checkout
 // with only rustup's toolchain serves them without building them.
@@ -79,6 +80,8 @@ pub(super) fn train_routes(data_dir: Arc<Path>) -> BoxedFilter<(Response,)> {
         .or(file(&["train-worker.js"], "/train-worker.js", js, TRAIN_WORKER_JS.as_bytes()))
         .unify()
         .or(file(&["train.css"], "/train.css", "text/css; charset=utf-8", TRAIN_CSS.as_bytes()))
+        .unify()
+        .or(file(&["draw-local.js"], "/draw-local.js", js, DRAW_LOCAL_JS.as_bytes()))
         .unify()
         .or(file(&["wasm", "glue.mjs"], "/wasm/glue.mjs", js, GLUE_MJS.as_bytes()))
         .unify()
