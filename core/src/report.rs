@@ -1,6 +1,7 @@
 //! The text the binary prints, in the original's format. Kept apart from the CLI so that tests
 //! and the book can show exactly what a run prints.
 
+use crate::math::SimdLevel;
 use crate::nn::evaluate::{Misclassified, TestReport};
 use crate::nn::train::EpochReport;
 use crate::nn::OUTPUTS;
@@ -58,23 +59,28 @@ pub fn confusion_block(r: &TestReport) -> Vec<String> {
 }
 // ANCHOR_END: confusion_block
 
-// ANCHOR: error_file_name
 /// `test --errors DIR`: the file name of a misclassified image, e.g. `00247-true4-pred6.png`
 /// (index first, so a directory listing is in test-set order).
 pub fn error_file_name(e: &Misclassified) -> String {
     format!("{:05}-true{}-pred{}.png", e.index, e.label, e.predicted)
 }
-// ANCHOR_END: error_file_name
 
 // ANCHOR: epoch_record
 /// One line of `train --log FILE` (JSON Lines): the epoch's loss and training accuracy as the
 /// log prints them (unrounded), the test accuracy of the network at the end of the epoch, and
-/// the training time so far in seconds (the one field that differs between runs).
-pub fn epoch_record(r: &EpochReport, test: &TestReport, elapsed_seconds: f64) -> String {
+/// the training time so far in seconds, and the SIMD level and thread count the run used (which
+/// change that time and never a number before it).
+pub fn epoch_record(
+    r: &EpochReport,
+    test: &TestReport,
+    elapsed_seconds: f64,
+    level: SimdLevel,
+    threads: usize,
+) -> String {
     // serde_json writes each float as its shortest round-trip form (and a non-finite loss as null).
     let number = |x: f64| serde_json::Value::from(x).to_string();
     format!(
-        "{{\"epoch\":{},\"loss\":{},\"train_correct\":{},\"train_total\":{},\"train_accuracy\":{},\"test_correct\":{},\"test_total\":{},\"test_accuracy\":{},\"elapsed_s\":{}}}",
+        "{{\"epoch\":{},\"loss\":{},\"train_correct\":{},\"train_total\":{},\"train_accuracy\":{},\"test_correct\":{},\"test_total\":{},\"test_accuracy\":{},\"elapsed_s\":{},\"simd\":\"{level}\",\"threads\":{threads}}}",
         r.epoch,
         number(r.loss),
         r.correct,

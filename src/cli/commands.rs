@@ -87,7 +87,7 @@ pub const COMMANDS: &[Command] = &[
             Flag {
                 name: "--log",
                 value: Some("FILE"),
-                help: "also write one JSON line per epoch: loss, train and test accuracy, elapsed seconds",
+                help: "also write one JSON line per epoch: loss, train and test accuracy, elapsed seconds, SIMD level, threads",
             },
         ],
         run: train::run_train,

@@ -1,4 +1,4 @@
-//! `train --log FILE`: one JSON line per epoch (see [`crate::io::report::epoch_record`]), with
+//! `train --log FILE`: one JSON line per epoch (see [`mnistlearn_core::report::epoch_record`]), with
 //! the test accuracy of the network as it stands after the epoch.
 //!
 //! Measuring it costs 10,000 forward passes per epoch (a few milliseconds). The trainer's clock
@@ -43,7 +43,7 @@ impl EpochLog {
         test: &Dataset,
     ) -> Result<(), Error> {
         let test_report = evaluate(level, net, test, threads);
-        let line = report::epoch_record(epoch, &test_report, epoch.elapsed.as_secs_f64());
+        let line = report::epoch_record(epoch, &test_report, epoch.elapsed.as_secs_f64(), level, threads);
         writeln!(self.out, "{line}")
             .and_then(|()| self.out.flush())
             .map_err(|e| Error::io(format!("--log: writing '{}'", self.path.display()), e))

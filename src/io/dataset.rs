@@ -8,7 +8,6 @@ use mnistlearn_core::data::Dataset;
 
 use super::file::{open_regular, OpenError};
 
-// ANCHOR: open_idx
 /// Opens `path`, or `path.gz` if `path` does not exist; raw or gzipped, either way (the parser
 /// recognises gzip by its magic bytes, not its name).
 pub fn open_idx(path: &Path) -> Result<IdxSource, IdxError> {
@@ -28,7 +27,6 @@ pub fn open_idx(path: &Path) -> Result<IdxSource, IdxError> {
     let len = file.metadata().map_err(io_err)?.len();
     IdxSource::new(chosen.clone(), file, Some(len))
 }
-// ANCHOR_END: open_idx
 
 /// Reads an image file and its label file (see [`idx::read_dataset`]).
 pub fn read_dataset(images: &Path, labels: &Path, limit: Option<usize>) -> Result<Dataset, IdxError> {

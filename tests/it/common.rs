@@ -1,5 +1,4 @@
 //! Helpers shared by the integration tests.
-#![allow(dead_code)]
 
 use std::convert::Infallible;
 use std::ffi::OsStr;

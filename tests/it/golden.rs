@@ -55,17 +55,33 @@ fn fixture_training_log_weights_hash_and_test_output_are_golden() {
     });
 }
 
+/// The `simd` and `threads` every epoch of `train --log` ran with: the proof that a run used
+/// the level it was asked for (every level gives the same bytes, so the bytes cannot tell).
+fn levels_logged(dir: &std::path::Path) -> Vec<(String, u64)> {
+    let log = std::fs::read_to_string(dir.join("log.jsonl")).unwrap();
+    log.lines()
+        .map(|line| {
+            let record: serde_json::Value = serde_json::from_str(line).unwrap();
+            (record["simd"].as_str().unwrap().to_string(), record["threads"].as_u64().unwrap())
+        })
+        .collect()
+}
+
 #[test]
 fn same_seed_same_bytes_every_thread_count_and_simd_level() {
     let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("log.jsonl");
+    let log = log.to_str().unwrap();
     let (_, reference) = train_fixture(dir.path(), &["--threads", "1", "--simd", "scalar"]);
     let (_, again) = train_fixture(dir.path(), &["--threads", "1", "--simd", "scalar"]);
     assert_eq!(sha256_hex(&reference), sha256_hex(&again), "same seed twice");
     for level in mnistlearn_core::math::SimdLevel::available() {
         for threads in 1..=4 {
             let t = threads.to_string();
-            let (_, bytes) = train_fixture(dir.path(), &["--threads", &t, "--simd", level.name()]);
+            let (_, bytes) = train_fixture(dir.path(), &["--threads", &t, "--simd", level.name(), "--log", log]);
             assert!(bytes == reference, "{level} with {threads} threads differs from scalar with 1 thread");
+            let used = levels_logged(dir.path());
+            assert_eq!(used, vec![(level.name().to_string(), threads as u64); 5], "the levels the run used");
         }
     }
 }
@@ -73,10 +89,25 @@ fn same_seed_same_bytes_every_thread_count_and_simd_level() {
 #[test]
 fn simd_level_can_be_forced_by_environment_variable() {
     let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("log.jsonl");
     let (_, reference) = train_fixture(dir.path(), &["--simd", "scalar"]);
     for level in mnistlearn_core::math::SimdLevel::available() {
-        let (_, bytes) = train_fixture_with_env(dir.path(), &[], &[("MNISTLEARN_SIMD", level.name())]);
+        let env = [("MNISTLEARN_SIMD", level.name())];
+        let (_, bytes) = train_fixture_with_env(dir.path(), &["--log", log.to_str().unwrap()], &env);
         assert!(bytes == reference, "MNISTLEARN_SIMD={level}");
+        assert!(levels_logged(dir.path()).iter().all(|(used, _)| used == level.name()), "MNISTLEARN_SIMD={level}");
+        // The serving path (`time-forward` runs it) names the level it ran too.
+        let timed = Command::cargo_bin("mnistlearn")
+            .unwrap()
+            .envs(env)
+            .args(["time-forward", "--repeat", "1", "--data"])
+            .arg(fixture_dir())
+            .arg("--weights")
+            .arg(dir.path().join("weights.bin"))
+            .assert()
+            .success();
+        let printed = String::from_utf8(timed.get_output().stdout.clone()).unwrap();
+        assert!(printed.contains(&format!(", {level}, ")), "MNISTLEARN_SIMD={level}: {printed}");
     }
 }
 

@@ -1,10 +1,11 @@
 //! Kernel tests: every SIMD path equals the scalar reference bit for bit, and our exp/ln stay
-//! within the documented ulp bound of the standard library over their whole domains.
+//! within the documented ulp bound of the correctly rounded result over their whole domains.
 
 // Inputs near 1/√2 are deliberate: ln's mantissa range reduction switches there.
 #![allow(clippy::approx_constant, clippy::assign_op_pattern, clippy::manual_is_multiple_of)]
 
 use crate::common;
+use crate::exact;
 
 use mnistlearn_core::math::dot::{weighted_sums, weighted_sums_scalar};
 use mnistlearn_core::math::exp::{exp, exp_in_place};
@@ -103,44 +104,69 @@ fn ln_inputs() -> Vec<f64> {
 }
 
 // ANCHOR: ulp_bounds
-/// The documented accuracy: our exp and ln are within 1 ulp of the standard library's.
+/// The documented accuracy: our exp and ln are within 1 ulp of the correctly rounded result
+/// (`exact`, the double-double reference the book's ulp figures use; no libm involved).
 const EXP_MAX_ULPS: u64 = 1;
 const LN_MAX_ULPS: u64 = 1;
 
 #[test]
-fn exp_is_within_documented_ulps_of_std() {
-    let mut worst = (0, 0.0);
+fn exp_is_within_documented_ulps_of_the_correctly_rounded_result() {
+    let (mut worst, mut checked) = ((0, 0.0), 0);
     for x in exp_inputs() {
-        let (ours, std) = (exp(x), x.exp());
-        if std.is_nan() {
-            assert!(ours.is_nan(), "exp({x}) = {ours}, expected NaN");
-            continue;
-        }
-        let d = ulps(ours, std);
+        let ours = exp(x);
+        let truth = match x {
+            x if x.is_nan() => {
+                assert!(ours.is_nan(), "exp({x}) = {ours}, expected NaN");
+                continue;
+            }
+            // e^709.79 is above f64::MAX; e^-745.2 is below half the smallest subnormal.
+            x if x > 709.79 => f64::INFINITY,
+            x if x < -745.2 => 0.0,
+            // `exact` covers [-745, 709.7]; the two slivers beside it are few inputs, left to
+            // exp_and_ln_special_values. `None`: too close to a rounding midpoint to decide.
+            x if (-745.0..=709.7).contains(&x) => match exact::exp(x) {
+                Some(t) => t,
+                None => continue,
+            },
+            _ => continue,
+        };
+        let d = ulps(ours, truth);
         if d > worst.0 {
             worst = (d, x);
         }
+        checked += 1;
     }
-    println!("exp: worst {} ulp at x = {:e}", worst.0, worst.1);
-    assert!(worst.0 <= EXP_MAX_ULPS, "exp is {} ulp off std at x = {:e}", worst.0, worst.1);
+    println!("exp: worst {} ulp at x = {:e} ({checked} inputs)", worst.0, worst.1);
+    assert!(checked > 265_000, "only {checked} inputs compared");
+    assert!(worst.0 <= EXP_MAX_ULPS, "exp is {} ulp off at x = {:e}", worst.0, worst.1);
 }
 
 #[test]
-fn ln_is_within_documented_ulps_of_std() {
-    let mut worst = (0, 0.0);
+fn ln_is_within_documented_ulps_of_the_correctly_rounded_result() {
+    let (mut worst, mut checked) = ((0, 0.0), 0);
     for x in ln_inputs() {
-        let (ours, std) = (ln(x), x.ln());
-        if std.is_nan() {
-            assert!(ours.is_nan(), "ln({x}) = {ours}, expected NaN");
-            continue;
-        }
-        let d = ulps(ours, std);
+        let ours = ln(x);
+        let truth = match x {
+            x if x.is_nan() || x < 0.0 => {
+                assert!(ours.is_nan(), "ln({x}) = {ours}, expected NaN");
+                continue;
+            }
+            0.0 => f64::NEG_INFINITY,
+            f64::INFINITY => f64::INFINITY,
+            x => match exact::ln(x) {
+                Some(t) => t,
+                None => continue,
+            },
+        };
+        let d = ulps(ours, truth);
         if d > worst.0 {
             worst = (d, x);
         }
+        checked += 1;
     }
-    println!("ln: worst {} ulp at x = {:e}", worst.0, worst.1);
-    assert!(worst.0 <= LN_MAX_ULPS, "ln is {} ulp off std at x = {:e}", worst.0, worst.1);
+    println!("ln: worst {} ulp at x = {:e} ({checked} inputs)", worst.0, worst.1);
+    assert!(checked > 280_000, "only {checked} inputs compared");
+    assert!(worst.0 <= LN_MAX_ULPS, "ln is {} ulp off at x = {:e}", worst.0, worst.1);
 }
 // ANCHOR_END: ulp_bounds
 
@@ -217,16 +243,21 @@ fn softmax_matches_scalar_bits_and_sums_to_one() {
     }
 }
 
-/// Random sparse inputs (with zeros, duplicates of magnitude, negative values) for the sums.
+/// Random sparse inputs (with zeros, duplicates of magnitude, negative values) for the sums. The
+/// padding of each matrix row (columns `width..stride`) is NaN: a kernel that reads it, or steps
+/// by `width` instead of `stride`, puts a NaN in its output.
 fn sparse_case(g: &mut Gen, rows: usize, width: usize, stride: usize) -> (Vec<f64>, Vec<u16>, Vec<f64>) {
-    let matrix: Vec<f64> =
-        (0..rows * stride).map(|_| g.range(-1.0, 1.0) * [1.0, 1e-3, 1e3][(g.next() % 3) as usize]).collect();
+    let matrix: Vec<f64> = (0..rows * stride)
+        .map(|k| match k % stride < width {
+            true => g.range(-1.0, 1.0) * [1.0, 1e-3, 1e3][(g.next() % 3) as usize],
+            false => f64::NAN,
+        })
+        .collect();
     let mut idx: Vec<u16> = (0..rows as u16).filter(|_| g.next() % 3 == 0).collect();
     if g.next() % 4 == 0 {
         idx.reverse(); // order matters: the kernels must follow idx, whatever it is
     }
     let val: Vec<f64> = idx.iter().map(|_| g.range(-2.0, 2.0)).collect();
-    let _ = width;
     (matrix, idx, val)
 }
 
@@ -239,6 +270,7 @@ fn weighted_sums_match_scalar_bits_for_every_width() {
             let (matrix, idx, val) = sparse_case(&mut g, rows, width, stride);
             let mut reference = vec![f64::NAN; width];
             weighted_sums_scalar(&mut reference, &matrix, stride, &idx, &val);
+            assert!(reference.iter().all(|v| v.is_finite()), "scalar width {width} rows {rows} read the padding");
             for level in SimdLevel::available() {
                 let mut out = vec![f64::NAN; width];
                 weighted_sums(level, &mut out, &matrix, stride, &idx, &val);

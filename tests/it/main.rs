@@ -15,6 +15,9 @@
 
 mod cli;
 mod common;
+/// Correctly rounded exp and ln, shared with xtask (the ulp figures).
+#[path = "../../xtask/src/exact.rs"]
+mod exact;
 mod golden;
 mod gradcheck;
 mod harden;

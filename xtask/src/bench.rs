@@ -74,7 +74,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
 
 pub fn run(args: &[String]) -> Result<(), String> {
     let options = parse(args)?;
-    let root = crate::project_root();
+    let root = crate::paths::project_root();
     let data = root.join("data");
     fetch::fetch(&FetchOptions::parse(&[])?)?;
     let bin = build_release()?;

@@ -13,7 +13,7 @@ use std::process::Command;
 use crate::util::{build_release, run_checked, Server};
 
 pub fn run(args: &[String]) -> Result<(), String> {
-    let root = crate::project_root();
+    let root = crate::paths::project_root();
     let weights = match args {
         [] => root.join("data/weights.bin"),
         [flag, path] if flag == "--weights" => PathBuf::from(path),

@@ -38,7 +38,7 @@ impl FetchOptions {
     pub fn parse(args: &[String]) -> Result<FetchOptions, String> {
         let mut options = FetchOptions {
             mirror: std::env::var("MNIST_MIRROR").ok().filter(|m| !m.is_empty()),
-            dest: crate::project_root().join("data"),
+            dest: crate::paths::project_root().join("data"),
         };
         let mut it = args.iter();
         while let Some(flag) = it.next() {

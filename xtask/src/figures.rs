@@ -34,10 +34,7 @@ use mnistlearn_core::nn::{Network, INPUTS, OUTPUTS};
 
 type Res<T> = Result<T, Box<dyn Error>>;
 
-/// Where the figures live, relative to the repository root.
-pub const FIGURES_DIR: &str = "book/src/figures";
-/// What `cargo xtask verify` writes with `mnistlearn train --log` (JSON Lines, one per epoch).
-pub const TRAIN_LOG: &str = "data/train-log.jsonl";
+use crate::paths::{FIGURES_DIR, GOLDEN, TRAIN_LOG, WEIGHTS};
 
 /// The book's width: every figure is drawn at this width so that 1 SVG pixel is 1 CSS pixel.
 const WIDTH: u32 = 750;
@@ -56,7 +53,7 @@ const ORIGINAL_EPOCH_30: (f64, f64) = (0.0788, 97.78);
 
 pub fn run(args: &[String]) -> Result<(), String> {
     let check = crate::util::optional_flag("figures", args, "--check")?;
-    let root = crate::project_root();
+    let root = crate::paths::project_root();
     let inputs = Inputs::load(&root)?;
     let figures = render_all(&inputs).map_err(|e| format!("figures: drawing failed: {e}"))?;
     let dir = root.join(FIGURES_DIR);
@@ -120,9 +117,9 @@ pub struct Inputs {
 
 impl Inputs {
     fn load(root: &Path) -> Result<Inputs, String> {
-        let weights = root.join("data/weights.bin");
+        let weights = root.join(WEIGHTS);
         let log_path = root.join(TRAIN_LOG);
-        let golden_path = root.join(crate::verify::GOLDEN);
+        let golden_path = root.join(GOLDEN);
         let hint = "run `cargo xtask verify` first (it trains the default run and writes both)";
         for path in [&weights, &log_path] {
             if !path.exists() {
@@ -140,7 +137,7 @@ impl Inputs {
             return Err(format!(
                 "figures: {} is not the default seed-1 run's (sha256 {sha}, {} expects {golden_sha}); {hint}",
                 weights.display(),
-                crate::verify::GOLDEN
+                GOLDEN
             ));
         }
         let log_text = fs::read_to_string(&log_path).map_err(|e| format!("figures: {}: {e}", log_path.display()))?;
@@ -602,19 +599,6 @@ pub enum Function {
     Ln,
 }
 
-/// Signed distance from `reference` to `ours` in units in the last place (both finite).
-pub fn ulp_diff(ours: f64, reference: f64) -> i64 {
-    let key = |x: f64| {
-        let bits = x.to_bits() as i64;
-        if bits < 0 {
-            i64::MIN - bits
-        } else {
-            bits
-        }
-    };
-    key(ours) - key(reference)
-}
-
 /// Per bin of the domain: (bin centre, share of samples at −1, share at +1 ulp, worst |ulps|).
 struct UlpBins {
     centres: Vec<f64>,
@@ -647,7 +631,7 @@ fn ulp_bins(f: Function, bins: usize, per_bin: usize) -> Res<UlpBins> {
             };
             let reference = reference
                 .ok_or_else(|| format!("{f:?}({input:e}) is too close to a rounding midpoint for crate::exact"))?;
-            let d = ulp_diff(ours, reference);
+            let d = crate::exact::ulp_diff(ours, reference);
             out.worst = out.worst.max(d.abs());
             below += (d < 0) as usize;
             above += (d > 0) as usize;
@@ -923,14 +907,6 @@ mod tests {
         assert_eq!(group_thousands(6000), "6,000");
         assert_eq!(group_thousands(600000), "600,000");
         assert_eq!(group_thousands(1234567), "1,234,567");
-    }
-
-    #[test]
-    fn ulp_diff_counts_representable_doubles_between() {
-        assert_eq!(ulp_diff(1.0, 1.0), 0);
-        assert_eq!(ulp_diff(f64::from_bits(1.0f64.to_bits() + 1), 1.0), 1);
-        assert_eq!(ulp_diff(1.0, f64::from_bits(1.0f64.to_bits() + 2)), -2);
-        assert_eq!(ulp_diff(f64::from_bits(1), -0.0), 1);
     }
 
     #[test]

@@ -109,7 +109,7 @@ impl Tally {
 pub fn run(args: &[String]) -> Result<(), String> {
     let options = parse(args)?;
     let bin = build_release()?;
-    let root = crate::project_root();
+    let root = crate::paths::project_root();
     let fixture = root.join("tests/fixtures/mnist-small");
     let originals: Vec<Vec<u8>> =
         FILES.iter().map(|name| gunzip_file(&fixture.join(format!("{name}.gz")))).collect::<Result<_, _>>()?;

@@ -15,6 +15,7 @@ mod figures;
 mod fuzz;
 mod links;
 mod mathjax;
+mod paths;
 mod redrawn;
 mod seeds;
 mod soak;
@@ -278,11 +279,6 @@ fn main() -> ExitCode {
             }
         }
     }
-}
-
-/// The repository root (the parent of `xtask/`).
-pub fn project_root() -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the repo").to_path_buf()
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@
 use crate::util::{cargo, run_checked};
 
 pub fn run(args: &[String]) -> Result<(), String> {
-    let root = crate::project_root();
+    let root = crate::paths::project_root();
     let weights = match args {
         [] => root.join("data/weights.bin"),
         [flag, path] if flag == "--weights" => path.into(),

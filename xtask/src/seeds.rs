@@ -18,7 +18,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
             })
             .collect::<Result<_, _>>()?
     };
-    let root = crate::project_root();
+    let root = crate::paths::project_root();
     let data = root.join("data");
     fetch::fetch(&FetchOptions::parse(&[])?)?;
     let bin = build_release()?;

@@ -56,7 +56,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
         Some(path) => path.clone(),
         None => build_release()?,
     };
-    let root = crate::project_root();
+    let root = crate::paths::project_root();
     let fixture = root.join("tests/fixtures/mnist-small");
     let work = root.join("target/soak");
     std::fs::create_dir_all(&work).map_err(|e| format!("{}: {e}", work.display()))?;

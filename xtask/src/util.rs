@@ -29,9 +29,10 @@ pub fn step(command: &str, what: &str) {
 /// lines, or the progress bar on a terminal) stays visible: a clean build takes minutes.
 pub fn build_release() -> Result<PathBuf, String> {
     let mut cmd = cargo();
-    cmd.args(["build", "--release", "-p", "mnistlearn", "--bin", "mnistlearn"]).current_dir(crate::project_root());
+    cmd.args(["build", "--release", "-p", "mnistlearn", "--bin", "mnistlearn"])
+        .current_dir(crate::paths::project_root());
     run_checked(cmd, "cargo build --release")?;
-    Ok(crate::project_root().join("target/release/mnistlearn"))
+    Ok(crate::paths::project_root().join("target/release/mnistlearn"))
 }
 
 /// Runs `cmd`, echoing its stdout line by line as it arrives, and returns those lines.
@@ -64,7 +65,7 @@ pub fn python_with_numpy() -> Result<PathBuf, String> {
             .map(|s| s.success())
             .unwrap_or(false)
     };
-    let venv_python = crate::project_root().join("target/venv/bin/python");
+    let venv_python = crate::paths::project_root().join("target/venv/bin/python");
     let candidates: Vec<PathBuf> = std::env::var_os("PYTHON")
         .map(PathBuf::from)
         .into_iter()
@@ -75,7 +76,7 @@ pub fn python_with_numpy() -> Result<PathBuf, String> {
     }
     println!("xtask: no Python with NumPy found; creating target/venv and installing numpy");
     let mut venv = Command::new("python3");
-    venv.args(["-m", "venv"]).arg(crate::project_root().join("target/venv"));
+    venv.args(["-m", "venv"]).arg(crate::paths::project_root().join("target/venv"));
     run_checked(venv, "python3 -m venv target/venv")?;
     let mut pip = Command::new(&venv_python);
     pip.args(["-m", "pip", "install", "--quiet", "numpy"]);

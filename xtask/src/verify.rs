@@ -13,9 +13,8 @@ use std::fs;
 use std::process::Command;
 
 use crate::fetch::{self, content_sha256, FetchOptions};
+use crate::paths::{GOLDEN, TRAIN_LOG};
 use crate::util::{build_release, parse_epochs, parse_overall, python_with_numpy, run_echo, step};
-
-pub const GOLDEN: &str = "golden/full_run.txt";
 
 /// The log as the golden file stores it: the wall-clock line redacted, the weights hash added.
 pub fn golden_text(lines: &[String], weights_sha256: &str) -> String {
@@ -34,7 +33,7 @@ pub fn golden_text(lines: &[String], weights_sha256: &str) -> String {
 
 pub fn run(args: &[String]) -> Result<(), String> {
     let bless = crate::util::optional_flag("verify", args, "--bless")?;
-    let root = crate::project_root();
+    let root = crate::paths::project_root();
     let data = root.join("data");
     step("verify", "MNIST in data/: fetching what is missing, checking the SHA-256 of the rest");
     fetch::fetch(&FetchOptions::parse(&[])?)?;
@@ -42,14 +41,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
     let bin = build_release()?;
     let weights = data.join("weights.bin");
     let mut train = Command::new(&bin);
-    train
-        .arg("train")
-        .arg("--data")
-        .arg(&data)
-        .arg("--out")
-        .arg(&weights)
-        .arg("--log")
-        .arg(root.join(crate::figures::TRAIN_LOG));
+    train.arg("train").arg("--data").arg(&data).arg("--out").arg(&weights).arg("--log").arg(root.join(TRAIN_LOG));
     step("verify", "training the default run (30 epochs) into data/weights.bin, its log into data/train-log.jsonl");
     let lines = run_echo(train, "mnistlearn train")?;
 

@@ -10,7 +10,7 @@ pub const PIXELS: usize = SIDE * SIDE;
 // ANCHOR: images
 /// A set of 28×28 images, stored sparsely: for image `i`, the positions and values of its
 /// non-zero pixels are `index[offsets[i]..offsets[i+1]]` and `value[..]`, positions ascending.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Images {
     offsets: Vec<u32>,
     index: Vec<u16>,
@@ -24,6 +24,13 @@ pub struct SparseImage<'a> {
     pub value: &'a [u8],
 }
 // ANCHOR_END: images
+
+/// Not derived: an empty set still has its leading offset 0, which `len` and `push_dense` rely on.
+impl Default for Images {
+    fn default() -> Images {
+        Images::new()
+    }
+}
 
 impl Images {
     pub fn new() -> Images {
@@ -143,5 +150,22 @@ impl Dataset {
             value: self.images.value[..pixels].to_vec(),
         };
         Dataset { images, labels: self.labels[..n].to_vec() }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_sets_are_empty_and_grow() {
+        assert_eq!(Images::default(), Images::new());
+        assert_eq!(Images::default().len(), 0);
+        let mut data = Dataset::default();
+        assert!(data.is_empty() && data.images.is_empty());
+        data.images.push_dense(&[7; PIXELS]);
+        data.labels.push(3);
+        assert_eq!((data.len(), data.images.len()), (1, 1));
+        assert_eq!(data.images.dense(0), vec![7; PIXELS]);
     }
 }

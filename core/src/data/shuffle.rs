@@ -9,7 +9,6 @@
 use rand_core::RngCore;
 use rand_pcg::Pcg64;
 
-// ANCHOR: rng
 /// The project's one random stream: weight init first, then one shuffle per epoch.
 pub struct Rng(Pcg64);
 
@@ -68,7 +67,6 @@ fn splitmix64(state: &mut u64) -> u64 {
     z ^ (z >> 31)
 }
 // ANCHOR_END: splitmix64
-// ANCHOR_END: rng
 
 // ANCHOR: fisher_yates
 /// Fisher–Yates (Durstenfeld's in-place form): walk from the end, swap each slot with a
@@ -134,7 +132,7 @@ mod tests {
     }
 
     #[test]
-    fn fisher_yates_is_a_permutation_and_every_position_moves() {
+    fn fisher_yates_is_a_permutation_and_fills_the_first_position_uniformly() {
         let mut rng = Rng::from_seed(2);
         let mut v: Vec<u32> = (0..1000).collect();
         fisher_yates(&mut rng, &mut v);

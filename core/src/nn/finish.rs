@@ -27,7 +27,6 @@ pub struct SampleOutputs {
     pub correct: bool,
 }
 
-// ANCHOR: finish_samples
 /// For each sample `s` of a group: `hidden_rows[s]` holds its hidden sums (without bias) and
 /// becomes its activations; `delta_rows[s]` receives its hidden deltas, `outputs[s]` the rest.
 pub fn finish_samples(
@@ -85,7 +84,6 @@ pub fn finish_samples(
         backward_deltas(level, params, hidden, &out.probabilities, label, &mut out.delta_out, delta);
     }
 }
-// ANCHOR_END: finish_samples
 
 #[cfg(target_arch = "x86_64")]
 mod x86 {

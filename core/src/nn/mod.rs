@@ -225,7 +225,6 @@ impl Network {
     }
 }
 
-// ANCHOR: params
 /// A borrowed view of a network's parameters: what the forward and backward passes read. The
 /// trainer builds one from raw parts while its threads share the buffers (see `train.rs`).
 #[derive(Clone, Copy, Debug)]
@@ -238,7 +237,6 @@ pub struct Params<'a> {
     pub b_output: &'a [f64],
     pub identity: &'a [u16],
 }
-// ANCHOR_END: params
 
 impl Network {
     pub fn params(&self) -> Params<'_> {

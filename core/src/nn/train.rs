@@ -37,7 +37,6 @@ use crate::math::aligned::AlignedF64s;
 use crate::math::dot::{weighted_sums, weighted_sums_continue};
 use crate::math::SimdLevel;
 
-// ANCHOR: config
 /// Everything that determines a training run. Two runs with equal configs (whatever `threads`
 /// and `level`) produce bit-identical networks.
 #[derive(Clone, Debug)]
@@ -67,7 +66,6 @@ impl Default for TrainConfig {
         }
     }
 }
-// ANCHOR_END: config
 
 /// The seed of the default run (and of the golden files).
 pub const DEFAULT_SEED: u64 = 1;
@@ -321,7 +319,6 @@ fn lane_range(hidden: usize, threads: usize, id: usize) -> Range<usize> {
     (g0 * 8).min(hidden)..(g1 * 8).min(hidden)
 }
 
-// ANCHOR: train
 /// Trains a network on `data` as `config` says; `on_epoch` is called after every epoch.
 pub fn train(config: &TrainConfig, data: &Dataset, mut on_epoch: impl FnMut(&EpochReport)) -> Network {
     train_observed(config, data, |report, _| on_epoch(report))
@@ -353,12 +350,10 @@ pub fn train_observed(
     net.sync_output_transpose();
     net
 }
-// ANCHOR_END: train
 
 /// Thread 0's extra duties: the shuffle, the loss and accuracy totals, and the epoch log.
 type Leader<'a> = (&'a mut Rng, &'a mut dyn FnMut(&EpochReport, &Network));
 
-// ANCHOR: worker
 /// What every thread of a run reads: the team's shared buffers, where each image crosses the
 /// bands, the recipe and the training set.
 #[derive(Clone, Copy)]
@@ -402,7 +397,6 @@ fn worker(id: usize, run: Run<'_>, band: Range<usize>, mut leader: Option<Leader
         }
     }
 }
-// ANCHOR_END: worker
 
 /// Thread 0's running totals over the epoch's batches so far.
 #[derive(Clone, Copy, Debug, Default)]
