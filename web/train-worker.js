@@ -8,12 +8,7 @@
 
 import { hasSimd128, load } from '/wasm/glue.mjs';
 
-const DATA_FILES = [
-  'train-images-idx3-ubyte.gz',
-  'train-labels-idx1-ubyte.gz',
-  't10k-images-idx3-ubyte.gz',
-  't10k-labels-idx1-ubyte.gz',
-];
+const DATA_FILES = ['train-images-idx3-ubyte', 'train-labels-idx1-ubyte', 't10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte'];
 /** Curve points per epoch. */
 const POINTS_PER_EPOCH = 10;
 /** A slice lasts about this long, so pause and stop answer quickly even for a huge network. */
@@ -60,18 +55,20 @@ function yieldToEvents() {
   });
 }
 
+/** MNIST file `name` as the server has it (gzipped, or raw if only that is there), unpacked. */
 async function fetchBytes(name) {
-  const res = await fetch(`/data/${name}`);
+  let res = await fetch(`/data/${name}.gz`);
+  if (res.status === 404) res = await fetch(`/data/${name}`);
   if (res.status === 404) {
-    const err = new Error(`the server has no ${name}`);
+    const err = new Error(`the server has no ${name}.gz`);
     err.missingData = true;
     throw err;
   }
   if (!res.ok) throw new Error(`GET /data/${name} answered ${res.status}`);
-  if (gunzipInWasm || typeof DecompressionStream === 'undefined') {
-    return new Uint8Array(await res.arrayBuffer());
-  }
-  const raw = res.body.pipeThrough(new DecompressionStream('gzip'));
+  const bytes = new Uint8Array(await res.arrayBuffer());
+  const gzipped = bytes[0] === 0x1f && bytes[1] === 0x8b;
+  if (!gzipped || gunzipInWasm || typeof DecompressionStream === 'undefined') return bytes;
+  const raw = new Blob([bytes]).stream().pipeThrough(new DecompressionStream('gzip'));
   return new Uint8Array(await new Response(raw).arrayBuffer());
 }
 
@@ -86,7 +83,7 @@ async function ensureModule() {
     return load(res);
   });
   wasm.catch(() => {}); // awaited below; this only keeps it from counting as unhandled meanwhile
-  self.postMessage({ type: 'status', text: 'Downloading MNIST (about 11 MB, gzipped)…' });
+  self.postMessage({ type: 'status', text: 'Downloading MNIST (11 MB gzipped) and unpacking it…' });
   let files;
   try {
     files = await Promise.all(DATA_FILES.map(fetchBytes));

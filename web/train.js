@@ -21,7 +21,7 @@ const live = params.get('live') !== '0';
 // ---- Settings: the CLI's ranges, a message beside each invalid field, nothing starts. ----
 
 const U64_MAX = (1n << 64n) - 1n;
-const DECIMAL = /^[+]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
+const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
 
 function wholeNumber(text, lo, hi, what) {
   if (!/^\d+$/.test(text)) return [null, `Expected ${what}: a whole number from ${lo} to ${hi}.`];
@@ -271,8 +271,7 @@ function onWorkerMessage(m) {
       break;
     case 'nodata':
       setState('idle');
-      setStatus(`The server has no MNIST files (${m.message}). Get them with \`cargo xtask fetch\`, ` +
-        'then restart `mnistlearn serve` (or pass --data DIR to where they are).', true);
+      noData(m.message.replace('the server has no ', ''));
       break;
     case 'loaded':
       $('engine').textContent = m.simd
@@ -409,6 +408,26 @@ pauseButton.addEventListener('click', () => {
 });
 stopButton.addEventListener('click', () => worker.postMessage({ type: 'stop' }));
 
+/** Says at once, before anyone presses Start, when the server has no MNIST files. */
+async function checkData() {
+  const names = ['train-images-idx3-ubyte', 'train-labels-idx1-ubyte', 't10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte'];
+  const has = async (name) => (await fetch(`/data/${name}.gz`, { method: 'HEAD' })).ok ||
+    (await fetch(`/data/${name}`, { method: 'HEAD' })).ok;
+  try {
+    const missing = [];
+    for (const name of names) if (!(await has(name))) missing.push(`${name}.gz`);
+    if (missing.length && state === 'idle') noData(missing.join(', '));
+  } catch (err) {
+    setStatus(`Could not reach the server: ${err.message}`, true);
+  }
+}
+
+function noData(what) {
+  setStatus(`The server has no MNIST files (missing: ${what}). Get them with \`cargo xtask fetch\`, ` +
+    'then restart `mnistlearn serve` (or start it with --data DIR where they are).', true);
+}
+
 setState('idle');
 drawCharts();
+checkData();
 if (!live) $('units-note').textContent = 'Live pictures and curves are off (?live=0).';
