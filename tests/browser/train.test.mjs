@@ -15,7 +15,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { launchChromium } from './chromium.mjs';
@@ -172,7 +172,7 @@ function serverRss() {
   }
 }
 
-test('the default 30-epoch run in the page ends on the golden hash', { skip: !FULL_URL, timeout: 600_000 }, async () => {
+test('the default 30-epoch run in the page ends on the golden hash', { skip: !FULL_URL, timeout: 600_000 }, async (t) => {
   const rssBefore = serverRss();
   const { page, errors } = await open(`${FULL_URL}/train`);
   const started = Date.now();
@@ -204,11 +204,15 @@ test('the default 30-epoch run in the page ends on the golden hash', { skip: !FU
   const rssAfter = serverRss();
   const engine = await page.textContent('#engine');
   const pageSeconds = await page.getAttribute('body', 'data-wall-seconds');
-  console.log(`# browser: 30 epochs in ${pageSeconds} s from Start (${wall.toFixed(1)} s as the test saw it), ` +
-    `${engine.trim()} slowest page answer while training ${slowest} ms; hash ${sha256}`);
+  const lines = [
+    `browser: 30 epochs in ${pageSeconds} s from Start (${wall.toFixed(1)} s as the test saw it); ${engine.trim()} ` +
+      `Slowest page answer while training: ${slowest} ms. Hash ${sha256}.`,
+  ];
   if (rssBefore !== null) {
-    console.log(`# server RSS: ${rssBefore.toFixed(1)} MiB before, ${rssAfter.toFixed(1)} MiB after the browser's training`);
+    lines.push(`server RSS: ${rssBefore.toFixed(1)} MiB before, ${rssAfter.toFixed(1)} MiB after the browser's training`);
   }
+  lines.forEach((line) => t.diagnostic(line));
+  writeFileSync(path.join(SHOT_DIR, 'train-full-run.txt'), `${lines.join('\n')}\n`);
   assert.deepEqual(errors, []);
   await page.close();
 });
