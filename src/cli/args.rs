@@ -85,7 +85,7 @@ impl Args {
     }
 
     /// The value given for `name`, if any. `name` must be one of the command's flags.
-    pub fn raw(&self, name: &str) -> Option<&str> {
+    pub(super) fn raw(&self, name: &str) -> Option<&str> {
         debug_assert!(
             self.command.flags.iter().any(|f| f.name == name),
             "{name} is not a flag of {}",
@@ -95,12 +95,12 @@ impl Args {
     }
 
     /// Whether the switch `name` was given.
-    pub fn switch(&self, name: &str) -> bool {
+    pub(super) fn switch(&self, name: &str) -> bool {
         self.switches.contains(&name)
     }
 
     /// The positional arguments, in order.
-    pub fn positional(&self) -> &[OsString] {
+    pub(super) fn positional(&self) -> &[OsString] {
         &self.positional
     }
 

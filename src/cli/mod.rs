@@ -32,7 +32,7 @@ mod train;
 
 pub use args::Args;
 pub use commands::{Command, Flag, COMMANDS};
-pub use help::{command_help, overview};
+use help::{command_help, overview};
 
 use crate::Error;
 

@@ -63,6 +63,9 @@ pub(super) fn run_train(args: &Args) -> Result<(), Error> {
     print_text("Saving weights... ")?;
     weights::save(&out_path, &net)?;
     print_lines(&["done.".to_string()])?;
+    // Where they went, on stderr: stdout is the original's log, byte for byte as the golden
+    // files hold it, and a quick experiment must not replace data/weights.bin unnoticed.
+    eprintln!("mnistlearn: weights saved to {}", out_path.display());
     let test_report = evaluate(config.level, &net, &test_set, config.threads);
     print_lines(&report::test_block(&test_report))
 }

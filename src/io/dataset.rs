@@ -10,7 +10,7 @@ use super::file::{open_regular, OpenError};
 
 /// Opens `path`, or `path.gz` if `path` does not exist; raw or gzipped, either way (the parser
 /// recognises gzip by its magic bytes, not its name).
-pub fn open_idx(path: &Path) -> Result<IdxSource, IdxError> {
+pub(crate) fn open_idx(path: &Path) -> Result<IdxSource, IdxError> {
     let gz = PathBuf::from(format!("{}.gz", path.display()));
     let chosen = if path.exists() {
         path.to_path_buf()
@@ -29,7 +29,7 @@ pub fn open_idx(path: &Path) -> Result<IdxSource, IdxError> {
 }
 
 /// Reads an image file and its label file (see [`idx::read_dataset`]).
-pub fn read_dataset(images: &Path, labels: &Path, limit: Option<usize>) -> Result<Dataset, IdxError> {
+pub(crate) fn read_dataset(images: &Path, labels: &Path, limit: Option<usize>) -> Result<Dataset, IdxError> {
     idx::read_dataset(open_idx(images)?, open_idx(labels)?, limit)
 }
 

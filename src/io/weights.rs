@@ -2,7 +2,7 @@
 //! [`mnistlearn_core::weights`].
 //!
 //! Reading checks the size from the file's metadata before reading a byte, refuses anything but a
-//! regular file, and refuses values that are not finite or beyond [`WEIGHT_BOUND`].
+//! regular file, and refuses values that are not finite or beyond [`WEIGHT_BOUND`](mnistlearn_core::weights::WEIGHT_BOUND).
 //!
 //! Writing is atomic and cannot be redirected: the bytes go to a temporary file created in the
 //! target's directory with an unpredictable name, exclusively and without following links (the
@@ -14,7 +14,8 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use mnistlearn_core::nn::Network;
-pub use mnistlearn_core::weights::{check_values, decode, encode, hidden_for_size, WeightsError, WEIGHT_BOUND};
+pub use mnistlearn_core::weights::WeightsError;
+use mnistlearn_core::weights::{check_values, decode, encode, hidden_for_size};
 
 use super::file::{describe_file_type, open_regular, OpenError};
 
@@ -53,13 +54,13 @@ pub fn load(path: &Path) -> Result<Network, WeightsError> {
 /// The probe's temporary file is not kept until the save: a training run can be interrupted
 /// (Ctrl-C kills the process without running destructors), and every interruption would leave
 /// a stray file behind.
-pub fn check_output(path: &Path) -> Result<(), WeightsError> {
+pub(crate) fn check_output(path: &Path) -> Result<(), WeightsError> {
     let dir = output_dir(path)?;
     drop(create_temp(path, &dir)?);
     Ok(())
 }
 
-/// Writes `net` to `path` atomically (see [`write_atomic`]). Refuses a network that
+/// Writes `net` to `path` atomically (see `write_atomic`). Refuses a network that
 /// [`load`] would refuse (a diverged run), and writes nothing then.
 pub fn save(path: &Path, net: &Network) -> Result<(), WeightsError> {
     check_values(path, net.hidden(), &net.to_file_order())?;
@@ -81,7 +82,7 @@ pub fn save(path: &Path, net: &Network) -> Result<(), WeightsError> {
 /// `path` itself may be absent, a regular file (replaced), or a symbolic link: the link itself
 /// is replaced by the new file, as `rename` does, and the file it pointed to is never written.
 /// A directory, FIFO, device or socket at `path` is an error and is left as it is.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), WeightsError> {
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), WeightsError> {
     let dir = output_dir(path)?;
     let io_err = |what: &str, e: std::io::Error| WeightsError::BadOutput {
         path: path.to_path_buf(),

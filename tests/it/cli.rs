@@ -142,12 +142,17 @@ fn is_accuracy_line_of_500(line: &str) -> bool {
 fn train_then_test_on_the_fixture() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("nested/dir/weights.bin");
-    train_in(&fixture_dir(), &out).args(["--limit", "500"]).assert().success().stdout(
-        predicate::str::contains("Training 784-32-10 network...")
-            .and(predicate::str::contains("Epoch 1/1 | Loss: "))
-            .and(predicate::str::contains("Saving weights... done."))
-            .and(predicate::function(|out: &str| out.lines().any(is_accuracy_line_of_500))),
-    );
+    train_in(&fixture_dir(), &out)
+        .args(["--limit", "500"])
+        .assert()
+        .success()
+        .stdout(
+            predicate::str::contains("Training 784-32-10 network...")
+                .and(predicate::str::contains("Epoch 1/1 | Loss: "))
+                .and(predicate::str::contains("Saving weights... done."))
+                .and(predicate::function(|out: &str| out.lines().any(is_accuracy_line_of_500))),
+        )
+        .stderr(format!("mnistlearn: weights saved to {}\n", out.display()));
     assert_eq!(fs::metadata(&out).unwrap().len(), 203_600);
     // No temporary file is left beside the weights.
     let leftovers: Vec<PathBuf> = fs::read_dir(out.parent().unwrap()).unwrap().map(|e| e.unwrap().path()).collect();

@@ -21,6 +21,7 @@ mod seeds;
 mod soak;
 mod util;
 mod verify;
+mod wasm;
 
 use std::process::ExitCode;
 
@@ -141,6 +142,16 @@ pub const COMMANDS: &[Command] = &[
             ("--binary FILE", "the mnistlearn binary to serve (default: build the release binary)"),
         ],
         run: soak::run,
+    },
+    Command {
+        name: "wasm",
+        summary: "build the WebAssembly modules into web/wasm/ (scalar and simd128) with Debian's compiler",
+        details: "Reproducible: the same compiler gives the same bytes from any checkout path. The modules \
+                  are committed with the compiler's version (web/wasm/TOOLCHAIN), so a user with only \
+                  rustup's toolchain needs no Debian compiler. Needs rustc-web, rust-web-src and lld-22 \
+                  (scripts/install-cross-toolchain.sh).",
+        flags: &[("--check", "rebuild in target/wasm/ and compare with web/wasm/ (or say the compiler moved)")],
+        run: wasm::run,
     },
     Command {
         name: "ci",
@@ -345,7 +356,7 @@ mod tests {
         assert_eq!(text.lines().count(), 1, "{text}");
         assert!(
             text.contains("unknown command '--verbose'")
-                && text.contains("fetch, verify, figures, seeds, bench, book, browser, redrawn, fuzz, soak, ci"),
+                && text.contains("fetch, verify, figures, seeds, bench, book, browser, redrawn, fuzz, soak, wasm, ci"),
             "{text}"
         );
         assert!(matches!(decide(&args(&["help", "nope"])), Action::Usage(t) if t.contains("'nope'")));

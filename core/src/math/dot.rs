@@ -26,7 +26,7 @@ use super::{SimdKind, SimdLevel};
 /// Checks the shapes the SIMD loops rely on, so they can use unchecked loads: one value per
 /// index, and every row `idx[t]` has `width` values inside `rows`. (One vectorised pass over the
 /// indices: a few cycles per hundred inputs.)
-#[cfg(target_arch = "x86_64")]
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64", all(target_arch = "wasm32", target_feature = "simd128")))]
 #[inline(always)]
 fn check_shapes(width: usize, rows_len: usize, stride: usize, idx: &[u16], val: &[f64]) {
     assert_eq!(idx.len(), val.len(), "one value per index");
@@ -68,6 +68,12 @@ fn gather(level: SimdLevel, out: &mut [f64], rows: &[f64], stride: usize, idx: &
         #[cfg(target_arch = "x86_64")]
         // SAFETY: the CPU runs AVX2 (`SimdLevel`'s invariant).
         SimdKind::Avx2 => unsafe { x86::weighted_sums_avx2(out, rows, stride, idx, val, carry) },
+        #[cfg(target_arch = "aarch64")]
+        SimdKind::Neon => two_lanes::weighted_sums::<crate::math::neon::Neon>(out, rows, stride, idx, val, carry),
+        #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+        SimdKind::Simd128 => {
+            two_lanes::weighted_sums::<crate::math::simd128::Simd128>(out, rows, stride, idx, val, carry)
+        }
         _ => {
             if !carry {
                 out.fill(0.0);
@@ -110,6 +116,82 @@ pub fn accumulate_outer_scalar(acc: &mut [f64], stride: usize, first_row: usize,
     }
 }
 // ANCHOR_END: accumulate_outer
+
+super::two_lane_isa! {
+/// The two-lane gather (NEON, SIMD128): the SSE2 gather over [`F64x2`](crate::math::lanes::F64x2).
+mod two_lanes {
+    use super::check_shapes;
+    use crate::math::lanes::F64x2;
+
+    /// `V` two-lane accumulators stay in registers while all inputs stream past.
+    ///
+    /// # Safety
+    /// `out` must be valid for `2N` doubles, and for every `t`, `rows + idx[t]·stride` must point
+    /// at `2N` readable doubles; `val.len() >= idx.len()`.
+    #[inline(always)]
+    unsafe fn block<V: F64x2, const N: usize>(
+        out: *mut f64,
+        rows: *const f64,
+        stride: usize,
+        idx: &[u16],
+        val: &[f64],
+        carry: bool,
+    ) {
+        // SAFETY: every pointer is the caller's guarantee (above).
+        unsafe {
+            let mut acc = [V::zero(); N];
+            if carry {
+                for (v, a) in acc.iter_mut().enumerate() {
+                    *a = V::load(out.add(2 * v));
+                }
+            }
+            for t in 0..idx.len() {
+                let x = V::splat(*val.get_unchecked(t));
+                let row = rows.add(*idx.get_unchecked(t) as usize * stride);
+                for (v, a) in acc.iter_mut().enumerate() {
+                    *a = a.add(V::load(row.add(2 * v)).mul(x));
+                }
+            }
+            for (v, a) in acc.iter().enumerate() {
+                a.store(out.add(2 * v));
+            }
+        }
+    }
+
+    /// [`weighted_sums`](super::weighted_sums) on two lanes, blocked as the SSE2 version.
+    pub(super) fn weighted_sums<V: F64x2>(
+        out: &mut [f64],
+        rows: &[f64],
+        stride: usize,
+        idx: &[u16],
+        val: &[f64],
+        carry: bool,
+    ) {
+        check_shapes(out.len(), rows.len(), stride, idx, val);
+        let (width, o, rows) = (out.len(), out.as_mut_ptr(), rows.as_ptr());
+        let mut i = 0;
+        // SAFETY: each block covers lanes `i..` below `width` of `out` and of rows that
+        // `check_shapes` found inside `rows`.
+        unsafe {
+            while i + 16 <= width {
+                block::<V, 8>(o.add(i), rows.add(i), stride, idx, val, carry);
+                i += 16;
+            }
+            while i + 2 <= width {
+                block::<V, 1>(o.add(i), rows.add(i), stride, idx, val, carry);
+                i += 2;
+            }
+            if i < width {
+                let mut acc = if carry { *o.add(i) } else { 0.0 };
+                for t in 0..idx.len() {
+                    acc = acc + *rows.add(i + *idx.get_unchecked(t) as usize * stride) * *val.get_unchecked(t);
+                }
+                *o.add(i) = acc;
+            }
+        }
+    }
+}
+}
 
 /// The SSE2 and AVX2 gathers. Each entry point checks the shapes first ([`check_shapes`]); the
 /// loops then load without bounds checks.

@@ -86,10 +86,48 @@ pub fn exp_in_place(level: SimdLevel, values: &mut [f64]) {
         #[cfg(target_arch = "x86_64")]
         // SAFETY: the CPU runs AVX2 (`SimdLevel`'s invariant).
         SimdKind::Avx2 => unsafe { x86::exp_avx2_in_place(values) },
+        #[cfg(target_arch = "aarch64")]
+        SimdKind::Neon => two_lanes::exp_in_place::<crate::math::neon::Neon>(values),
+        #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+        SimdKind::Simd128 => two_lanes::exp_in_place::<crate::math::simd128::Simd128>(values),
         _ => values.iter_mut().for_each(|v| *v = exp(*v)),
     }
 }
 // ANCHOR_END: exp_in_place
+
+super::two_lane_isa! {
+/// [`exp`] on two lanes (NEON, SIMD128), the SSE2 version's sequence over [`F64x2`].
+pub(crate) mod two_lanes {
+    use super::*;
+    use crate::math::lanes::{map_in_place, max_like, min_like, F64x2};
+
+    /// Two lanes of [`exp`], operation for operation as `exp_pd` (SSE2).
+    #[inline(always)]
+    pub(crate) fn exp_v<V: F64x2>(x: V) -> V {
+        let x = max_like(V::splat(X_MIN), min_like(V::splat(X_MAX), x));
+        let shifter = V::splat(SHIFTER);
+        let t = x.mul(V::splat(LOG2_E)).add(shifter);
+        let k_float = t.sub(shifter);
+        let r = x.sub(k_float.mul(V::splat(LN2_HI))).sub(k_float.mul(V::splat(LN2_LO)));
+        let mut p = V::splat(EXP_POLY[0]);
+        for &c in &EXP_POLY[1..] {
+            p = p.mul(r).add(V::splat(c));
+        }
+        // k sits in the low bits of t; the integer steps are the scalar code's wrapping ones.
+        let k = t.sub_i64(shifter);
+        let k1 = k.add_i64(V::splat_bits(2048)).shr_u64(1).sub_i64(V::splat_bits(1024));
+        let k2 = k.sub_i64(k1);
+        let bias = V::splat_bits(1023);
+        let s1 = k1.add_i64(bias).shl_u64(52);
+        let s2 = k2.add_i64(bias).shl_u64(52);
+        p.mul(s1).mul(s2)
+    }
+
+    pub(crate) fn exp_in_place<V: F64x2>(values: &mut [f64]) {
+        map_in_place::<V>(values, exp_v, exp)
+    }
+}
+}
 
 #[cfg(target_arch = "x86_64")]
 pub(crate) mod x86 {

@@ -90,8 +90,59 @@ pub fn ln_in_place(level: SimdLevel, values: &mut [f64]) {
         #[cfg(target_arch = "x86_64")]
         // SAFETY: the CPU runs AVX2 (`SimdLevel`'s invariant).
         SimdKind::Avx2 => unsafe { x86::ln_avx2_in_place(values) },
+        #[cfg(target_arch = "aarch64")]
+        SimdKind::Neon => two_lanes::ln_in_place::<crate::math::neon::Neon>(values),
+        #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+        SimdKind::Simd128 => two_lanes::ln_in_place::<crate::math::simd128::Simd128>(values),
         _ => values.iter_mut().for_each(|v| *v = ln(*v)),
     }
+}
+
+super::two_lane_isa! {
+/// [`ln`] on two lanes (NEON, SIMD128), the SSE2 version's sequence over [`F64x2`].
+mod two_lanes {
+    use super::*;
+    use crate::math::lanes::{map_in_place, F64x2};
+
+    /// Two lanes of [`ln`], operation for operation as `ln_pd` (SSE2).
+    #[inline(always)]
+    fn ln_v<V: F64x2>(x: V) -> V {
+        let zero = V::zero();
+        let is_nan = x.is_nan();
+        let is_negative = x.lt(zero);
+        let is_zero = x.eq(zero);
+        let is_inf = x.eq(V::splat(f64::INFINITY));
+        let subnormal = x.lt(V::splat(f64::MIN_POSITIVE));
+        let scaled = V::select(subnormal, x.mul(V::splat(TWO_POW_52)), x);
+        let two52 = V::splat(TWO_POW_52);
+        let biased = scaled.shr_u64(52).or(two52).sub(two52);
+        let mut e = biased.sub(V::splat(1023.0)).sub(subnormal.and(V::splat(52.0)));
+        let mut m = scaled.and(V::splat_bits(MANTISSA_BITS)).or(V::splat_bits(ONE_BITS));
+        let big = m.gt(V::splat(SQRT2));
+        m = V::select(big, m.mul(V::splat(0.5)), m);
+        e = V::select(big, e.add(V::splat(1.0)), e);
+        let f = m.sub(V::splat(1.0));
+        let s = f.div(V::splat(2.0).add(f));
+        let z = s.mul(s);
+        let mut r = V::splat(LN_SERIES[0]);
+        for &c in &LN_SERIES[1..] {
+            r = r.mul(z).add(V::splat(c));
+        }
+        let r = r.mul(z);
+        let half_f2 = V::splat(0.5).mul(f).mul(f);
+        let low = s.mul(half_f2.add(r)).add(e.mul(V::splat(LN2_LO)));
+        let main = e.mul(V::splat(LN2_HI)).sub(half_f2.sub(low).sub(f));
+        // Special cases, in the scalar reference's order of precedence.
+        let out = V::select(is_inf, x, main);
+        let out = V::select(is_zero, V::splat(f64::NEG_INFINITY), out);
+        let out = V::select(is_negative, V::splat(f64::NAN), out);
+        V::select(is_nan, x, out)
+    }
+
+    pub(crate) fn ln_in_place<V: F64x2>(values: &mut [f64]) {
+        map_in_place::<V>(values, ln_v, ln)
+    }
+}
 }
 
 #[cfg(target_arch = "x86_64")]

@@ -1,5 +1,7 @@
 //! The arithmetic rooms of the original (`src/math/*.asm`): weighted sums, exp, ln, sigmoid and
-//! softmax, each in one file with a scalar reference beside its SSE2 and AVX2 versions.
+//! softmax, each in one file with a scalar reference beside its SSE2 and AVX2 versions (x86-64)
+//! and its two-lane version for NEON (aarch64) and SIMD128 (wasm32), written once over
+//! [`lanes::F64x2`](lanes) and instantiated in `neon.rs` and `simd128.rs`.
 //!
 //! Every fast path computes *the same bits* as the scalar reference. That works because SIMD only
 //! ever runs across independent output elements (lanes), and each lane performs exactly the
@@ -12,6 +14,22 @@ pub mod exp;
 pub mod ln;
 pub mod sigmoid;
 pub mod softmax;
+
+/// Whether this build has two-lane kernels (NEON or SIMD128), for the `cfg`s that gate them.
+macro_rules! two_lane_isa {
+    ($($item:item)*) => {
+        $(#[cfg(any(target_arch = "aarch64", all(target_arch = "wasm32", target_feature = "simd128")))] $item)*
+    };
+}
+pub(crate) use two_lane_isa;
+
+two_lane_isa! {
+    pub(crate) mod lanes;
+}
+#[cfg(target_arch = "aarch64")]
+pub(crate) mod neon;
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+pub(crate) mod simd128;
 
 use std::fmt;
 use std::str::FromStr;
@@ -27,6 +45,10 @@ pub enum SimdKind {
     Sse2,
     /// 256-bit AVX2 (four f64 lanes); detected at run time.
     Avx2,
+    /// 128-bit NEON (two f64 lanes); every aarch64 CPU has it.
+    Neon,
+    /// WebAssembly's 128-bit SIMD (two f64 lanes): in a module compiled with `+simd128`.
+    Simd128,
 }
 
 /// Which instruction set the kernels use — an instruction set **this CPU has been checked to
@@ -39,7 +61,9 @@ pub enum SimdKind {
 /// through [`SimdKind::is_supported`], which asks the CPU (`is_x86_feature_detected!`); only
 /// [`SimdLevel::SCALAR`] needs no question. So a value of kind [`SimdKind::Avx2`] exists only
 /// on a CPU that runs AVX2, and one of kind [`SimdKind::Sse2`] only on x86-64, where SSE2 is
-/// part of the base instruction set. Every kernel entry point matches on
+/// part of the base instruction set; one of kind [`SimdKind::Neon`] only on aarch64 (NEON is
+/// part of its base), and one of kind [`SimdKind::Simd128`] only in a wasm32 module compiled
+/// with `+simd128` (whose engine validated it, so runs it). Every kernel entry point matches on
 /// [`kind`](SimdLevel::kind) and calls its `#[target_feature(enable = "avx2")]` (or `"sse2"`)
 /// code only in the arm of that kind; the `unsafe` of that call rests on this invariant instead
 /// of checking again.
@@ -50,7 +74,8 @@ pub struct SimdLevel {
 
 impl SimdKind {
     /// Every kind, slowest first.
-    pub const ALL: [SimdKind; 3] = [SimdKind::Scalar, SimdKind::Sse2, SimdKind::Avx2];
+    pub const ALL: [SimdKind; 5] =
+        [SimdKind::Scalar, SimdKind::Sse2, SimdKind::Avx2, SimdKind::Neon, SimdKind::Simd128];
 
     /// Whether this CPU can run `self`.
     pub fn is_supported(self) -> bool {
@@ -60,7 +85,11 @@ impl SimdKind {
             SimdKind::Sse2 => true,
             #[cfg(target_arch = "x86_64")]
             SimdKind::Avx2 => std::arch::is_x86_feature_detected!("avx2"),
-            #[cfg(not(target_arch = "x86_64"))]
+            #[cfg(target_arch = "aarch64")]
+            SimdKind::Neon => true,
+            #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+            SimdKind::Simd128 => true,
+            #[allow(unreachable_patterns)]
             _ => false,
         }
     }
@@ -70,6 +99,8 @@ impl SimdKind {
             SimdKind::Scalar => "scalar",
             SimdKind::Sse2 => "sse2",
             SimdKind::Avx2 => "avx2",
+            SimdKind::Neon => "neon",
+            SimdKind::Simd128 => "simd128",
         }
     }
 }
@@ -122,11 +153,11 @@ impl FromStr for SimdKind {
         SimdKind::ALL
             .into_iter()
             .find(|kind| kind.name() == s)
-            .ok_or_else(|| format!("expected one of auto, scalar, sse2, avx2, got '{s}'"))
+            .ok_or_else(|| format!("expected one of auto, scalar, sse2, avx2, neon, simd128, got '{s}'"))
     }
 }
 
-/// A level by name (`scalar`, `sse2`, `avx2`), if this CPU runs it.
+/// A level by name (`scalar`, `sse2`, `avx2`, `neon`, `simd128`), if this CPU runs it.
 impl FromStr for SimdLevel {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
@@ -172,6 +203,8 @@ mod tests {
                 SimdKind::Avx2 => std::arch::is_x86_feature_detected!("avx2"),
                 #[cfg(not(target_arch = "x86_64"))]
                 SimdKind::Avx2 => false,
+                SimdKind::Neon => cfg!(target_arch = "aarch64"),
+                SimdKind::Simd128 => cfg!(all(target_arch = "wasm32", target_feature = "simd128")),
             };
             assert_eq!(SimdLevel::new(kind).map(SimdLevel::kind), supported.then_some(kind), "{kind}");
             assert_eq!(kind.name().parse::<SimdLevel>().ok().map(SimdLevel::kind), supported.then_some(kind), "{kind}");
@@ -187,7 +220,7 @@ mod tests {
     fn unknown_names_are_refused_with_the_choices() {
         for bad in ["", "AVX2", "avx512", "auto"] {
             let err = bad.parse::<SimdLevel>().unwrap_err();
-            assert_eq!(err, format!("expected one of auto, scalar, sse2, avx2, got '{bad}'"));
+            assert_eq!(err, format!("expected one of auto, scalar, sse2, avx2, neon, simd128, got '{bad}'"));
         }
     }
 }

@@ -29,8 +29,28 @@ pub fn sigmoid_in_place(level: SimdLevel, values: &mut [f64]) {
         #[cfg(target_arch = "x86_64")]
         // SAFETY: the CPU runs AVX2 (`SimdLevel`'s invariant).
         SimdKind::Avx2 => unsafe { x86::sigmoid_avx2_in_place(values) },
+        #[cfg(target_arch = "aarch64")]
+        SimdKind::Neon => two_lanes::sigmoid_in_place::<crate::math::neon::Neon>(values),
+        #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+        SimdKind::Simd128 => two_lanes::sigmoid_in_place::<crate::math::simd128::Simd128>(values),
         _ => values.iter_mut().for_each(|v| *v = sigmoid(*v)),
     }
+}
+
+super::two_lane_isa! {
+/// [`sigmoid`] on two lanes (NEON, SIMD128), as the SSE2 version.
+mod two_lanes {
+    use super::*;
+    use crate::math::exp::two_lanes::exp_v;
+    use crate::math::lanes::{map_in_place, F64x2};
+
+    pub(crate) fn sigmoid_in_place<V: F64x2>(values: &mut [f64]) {
+        let one = V::splat(1.0);
+        // Negation flips the sign bit, exactly like scalar `-x` (and unlike `0 − x` at zero).
+        let sign = V::splat(-0.0);
+        map_in_place::<V>(values, |x| one.div(one.add(exp_v(x.xor(sign)))), sigmoid)
+    }
+}
 }
 
 #[cfg(target_arch = "x86_64")]

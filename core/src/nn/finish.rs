@@ -62,6 +62,23 @@ pub fn finish_samples(
             done += 4;
         }
     }
+    // Two samples per NEON or SIMD128 pass.
+    #[cfg(target_arch = "aarch64")]
+    if level.kind() == SimdKind::Neon {
+        while done + 2 <= n {
+            let rows = &hidden_rows[done * h..(done + 2) * h];
+            two_lanes::output_softmax::<crate::math::neon::Neon>(params, rows, &mut outputs[done..done + 2]);
+            done += 2;
+        }
+    }
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    if level.kind() == SimdKind::Simd128 {
+        while done + 2 <= n {
+            let rows = &hidden_rows[done * h..(done + 2) * h];
+            two_lanes::output_softmax::<crate::math::simd128::Simd128>(params, rows, &mut outputs[done..done + 2]);
+            done += 2;
+        }
+    }
     for s in done..n {
         forward_output(level, params, &hidden_rows[s * h..(s + 1) * h], &mut outputs[s].probabilities);
     }
@@ -83,6 +100,57 @@ pub fn finish_samples(
         let (hidden, delta) = (&hidden_rows[s * h..(s + 1) * h], &mut delta_rows[s * h..(s + 1) * h]);
         backward_deltas(level, params, hidden, &out.probabilities, label, &mut out.delta_out, delta);
     }
+}
+
+crate::math::two_lane_isa! {
+/// The output layer and softmax for two samples on two lanes (NEON, SIMD128).
+mod two_lanes {
+    use super::*;
+    use crate::math::exp::two_lanes::exp_v;
+    use crate::math::lanes::{max_like, F64x2};
+
+    /// `forward_output` for two samples (`rows` = their two activation rows), lane `i` = sample
+    /// `i`, as `output_softmax_avx2` does for four: each lane the scalar sequence of its sample.
+    pub(super) fn output_softmax<V: F64x2>(params: &Params, rows: &[f64], outputs: &mut [SampleOutputs]) {
+        let h = params.hidden;
+        assert!(rows.len() == 2 * h && outputs.len() == 2 && params.w_output_t.len() >= h * OUTPUTS);
+        let (r0, r1) = rows.split_at(h);
+        let mut z = [V::zero(); OUTPUTS];
+        for (j, (&a, &b)) in r0.iter().zip(r1).enumerate() {
+            let pair = [a, b];
+            // SAFETY: `pair` holds two doubles.
+            let x = unsafe { V::load(pair.as_ptr()) };
+            // Row j of w_o transposed: the ten weights from hidden unit j.
+            let w = &params.w_output_t[j * OUTPUTS..][..OUTPUTS];
+            for (zo, &wo) in z.iter_mut().zip(w) {
+                *zo = zo.add(V::splat(wo).mul(x));
+            }
+        }
+        for (zo, &b) in z.iter_mut().zip(params.b_output) {
+            *zo = zo.add(V::splat(b));
+        }
+        // Softmax: max and sum sequential in o, as `softmax_in_place` does per sample.
+        let mut max = z[0];
+        for &zo in &z[1..] {
+            max = max_like(zo, max);
+        }
+        let mut sum = V::zero();
+        for zo in z.iter_mut() {
+            *zo = exp_v(zo.sub(max));
+            sum = sum.add(*zo);
+        }
+        let mut p = [[0.0; 2]; OUTPUTS];
+        for (po, &zo) in p.iter_mut().zip(&z) {
+            // SAFETY: `po` holds two doubles.
+            unsafe { zo.div(sum).store(po.as_mut_ptr()) };
+        }
+        for (i, out) in outputs.iter_mut().enumerate() {
+            for (o, po) in p.iter().enumerate() {
+                out.probabilities[o] = po[i];
+            }
+        }
+    }
+}
 }
 
 #[cfg(target_arch = "x86_64")]

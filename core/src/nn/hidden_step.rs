@@ -184,6 +184,16 @@ pub unsafe fn hidden_step_shared(
         #[cfg(target_arch = "x86_64")]
         // SAFETY: `weights` as our caller promised.
         SimdKind::Sse2 => unsafe { x86::hidden_step_sse2(weights, h, lanes, rows, lit, delta_rows, lr, scale) },
+        #[cfg(target_arch = "aarch64")]
+        // SAFETY: `weights` as our caller promised.
+        SimdKind::Neon => unsafe {
+            two_lanes::hidden_step::<crate::math::neon::Neon>(weights, h, lanes, rows, lit, delta_rows, lr, scale)
+        },
+        #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+        // SAFETY: `weights` as our caller promised.
+        SimdKind::Simd128 => unsafe {
+            two_lanes::hidden_step::<crate::math::simd128::Simd128>(weights, h, lanes, rows, lit, delta_rows, lr, scale)
+        },
         _ => {
             let delta = delta_rows.as_ptr();
             rows_loop(rows, lit, delta_rows, h, |row, masks, pixels| {
@@ -237,6 +247,93 @@ fn rows_loop(
         // SAFETY: `row < rows <= lit.rows`, and `bytes` holds `lit.batch` bytes per row.
         blocks(row, &masks, unsafe { lit.bytes.as_ptr().add(row * lit.batch) });
     }
+}
+
+crate::math::two_lane_isa! {
+/// The fused step on two lanes (NEON, SIMD128): the SSE2 version over [`F64x2`].
+mod two_lanes {
+    use super::*;
+    use crate::math::lanes::F64x2;
+
+    /// `N` two-lane accumulators for lanes `j0..j0+2N` of one row, as `block_sse2`.
+    ///
+    /// # Safety
+    /// `w` must be valid for `2N` doubles that no other thread touches; for every set bit `s`
+    /// of `masks`, the `2N` doubles at `delta + s·h` and the byte at `pixels + s` must be
+    /// readable.
+    #[inline(always)]
+    unsafe fn block<V: F64x2, const N: usize>(
+        w: *mut f64,
+        delta: *const f64,
+        h: usize,
+        masks: &[u64],
+        pixels: *const u8,
+        lr: f64,
+        scale: BatchScale,
+    ) {
+        // SAFETY: every pointer is the caller's guarantee (above).
+        unsafe {
+            let mut acc = [V::zero(); N];
+            for_each_sample(masks, |s| {
+                let x = V::splat(PIXEL_VALUE[*pixels.add(s) as usize]);
+                let d = delta.add(s * h);
+                for (v, a) in acc.iter_mut().enumerate() {
+                    *a = a.add(V::load(d.add(2 * v)).mul(x));
+                }
+            });
+            let lr = V::splat(lr);
+            for (v, a) in acc.iter().enumerate() {
+                let mean = match scale.exact_reciprocal() {
+                    Some(r) => a.mul(V::splat(r)),
+                    None => a.div(V::splat(scale.n())),
+                };
+                let p = w.add(2 * v);
+                V::load(p).sub(lr.mul(mean)).store(p);
+            }
+        }
+    }
+
+    /// [`hidden_step_shared`] on two lanes.
+    ///
+    /// # Safety
+    /// `check` must have passed, and `weights` must be as [`hidden_step_shared`] requires.
+    pub(super) unsafe fn hidden_step<V: F64x2>(
+        weights: *mut f64,
+        h: usize,
+        lanes: Range<usize>,
+        rows: usize,
+        lit: &mut LitPixels,
+        delta_rows: &[f64],
+        lr: f64,
+        scale: BatchScale,
+    ) {
+        let (delta, end) = (delta_rows.as_ptr(), lanes.end);
+        rows_loop(rows, lit, delta_rows, h, |row, masks, pixels| {
+            // SAFETY: as in `x86::hidden_step_avx2`: every block covers lanes below
+            // `lanes.end <= h` of row `row < rows`, ours by the caller's guarantee, and
+            // `rows_loop` vouches for the deltas and pixels of `masks`' samples.
+            unsafe {
+                let w = weights.add(row * h);
+                let at = |j: usize| (w.add(j), delta.add(j));
+                let mut j = lanes.start;
+                while j + 16 <= end {
+                    let (w, d) = at(j);
+                    block::<V, 8>(w, d, h, masks, pixels, lr, scale);
+                    j += 16;
+                }
+                while j + 2 <= end {
+                    let (w, d) = at(j);
+                    block::<V, 1>(w, d, h, masks, pixels, lr, scale);
+                    j += 2;
+                }
+                if j < end {
+                    let (w, d) = at(j);
+                    lane(w, d, h, masks, pixels, lr, scale);
+                }
+            }
+        });
+    }
+}
 }
 
 #[cfg(target_arch = "x86_64")]

@@ -62,8 +62,41 @@ pub fn sgd_step(level: SimdLevel, weights: &mut [f64], grads: &mut [f64], lr: f6
         #[cfg(target_arch = "x86_64")]
         // SAFETY: the CPU runs AVX2 (`SimdLevel`'s invariant).
         SimdKind::Avx2 => unsafe { x86::sgd_step_avx2(weights, grads, lr, scale) },
+        #[cfg(target_arch = "aarch64")]
+        SimdKind::Neon => two_lanes::sgd_step::<crate::math::neon::Neon>(weights, grads, lr, scale),
+        #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+        SimdKind::Simd128 => two_lanes::sgd_step::<crate::math::simd128::Simd128>(weights, grads, lr, scale),
         _ => sgd_step_scalar(weights, grads, lr, scale),
     }
+}
+
+crate::math::two_lane_isa! {
+/// The step on two lanes (NEON, SIMD128), as the SSE2 version.
+mod two_lanes {
+    use super::*;
+    use crate::math::lanes::F64x2;
+
+    pub(super) fn sgd_step<V: F64x2>(weights: &mut [f64], grads: &mut [f64], lr: f64, scale: BatchScale) {
+        let n = weights.len().min(grads.len());
+        let (w, g) = (weights.as_mut_ptr(), grads.as_mut_ptr());
+        let lr_v = V::splat(lr);
+        let mut i = 0;
+        while i + 2 <= n {
+            // SAFETY: `i + 2 <= n`, so both pairs lie inside `weights` and `grads`.
+            unsafe {
+                let gv = V::load(g.add(i));
+                let mean = match scale.exact_reciprocal {
+                    Some(r) => gv.mul(V::splat(r)),
+                    None => gv.div(V::splat(scale.n)),
+                };
+                V::load(w.add(i)).sub(lr_v.mul(mean)).store(w.add(i));
+                V::zero().store(g.add(i));
+            }
+            i += 2;
+        }
+        sgd_step_scalar(&mut weights[i..], &mut grads[i..], lr, scale);
+    }
+}
 }
 
 #[cfg(target_arch = "x86_64")]
