@@ -28,4 +28,5 @@ mod predict;
 #[path = "../support/redraw.rs"]
 mod redraw;
 mod serve_api;
+mod train_page;
 mod trainer;

@@ -92,3 +92,13 @@ fn a_session_in_slices_equals_the_reference_at_every_level() {
         }
     }
 }
+
+/// `Dataset::first(n)` (how the browser applies `--limit` to a set it parsed once) keeps exactly
+/// what reading with `--limit n` keeps.
+#[test]
+fn first_n_samples_are_what_limit_reads() {
+    let all = load_train(&fixture_dir(), None).unwrap();
+    for n in [1usize, 7, 700, 2000, 5000] {
+        assert_eq!(all.first(n), load_train(&fixture_dir(), Some(n)).unwrap(), "n = {n}");
+    }
+}

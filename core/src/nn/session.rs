@@ -75,6 +75,7 @@ impl<'d> Session<'d> {
         }
     }
 
+    // ANCHOR: step
     /// Trains up to `batches` mini-batches, stopping early at the end of an epoch, whose report
     /// it returns. Does nothing once every epoch is done.
     pub fn step(&mut self, batches: usize) -> Option<EpochReport> {
@@ -111,6 +112,7 @@ impl<'d> Session<'d> {
         self.clock.pause();
         report
     }
+    // ANCHOR_END: step
 
     /// Whether every epoch of the recipe is done.
     pub fn is_finished(&self) -> bool {
