@@ -124,8 +124,12 @@ pub const COMMANDS: &[Command] = &[
                   bytes in, JSON out) and POST /classify?width=W&height=H (a whole canvas, preprocessed as\n\
                   MNIST was, as `predict` does). GET /train is the training page: the browser trains in\n\
                   WebAssembly on the MNIST files of --data, sent as they are; the server does no training.\n\
-                  Ctrl-C stops it gracefully. A connection that overstays a timeout is closed; at the\n\
-                  connection cap, idle connections are closed to make room.",
+                  Ctrl-C stops it gracefully. A connection that overstays\n\
+                  a timeout is closed, and so is a body arriving slower than 8 KiB/s after 2 s; at the\n\
+                  connection cap, idle and slow connections are closed to make room, never one that is\n\
+                  being answered. Only requests whose Host names this server are answered (the bound\n\
+                  address, localhost, 127.0.0.1, [::1], or --allow-host), and a browser's POST only from\n\
+                  the page's own origin: other web sites cannot use the server through your browser.",
         flags: &[
             Flag { name: "--addr", value: Some("HOST:PORT"), help: "address to listen on [default: 127.0.0.1:8080]" },
             WEIGHTS,
@@ -154,6 +158,11 @@ pub const COMMANDS: &[Command] = &[
                 name: "--max-connections",
                 value: Some("N"),
                 help: "connections served at once, 1-65536 [default: 512, below the usual 1024 open files]",
+            },
+            Flag {
+                name: "--allow-host",
+                value: Some("NAMES"),
+                help: "more host names to answer to, comma-separated (e.g. this machine's name on the LAN)",
             },
         ],
         run: serve::run_serve,

@@ -31,6 +31,28 @@ pub(super) fn run_serve(args: &Args) -> Result<(), Error> {
             |&n| (1..=65_536).contains(&n),
         )?,
     };
+    let allow_hosts = allow_hosts(args)?;
     let data_dir = args.path("--data", "data");
-    crate::serve::run_with_limits(addr, Path::new(&weights_path), &data_dir, level, limits)
+    crate::serve::run_with_limits(addr, Path::new(&weights_path), &data_dir, level, limits, &allow_hosts)
+}
+
+/// `--allow-host a.lan,b.lan`: host names (letters, digits, `-` and `.`) or bracketed IPv6
+/// addresses, without a port.
+fn allow_hosts(args: &Args) -> Result<Vec<String>, Error> {
+    let Some(list) = args.raw("--allow-host") else { return Ok(Vec::new()) };
+    let name_char = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '.';
+    let ipv6 = |n: &str| {
+        n.strip_prefix('[').and_then(|n| n.strip_suffix(']')).is_some_and(|a| a.parse::<std::net::Ipv6Addr>().is_ok())
+    };
+    list.split(',')
+        .map(|name| {
+            if (!name.is_empty() && name.chars().all(name_char)) || ipv6(name) {
+                Ok(name.to_ascii_lowercase())
+            } else {
+                Err(args.usage(format!(
+                    "--allow-host: expected host names such as my-box.lan or [fe80::1], comma-separated, without a port; got '{name}'"
+                )))
+            }
+        })
+        .collect()
 }

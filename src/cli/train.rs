@@ -1,6 +1,6 @@
 //! `mnistlearn train`: train, print the original's log, save the weights, test them.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use mnistlearn_core::nn::evaluate::evaluate;
@@ -35,14 +35,24 @@ pub(super) fn run_train(args: &Args) -> Result<(), Error> {
     };
     let data_dir = args.path("--data", "data");
     let out_path = args.path("--out", "data/weights.bin");
-    // An output that cannot be written fails now, not after the training run.
-    weights::check_output(&out_path)?;
-
-    // Created before the data is read, so a bad path fails before any work.
-    let mut log = args.raw("--log").map(|path| EpochLog::create(Path::new(path))).transpose()?;
+    // An output that cannot be written, or a disk without room for it, fails now, not after
+    // the training run.
+    weights::check_output(&out_path, config.hidden)?;
+    let log_path = args.raw("--log").map(PathBuf::from);
+    if let Some(log_path) = &log_path {
+        if same_target(log_path, &out_path) {
+            return Err(args.usage(format!(
+                "--log and --out name the same file '{}': expected two files (the log would replace the weights)",
+                log_path.display()
+            )));
+        }
+    }
 
     let train_set = load_train(&data_dir, limit)?;
     let test_set = load_test(&data_dir)?;
+    // Started only now that the inputs and --out have been checked: a mistyped --data never
+    // costs an existing log. It replaces the old one when training ends.
+    let mut log = log_path.as_deref().map(EpochLog::create).transpose()?;
     print_lines(&[report::banner(), report::training_header(config.hidden)])?;
     let mut failure = None;
     // The trainer's own clock: it stops while this callback prints and measures.
@@ -59,6 +69,9 @@ pub(super) fn run_train(args: &Args) -> Result<(), Error> {
     if let Some(e) = failure {
         return Err(e);
     }
+    if let Some(log) = log {
+        log.finish()?;
+    }
     print_lines(&[report::training_time_line(training_time.as_secs_f64())])?;
     print_text("Saving weights... ")?;
     weights::save(&out_path, &net)?;
@@ -68,4 +81,13 @@ pub(super) fn run_train(args: &Args) -> Result<(), Error> {
     eprintln!("mnistlearn: weights saved to {}", out_path.display());
     let test_report = evaluate(config.level, &net, &test_set, config.threads);
     print_lines(&report::test_block(&test_report))
+}
+
+/// Whether two paths name the same file: the same directory (after resolving links) and name.
+fn same_target(a: &Path, b: &Path) -> bool {
+    let resolve = |p: &Path| {
+        let dir = p.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        Some(dir.canonicalize().ok()?.join(p.file_name()?))
+    };
+    a == b || matches!((resolve(a), resolve(b)), (Some(x), Some(y)) if x == y)
 }

@@ -28,19 +28,39 @@ pub const MAX_SIDE: usize = 4096;
 /// longer cannot be a valid image within the limits.
 const MAX_FILE_BYTES: u64 = (MAX_SIDE * MAX_SIDE * 6 + 4096) as u64;
 
-/// Why an image file could not be read. Prints as one line naming the file.
+/// Why an image file could not be read. Prints as one line naming the file (its control
+/// characters escaped, see [`printable`]).
 #[derive(Debug, thiserror::Error)]
-#[error("{}: {message}", path.display())]
+#[error("{}: {message}", printable(path))]
 pub struct ImageError {
     pub path: PathBuf,
     pub message: String,
+}
+
+/// A path as one line of text: control characters (a newline in a file name, an escape
+/// sequence) written as Rust escapes (`\n`, `\u{1b}`), so a file name can neither forge a
+/// line of `predict`'s output nor reach the terminal.
+pub fn printable(path: &Path) -> String {
+    let mut out = String::new();
+    for c in path.display().to_string().chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 // ANCHOR: load
 /// Reads a PNG or PGM file as a grey image.
 pub fn load(path: &Path) -> Result<GreyImage, ImageError> {
     let fail = |message: String| ImageError { path: path.to_path_buf(), message };
-    let file = std::fs::File::open(path).map_err(|e| fail(format!("cannot open: {e}")))?;
+    // Only a regular file: a FIFO would block `predict` forever, a device never ends.
+    let file = super::file::open_regular(path).map_err(|e| match e {
+        super::file::OpenError::Io(e) => fail(format!("cannot open: {e}")),
+        super::file::OpenError::NotRegular(kind) => fail(format!("is {kind}, expected a PNG or PGM image file")),
+    })?;
     let mut bytes = Vec::new();
     file.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes).map_err(|e| fail(format!("cannot read: {e}")))?;
     if bytes.len() as u64 > MAX_FILE_BYTES {

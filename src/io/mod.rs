@@ -2,6 +2,7 @@
 //! IDX files, the weights file, the image files `mnistlearn predict` reads — and the one safe way
 //! to open them. The formats themselves are the core crate's.
 
+pub mod atomic;
 pub mod dataset;
 pub(crate) mod file;
 pub mod image;

@@ -15,9 +15,10 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::time::{Instant, Sleep};
 
-use warp::http::header::HeaderValue;
-use warp::reply::Response;
+use hyper::body::{Body, Frame, SizeHint};
+use warp::http::header::{HeaderValue, CACHE_CONTROL, CONTENT_TYPE};
 
+use super::guard::Guard;
 use super::routes::SECURITY_HEADERS;
 
 // ANCHOR: limits
@@ -55,55 +56,145 @@ impl Default for Limits {
 /// connected, so only a silent or idle one is ever this old without a request.
 pub const EVICT_GRACE: Duration = Duration::from_millis(250);
 
+// ANCHOR: body_rate
+/// The slowest a request body may arrive, in bytes per second, once [`BODY_RATE_GRACE`] has
+/// passed: by `t` seconds after the head, `MIN_BODY_RATE × (t − grace)` body bytes must be in,
+/// or the connection is closed. A real body (784 bytes, or a canvas of a few hundred kilobytes)
+/// arrives in one go; a client dripping a byte now and then to hold a slot and its body buffer
+/// is cut off after the grace instead of after the whole `--body-timeout`. At the connection
+/// cap, a body-phase connection below this rate counted from the head (no grace) is evicted
+/// like an idle one.
+pub const MIN_BODY_RATE: u64 = 8 * 1024;
+
+/// How long a body may take to start arriving before [`MIN_BODY_RATE`] applies.
+pub const BODY_RATE_GRACE: Duration = Duration::from_secs(2);
+// ANCHOR_END: body_rate
+
 /// What a connection is doing, for its deadline and for eviction.
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Phase {
     /// Waiting for (the rest of) a request head.
     Head,
-    /// A request is being read or answered.
+    /// A request's body is being read and its answer produced.
     Body,
-    /// Between requests of a keep-alive connection.
+    /// The answer is being written (its deadline is still the body's). Never evicted: cutting
+    /// it would hand the client half an answer.
+    Answer,
+    /// Between requests of a keep-alive connection, the last answer fully written.
     Idle,
 }
 
-/// One connection's phase and deadline, shared by its I/O ([`Timed`]) and its service
-/// ([`Tracked`]). Both run in the connection's one task, so the lock is never contended.
+/// A connection's phase, when it began, and its deadline; in the body phase, the body bytes
+/// that have arrived; in the answer phase, whether the answer's body has been handed to hyper
+/// whole (so the next flush means it is all written).
+#[derive(Clone, Copy, Debug)]
+struct State {
+    phase: Phase,
+    since: Instant,
+    deadline: Instant,
+    body_bytes: u64,
+    answer_queued: bool,
+}
+
+/// One connection's phase and deadline, shared by its I/O ([`Timed`]), its service
+/// ([`Tracked`]) and its answer's body ([`Sent`]). All run in the connection's one task, so
+/// the lock is never contended.
 pub(super) struct Clock {
     limits: Limits,
-    state: Mutex<(Phase, Instant, Instant)>, // (phase, since, deadline)
+    state: Mutex<State>,
 }
 
 impl Clock {
     pub(super) fn new(limits: Limits) -> Clock {
         let now = Instant::now();
-        Clock { limits, state: Mutex::new((Phase::Head, now, now + limits.header_timeout)) }
+        let state = State {
+            phase: Phase::Head,
+            since: now,
+            deadline: now + limits.header_timeout,
+            body_bytes: 0,
+            answer_queued: false,
+        };
+        Clock { limits, state: Mutex::new(state) }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn enter(&self, phase: Phase) {
         let now = Instant::now();
-        let limit = match phase {
-            Phase::Head => self.limits.header_timeout,
-            Phase::Body => self.limits.body_timeout,
-            Phase::Idle => self.limits.idle_timeout,
+        let mut state = self.lock();
+        let deadline = match phase {
+            Phase::Head => now + self.limits.header_timeout,
+            Phase::Body => now + self.limits.body_timeout,
+            // The answer must be written within the body's deadline, as before.
+            Phase::Answer => state.deadline,
+            Phase::Idle => now + self.limits.idle_timeout,
         };
-        *self.state.lock().unwrap_or_else(|e| e.into_inner()) = (phase, now, now + limit);
+        *state = State { phase, since: now, deadline, body_bytes: 0, answer_queued: false };
     }
 
-    fn get(&self) -> (Phase, Instant, Instant) {
-        *self.state.lock().unwrap_or_else(|e| e.into_inner())
+    fn phase(&self) -> Phase {
+        self.lock().phase
     }
 
-    /// Bytes arrived: an idle connection starts its next request head.
-    fn bytes_arrived(&self) {
-        if self.get().0 == Phase::Idle {
+    /// The moment the connection is closed if nothing changes: the phase's deadline, or, in the
+    /// body phase, the moment the body falls below [`MIN_BODY_RATE`] if that is sooner.
+    fn deadline(&self) -> Instant {
+        let state = *self.lock();
+        if state.phase != Phase::Body {
+            return state.deadline;
+        }
+        let behind = Duration::from_secs_f64((state.body_bytes + 1) as f64 / MIN_BODY_RATE as f64);
+        state.deadline.min(state.since + BODY_RATE_GRACE + behind)
+    }
+
+    /// `n > 0` bytes arrived: an idle connection starts its next request head; a body counts them.
+    fn bytes_arrived(&self, n: usize) {
+        let phase = {
+            let mut state = self.lock();
+            if state.phase == Phase::Body {
+                state.body_bytes += n as u64;
+            }
+            state.phase
+        };
+        if phase == Phase::Idle {
             self.enter(Phase::Head);
         }
     }
 
-    /// Whether the connection may be closed to make room: no request in progress for a while.
+    /// The answer's body has been handed to hyper whole ([`Sent`] was dropped).
+    fn answer_queued(&self) {
+        let mut state = self.lock();
+        if state.phase == Phase::Answer {
+            state.answer_queued = true;
+        }
+    }
+
+    /// hyper flushed the socket, which it does once its write buffer is empty: if the whole
+    /// answer had been queued, it is now written, and the connection is idle.
+    fn flushed(&self) {
+        let queued = {
+            let state = self.lock();
+            state.phase == Phase::Answer && state.answer_queued
+        };
+        if queued {
+            self.enter(Phase::Idle);
+        }
+    }
+
+    /// Whether the connection may be closed to make room: no request in progress for a while, or
+    /// a body arriving slower than [`MIN_BODY_RATE`]. Never while an answer is being written.
     pub(super) fn evictable(&self) -> bool {
-        let (phase, since, _) = self.get();
-        phase != Phase::Body && since.elapsed() >= EVICT_GRACE
+        let state = *self.lock();
+        let elapsed = state.since.elapsed();
+        match state.phase {
+            Phase::Head | Phase::Idle => elapsed >= EVICT_GRACE,
+            Phase::Body => {
+                elapsed >= EVICT_GRACE && (state.body_bytes as f64) < MIN_BODY_RATE as f64 * elapsed.as_secs_f64()
+            }
+            Phase::Answer => false,
+        }
     }
 }
 
@@ -119,15 +210,15 @@ pub(super) struct Timed<T> {
 
 impl<T> Timed<T> {
     pub(super) fn new(io: T, clock: Arc<Clock>) -> Timed<T> {
-        let deadline = clock.get().2;
+        let deadline = clock.deadline();
         Timed { io, clock, sleep: Box::pin(tokio::time::sleep_until(deadline)), armed: deadline }
     }
 
     /// Fails if the current deadline has passed; otherwise arms the timer for it.
     fn check(&mut self) -> std::io::Result<()> {
-        let (phase, _, deadline) = self.clock.get();
+        let deadline = self.clock.deadline();
         if Instant::now() >= deadline {
-            return Err(timed_out(phase));
+            return Err(timed_out(self.clock.phase()));
         }
         if deadline != self.armed {
             self.sleep.as_mut().reset(deadline);
@@ -136,10 +227,14 @@ impl<T> Timed<T> {
         Ok(())
     }
 
-    /// The socket is not ready: wake up at the deadline, and fail then.
+    /// The socket is not ready: wake up at the deadline, and fail then. (The deadline may have
+    /// moved since the timer was armed, as body bytes arrive: `check` re-arms it first.)
     fn wait<R>(&mut self, cx: &mut Context<'_>) -> Poll<std::io::Result<R>> {
+        if let Err(e) = self.check() {
+            return Poll::Ready(Err(e));
+        }
         match self.sleep.as_mut().poll(cx) {
-            Poll::Ready(()) => Poll::Ready(Err(timed_out(self.clock.get().0))),
+            Poll::Ready(()) => Poll::Ready(Err(timed_out(self.clock.phase()))),
             Poll::Pending => Poll::Pending,
         }
     }
@@ -148,7 +243,8 @@ impl<T> Timed<T> {
 fn timed_out(phase: Phase) -> std::io::Error {
     let what = match phase {
         Phase::Head => "request head not complete within the header timeout",
-        Phase::Body => "request body not complete within the body timeout",
+        Phase::Body => "request body slower than the minimum rate or not complete within the body timeout",
+        Phase::Answer => "answer not written within the body timeout",
         Phase::Idle => "keep-alive connection idle past the idle timeout",
     };
     std::io::Error::new(std::io::ErrorKind::TimedOut, what)
@@ -162,8 +258,9 @@ impl<T: AsyncRead + Unpin> AsyncRead for Timed<T> {
         let before = buf.filled().len();
         match Pin::new(&mut this.io).poll_read(cx, buf) {
             Poll::Ready(Ok(())) => {
-                if buf.filled().len() > before {
-                    this.clock.bytes_arrived();
+                let n = buf.filled().len() - before;
+                if n > 0 {
+                    this.clock.bytes_arrived(n);
                 }
                 Poll::Ready(Ok(()))
             }
@@ -201,7 +298,12 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Timed<T> {
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.get_mut().io).poll_flush(cx)
+        let this = self.get_mut();
+        let flushed = Pin::new(&mut this.io).poll_flush(cx);
+        if let Poll::Ready(Ok(())) = flushed {
+            this.clock.flushed();
+        }
+        flushed
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
@@ -210,38 +312,87 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Timed<T> {
 }
 // ANCHOR_END: timed
 
-/// warp's service seen by hyper, moving the connection's [`Clock`] between phases and adding
-/// [`SECURITY_HEADERS`] to every answer.
+/// warp's service seen by hyper: checks who may ask ([`Guard`]), moves the connection's
+/// [`Clock`] between phases, adds [`SECURITY_HEADERS`] to every answer, and wraps the answer's
+/// body in [`Sent`] so the clock learns when it has been written.
 #[derive(Clone)]
 pub(super) struct Tracked<S> {
     pub(super) inner: S,
     pub(super) clock: Arc<Clock>,
+    pub(super) guard: Arc<Guard>,
 }
 
-type BoxedAnswer = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+type BoxedAnswer<B> = Pin<Box<dyn Future<Output = Result<warp::http::Response<Sent<B>>, Infallible>> + Send>>;
 
-impl<S> hyper::service::Service<hyper::Request<hyper::body::Incoming>> for Tracked<S>
+impl<S, B> hyper::service::Service<hyper::Request<hyper::body::Incoming>> for Tracked<S>
 where
-    S: hyper::service::Service<hyper::Request<hyper::body::Incoming>, Response = Response, Error = Infallible>,
+    S: hyper::service::Service<
+        hyper::Request<hyper::body::Incoming>,
+        Response = warp::http::Response<B>,
+        Error = Infallible,
+    >,
     S::Future: Send + 'static,
+    B: From<String> + Send + 'static,
 {
-    type Response = Response;
+    type Response = warp::http::Response<Sent<B>>;
     type Error = Infallible;
-    type Future = BoxedAnswer;
+    type Future = BoxedAnswer<B>;
 
-    fn call(&self, request: hyper::Request<hyper::body::Incoming>) -> BoxedAnswer {
+    fn call(&self, request: hyper::Request<hyper::body::Incoming>) -> BoxedAnswer<B> {
         self.clock.enter(Phase::Body);
-        let answer = self.inner.call(request);
+        // A refused request never reaches the app.
+        let answer = self.guard.check(&request).map(|()| self.inner.call(request));
         let clock = self.clock.clone();
         Box::pin(async move {
-            let mut response = answer.await?;
-            clock.enter(Phase::Idle);
+            let mut response = match answer {
+                Ok(answer) => answer.await?,
+                Err((status, json)) => {
+                    let mut refusal = warp::http::Response::new(B::from(json));
+                    *refusal.status_mut() = status;
+                    let headers = refusal.headers_mut();
+                    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+                    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+                    refusal
+                }
+            };
+            clock.enter(Phase::Answer);
             let headers = response.headers_mut();
             for (name, value) in SECURITY_HEADERS {
                 headers.insert(name, HeaderValue::from_static(value));
             }
-            Ok(response)
+            Ok(response.map(|body| Sent { body, clock }))
         })
+    }
+}
+
+/// An answer's body that tells its connection's [`Clock`] when hyper has taken all of it:
+/// hyper drops a body once it has read its end, and flushes the socket once everything
+/// before it is written, so the connection becomes idle (evictable) only then.
+pub(super) struct Sent<B> {
+    body: B,
+    clock: Arc<Clock>,
+}
+
+impl<B> Drop for Sent<B> {
+    fn drop(&mut self) {
+        self.clock.answer_queued();
+    }
+}
+
+impl<B: Body + Unpin> Body for Sent<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<B::Data>, B::Error>>> {
+        Pin::new(&mut self.get_mut().body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
     }
 }
 

@@ -22,12 +22,15 @@
 //! Anything else gets a JSON error, `{"error": "…"}`, with the fitting status: 400 for a body
 //! that is not 784 bytes (or not `W × H` for `/classify`, or a missing or out-of-range `width`
 //! or `height`), 413 for one over [`BODY_LIMIT`] (or [`CLASSIFY_BODY_LIMIT`]), 405 (with an
-//! `Allow` header) for a wrong method on a known path, 404 for an unknown path.
+//! `Allow` header) for a wrong method on a known path, 404 for an unknown path, 503 (with
+//! `Retry-After`) when the body budget is spent, 421 for a foreign `Host`, 403 for a
+//! cross-origin `POST`.
 //!
-//! Three files, one job each: this one loads the weights, binds the port and runs the serve
-//! loop (with the stop signals); `routes.rs` is the app (routes, JSON answers, rejections);
-//! `conn.rs` is the connection plumbing (limits, each connection's clock and deadlines, the
-//! tracked service, connection slots and eviction).
+//! One job per file: this one loads the weights, binds the port and runs the serve loop (with
+//! the stop signals); `routes.rs` is the app (routes, JSON answers, rejections, the body
+//! budget); `conn.rs` is the connection plumbing (limits, each connection's clock and
+//! deadlines, the tracked service, connection slots and eviction); `guard.rs` says who may ask
+//! (`Host`, `Origin`); `memory.rs` gives freed memory back.
 //!
 //! Design notes — the why:
 //!
@@ -62,8 +65,17 @@
 //!   written, so it cannot tell a slow head from an idle keep-alive connection.)
 //! * **Connections are capped** at `max_connections`, below the usual limit of 1,024 open
 //!   descriptors. When a new connection arrives at the cap, connections that have no request
-//!   in progress (idle, or silent for longer than [`EVICT_GRACE`]) are closed to make room, so
-//!   a crowd of idle sockets delays a real request by a fraction of a second, not forever.
+//!   in progress (idle, or silent for longer than [`EVICT_GRACE`]) or whose body arrives slower
+//!   than [`MIN_BODY_RATE`] are closed to make room, so a crowd of idle or dripping sockets
+//!   delays a real request by a fraction of a second, not forever. An answer still being
+//!   written is never cut: a connection is idle only once its answer is flushed.
+//! * **A slow body is cut off** once it falls below [`MIN_BODY_RATE`] after
+//!   [`BODY_RATE_GRACE`], at the cap or not.
+//! * **Bodies share a budget** of [`BODY_BUDGET`] bytes (503 beyond it), each buffer sized from
+//!   its `Content-Length`, and freed memory goes back to the system (`memory.rs`).
+//! * **Only this server's names are served** (`guard.rs`): a `Host` naming the bound address,
+//!   `localhost`, `127.0.0.1`, `[::1]` or an `--allow-host` name, and a `POST` from a browser
+//!   only from the page's own origin (DNS rebinding, cross-site requests).
 //! * **Security headers on every answer** of the app: a Content-Security-Policy allowing only
 //!   this origin's own script, style and requests (`frame-ancestors 'none'`: no framing),
 //!   `Referrer-Policy: no-referrer` and `X-Content-Type-Options: nosniff`.
@@ -85,14 +97,16 @@ use crate::Error;
 use mnistlearn_core::math::SimdLevel;
 
 mod conn;
+mod guard;
+mod memory;
 mod routes;
 mod train;
 
 use conn::{connection_slot, Clock, Timed, Tracked};
-pub use conn::{Limits, EVICT_GRACE};
+pub use conn::{Limits, BODY_RATE_GRACE, EVICT_GRACE, MIN_BODY_RATE};
 pub use routes::{
-    classify_json, hidden_weights_json, predict_json, routes, routes_with_data, BODY_LIMIT, CLASSIFY_BODY_LIMIT, CLASSIFY_MAX_SIDE,
-    SECURITY_HEADERS,
+    classify_json, hidden_weights_json, predict_json, routes, routes_with_data, BODY_BUDGET, BODY_LIMIT,
+    CLASSIFY_BODY_LIMIT, CLASSIFY_MAX_SIDE, SECURITY_HEADERS,
 };
 
 /// Ctrl-C (and, on Unix, SIGTERM), listened for from the moment this is created.
@@ -157,8 +171,13 @@ fn say(line: &str) {
 
 /// Accepts connections until `stop` completes, then closes the listener and waits for the
 /// open connections to finish gracefully.
-async fn serve_until<F>(listener: tokio::net::TcpListener, filter: F, limits: Limits, stop: impl Future<Output = ()>)
-where
+async fn serve_until<F>(
+    listener: tokio::net::TcpListener,
+    filter: F,
+    limits: Limits,
+    guard: Arc<guard::Guard>,
+    stop: impl Future<Output = ()>,
+) where
     F: Filter<Extract = (Response,), Error = Infallible> + Clone + Send + Sync + 'static,
     F::Future: Send,
 {
@@ -188,7 +207,7 @@ where
         let _ = stream.set_nodelay(true);
         let clock = Arc::new(Clock::new(limits));
         let io = hyper_util::rt::TokioIo::new(Timed::new(stream, clock.clone()));
-        let tracked = Tracked { inner: service.clone(), clock: clock.clone() };
+        let tracked = Tracked { inner: service.clone(), clock: clock.clone(), guard: guard.clone() };
         // No hyper timer: the timeouts are `Timed`'s (hyper's header timeout would count idle
         // keep-alive time as header time).
         let connection =
@@ -197,6 +216,7 @@ where
         let evict = evict.clone();
         tokio::spawn(async move {
             let _permit = permit;
+            let _closed = memory::ConnectionOpen::new();
             let mut connection = std::pin::pin!(connection);
             loop {
                 let evicted = evict.notified();
@@ -211,23 +231,27 @@ where
     graceful.shutdown().await;
 }
 
-/// Serves the drawing page and `POST /predict` until Ctrl-C, with the default [`Limits`].
+/// Serves the drawing page and `POST /predict` until Ctrl-C, with the default [`Limits`] and
+/// only the default host names.
 pub fn run(addr: SocketAddr, weights: &Path, level: SimdLevel) -> Result<(), Error> {
-    run_with_limits(addr, weights, Path::new("data"), level, Limits::default())
+    run_with_limits(addr, weights, Path::new("data"), level, Limits::default(), &[])
 }
 
 /// Serves the drawing page, `POST /predict` and the training page (its MNIST files from
-/// `data_dir`) until Ctrl-C.
+/// `data_dir`) until Ctrl-C. Requests must name the bound address, `localhost`, `127.0.0.1`,
+/// `[::1]` or one of `allow_hosts` as their `Host`.
 pub fn run_with_limits(
     addr: SocketAddr,
     weights: &Path,
     data_dir: &Path,
     level: SimdLevel,
     limits: Limits,
+    allow_hosts: &[String],
 ) -> Result<(), Error> {
     // Load before binding: a bad weights file should fail fast and leave the port alone.
     let net = Arc::new(crate::io::weights::load(weights)?);
     let hidden = net.hidden();
+    memory::return_freed_memory();
 
     // Two workers: inference is microseconds, so the server is bound by the network, and the
     // rest of the machine stays free.
@@ -246,7 +270,8 @@ pub fn run_with_limits(
 
         // The first signal starts the graceful shutdown inside `server`; a second one stops at once.
         let (drain, drained) = tokio::sync::oneshot::channel::<()>();
-        let server = serve_until(listener, routes_with_data(net, level, data_dir), limits, async move {
+        let guard = Arc::new(guard::Guard::new(bound, allow_hosts));
+        let server = serve_until(listener, routes_with_data(net, level, data_dir), limits, guard, async move {
             let _ = drained.await;
         });
         let signals_arm = async {

@@ -7,7 +7,9 @@ use std::convert::Infallible;
 use std::path::Path;
 use std::sync::Arc;
 
-use warp::http::header::{HeaderValue, ALLOW, CACHE_CONTROL, CONTENT_TYPE};
+use hyper::body::Bytes;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use warp::http::header::{HeaderValue, ALLOW, CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER};
 use warp::http::{Method, StatusCode};
 use warp::reply::Response;
 use warp::{Buf, Filter, Rejection, Reply, Stream};
@@ -121,19 +123,28 @@ fn canvas_size(query: &str) -> Result<(usize, usize), String> {
 /// unit's largest magnitude and scaled to whole numbers in −127…127 (the page draws them as
 /// 28×28 pictures; full precision would be five times the bytes for no visible difference).
 pub fn hidden_weights_json(net: &Network) -> String {
-    let units: Vec<Vec<i32>> = (0..net.hidden())
-        .map(|j| {
-            let w = net.hidden_unit_weights(j);
-            let largest = w.iter().fold(0.0f64, |m, v| m.max(v.abs()));
-            let scale = if largest > 0.0 { 127.0 / largest } else { 0.0 };
-            w.iter().map(|v| (v * scale).round() as i32).collect()
-        })
-        .collect();
-    serde_json::json!({ "hidden": net.hidden(), "weights": units }).to_string()
+    use std::fmt::Write;
+    // Written straight into the text, in serde_json's compact form: a `serde_json::Value` tree
+    // of H × 784 numbers would take 32 bytes a number (100 MB for H = 4096) while the server
+    // starts, nine times the answer itself.
+    let mut json = format!("{{\"hidden\":{},\"weights\":[", net.hidden());
+    for j in 0..net.hidden() {
+        let w = net.hidden_unit_weights(j);
+        let largest = w.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        let scale = if largest > 0.0 { 127.0 / largest } else { 0.0 };
+        json.push_str(if j == 0 { "[" } else { ",[" });
+        for (i, v) in w.iter().enumerate() {
+            let sep = if i == 0 { "" } else { "," };
+            let _ = write!(json, "{sep}{}", (v * scale).round() as i32);
+        }
+        json.push(']');
+    }
+    json.push_str("]}");
+    json
 }
 
 /// A complete response: status, content type, body.
-fn respond(status: StatusCode, content_type: &'static str, body: impl Into<String>) -> Response {
+fn respond(status: StatusCode, content_type: &'static str, body: impl Into<Bytes>) -> Response {
     let mut response = warp::http::Response::new(body.into()).into_response();
     *response.status_mut() = status;
     let headers = response.headers_mut();
@@ -190,40 +201,100 @@ pub(super) fn method_in(
         .untuple_one()
 }
 
-/// Extracts the request body, refusing more than `limit` bytes.
+// ANCHOR: body_budget
+/// The most request-body bytes buffered at once, across all connections. Each body takes its
+/// share before a byte of it is read: its declared `Content-Length` (its buffer is allocated at
+/// exactly that size, never grown by doubling), or for a chunked body each growth of its buffer.
+/// A request whose share does not fit is answered 503 with `Retry-After`, so a crowd of parked
+/// uploads costs at most this much memory, not `max_connections × 1 MiB`.
+pub const BODY_BUDGET: usize = 64 << 20;
+// ANCHOR_END: body_budget
+
+/// The shared budget of [`BODY_BUDGET`] bytes.
+#[derive(Clone)]
+struct Budget(Arc<Semaphore>);
+
+/// A request body and its share of the [`Budget`], given back when the body is dropped.
+struct Body {
+    bytes: Vec<u8>,
+    _share: OwnedSemaphorePermit,
+}
+
+/// The budget has no room for this body.
+#[derive(Debug)]
+struct BudgetExhausted;
+impl warp::reject::Reject for BudgetExhausted {}
+
+impl Budget {
+    /// A share of `bytes` more, added to `held` if given; [`BudgetExhausted`] if it does not fit.
+    fn take(&self, bytes: usize, held: Option<OwnedSemaphorePermit>) -> Result<OwnedSemaphorePermit, Rejection> {
+        let more = u32::try_from(bytes).map_err(|_| warp::reject::custom(BudgetExhausted))?;
+        let mut share =
+            self.0.clone().try_acquire_many_owned(more).map_err(|_| warp::reject::custom(BudgetExhausted))?;
+        if let Some(mut held) = held {
+            held.merge(share);
+            share = held;
+        }
+        Ok(share)
+    }
+}
+
+/// Extracts the request body, refusing more than `limit` bytes, and more than the budget.
 ///
 /// `warp::body::content_length_limit` alone is not enough: it turns away a chunked body (no
 /// `Content-Length`) with 411, and trusts the header for the rest. Here a declared length over
 /// the limit is refused up front, and the stream is counted as it arrives either way.
-fn capped_body(limit: u64) -> impl Filter<Extract = (Vec<u8>,), Error = Rejection> + Clone {
+fn capped_body(limit: u64, budget: Budget) -> impl Filter<Extract = (Body,), Error = Rejection> + Clone {
     warp::header::optional::<u64>("content-length")
-        .and_then(move |declared: Option<u64>| async move {
-            match declared {
-                Some(n) if n > limit => Err(warp::reject::custom(BodyTooLarge(limit))),
-                _ => Ok(()),
+        .and_then(move |declared: Option<u64>| {
+            let budget = budget.clone();
+            async move {
+                match declared {
+                    Some(n) if n > limit => Err(warp::reject::custom(BodyTooLarge(limit))),
+                    // Declared: exactly that much (hyper holds the body to its length). Chunked:
+                    // a 28×28 image's worth to start with.
+                    _ => {
+                        let capacity = declared.unwrap_or(INPUTS.min(limit as usize) as u64) as usize;
+                        Ok((budget.take(capacity, None)?, capacity, budget))
+                    }
+                }
             }
         })
-        .untuple_one()
         .and(warp::body::stream())
-        .and_then(move |stream| read_capped(stream, limit))
+        .and_then(move |(share, capacity, budget), stream| read_capped(stream, limit, capacity, share, budget))
 }
 
-/// Concatenates a body stream, failing with [`BodyTooLarge`] once it passes `limit` bytes.
-async fn read_capped<S, B>(stream: S, limit: u64) -> Result<Vec<u8>, Rejection>
+/// Concatenates a body stream into a buffer of `capacity` bytes (grown, for a chunked body, with
+/// a share of the budget for each growth), failing with [`BodyTooLarge`] once it passes `limit`.
+async fn read_capped<S, B>(
+    stream: S,
+    limit: u64,
+    capacity: usize,
+    share: OwnedSemaphorePermit,
+    budget: Budget,
+) -> Result<Body, Rejection>
 where
     S: Stream<Item = Result<B, warp::Error>>,
     B: Buf,
 {
     let mut stream = std::pin::pin!(stream);
-    let mut body = Vec::with_capacity(INPUTS);
+    let mut body = Body { bytes: Vec::with_capacity(capacity), _share: share };
     while let Some(chunk) = std::future::poll_fn(|cx| stream.as_mut().poll_next(cx)).await {
         let mut chunk = chunk.map_err(|e| warp::reject::custom(BodyUnreadable(e.to_string())))?;
-        if (body.len() + chunk.remaining()) as u64 > limit {
+        let needed = body.bytes.len() + chunk.remaining();
+        if needed as u64 > limit {
             return Err(warp::reject::custom(BodyTooLarge(limit)));
+        }
+        let held = body._share.num_permits();
+        if needed > held {
+            let grown = needed.max(2 * held).min(limit as usize);
+            let share = std::mem::replace(&mut body._share, budget.take(grown - held, None)?);
+            body._share.merge(share);
+            body.bytes.reserve_exact(grown - body.bytes.len());
         }
         while chunk.has_remaining() {
             let piece = chunk.chunk();
-            body.extend_from_slice(piece);
+            body.bytes.extend_from_slice(piece);
             let n = piece.len();
             chunk.advance(n);
         }
@@ -268,12 +339,13 @@ pub fn routes_with_data(
         Err((status, json)) => json_response(StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST), json),
     };
 
+    let budget = Budget(Arc::new(Semaphore::new(BODY_BUDGET)));
     let predict_net = net.clone();
     let predict = warp::path("predict")
         .and(warp::path::end())
         .and(method_in(&[Method::POST], "/predict", "POST"))
-        .and(capped_body(BODY_LIMIT))
-        .map(move |body: Vec<u8>| answer(predict_json(&predict_net, level, &body)));
+        .and(capped_body(BODY_LIMIT, budget.clone()))
+        .map(move |body: Body| answer(predict_json(&predict_net, level, &body.bytes)));
 
     // The query is taken raw (absent = empty) so that a missing or bad size gets our own
     // one-line 400 rather than warp's generic rejection.
@@ -282,15 +354,17 @@ pub fn routes_with_data(
         .and(warp::path::end())
         .and(method_in(&[Method::POST], "/classify", "POST"))
         .and(warp::query::raw().or(warp::any().map(String::new)).unify())
-        .and(capped_body(CLASSIFY_BODY_LIMIT))
-        .map(move |query: String, body: Vec<u8>| answer(classify_json(&classify_net, level, &query, &body)));
+        .and(capped_body(CLASSIFY_BODY_LIMIT, budget))
+        .map(move |query: String, body: Body| answer(classify_json(&classify_net, level, &query, &body.bytes)));
 
-    // Computed once: the weights never change while the server runs.
-    let hidden_weights_body: Arc<str> = hidden_weights_json(&net).into();
+    // Computed once: the weights never change while the server runs. Shared, not copied: each
+    // answer holds a reference (for H = 4096 the body is 11.5 MB, and a client that does not
+    // read holds its answer until the body timeout).
+    let hidden_weights_body = Bytes::from(hidden_weights_json(&net));
     let hidden_weights = warp::path("hidden-weights")
         .and(warp::path::end())
         .and(method_in(READ, "/hidden-weights", "GET, HEAD"))
-        .map(move || respond(StatusCode::OK, "application/json", hidden_weights_body.to_string()));
+        .map(move || respond(StatusCode::OK, "application/json", hidden_weights_body.clone()));
 
     index
         .or(script)
@@ -328,6 +402,15 @@ async fn rejection_to_json(rejection: Rejection) -> Result<Response, Infallible>
             )
         };
         return Ok(json_response(StatusCode::PAYLOAD_TOO_LARGE, error_json(&message)));
+    }
+    if rejection.find::<BudgetExhausted>().is_some() {
+        let message = format!(
+            "server busy: {} MiB of request bodies are being received already; try again shortly",
+            BODY_BUDGET >> 20
+        );
+        let mut response = json_response(StatusCode::SERVICE_UNAVAILABLE, error_json(&message));
+        response.headers_mut().insert(RETRY_AFTER, HeaderValue::from_static("1"));
+        return Ok(response);
     }
     if let Some(BodyUnreadable(reason)) = rejection.find() {
         return Ok(json_response(

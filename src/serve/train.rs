@@ -87,7 +87,12 @@ pub(super) fn train_routes(data_dir: Arc<Path>) -> BoxedFilter<(Response,)> {
         .unify()
         .or(file(&["wasm", "mnistlearn.wasm"], "/wasm/mnistlearn.wasm", "application/wasm", WASM_SCALAR))
         .unify()
-        .or(file(&["wasm", "mnistlearn-simd128.wasm"], "/wasm/mnistlearn-simd128.wasm", "application/wasm", WASM_SIMD128))
+        .or(file(
+            &["wasm", "mnistlearn-simd128.wasm"],
+            "/wasm/mnistlearn-simd128.wasm",
+            "application/wasm",
+            WASM_SIMD128,
+        ))
         .unify();
 
     let data = warp::path("data")

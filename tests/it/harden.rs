@@ -26,7 +26,7 @@ use crate::common::fixture_dir;
 const AS_LIMIT: u64 = 384 << 20;
 
 /// `mnistlearn ARGS…` under [`AS_LIMIT`], as a std command.
-fn limited(args: &[&std::ffi::OsStr]) -> std::process::Command {
+pub(crate) fn limited(args: &[&std::ffi::OsStr]) -> std::process::Command {
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_mnistlearn"));
     cmd.args(args).env_remove("MNISTLEARN_SIMD").stdin(Stdio::null());
     // SAFETY: setrlimit is async-signal-safe, as pre_exec requires.
@@ -44,7 +44,7 @@ fn limited(args: &[&std::ffi::OsStr]) -> std::process::Command {
 
 /// Runs `cmd` (bounded to a minute, so a hang fails rather than blocks the suite) and expects
 /// exit 1 with one stderr line containing every needle, and nothing on stdout.
-fn one_line_error(cmd: std::process::Command, needles: &[&str]) -> String {
+pub(crate) fn one_line_error(cmd: std::process::Command, needles: &[&str]) -> String {
     let out = assert_cmd::Command::from_std(cmd).timeout(Duration::from_secs(60)).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert_eq!(out.status.code(), Some(1), "status {:?}, stderr: {stderr}", out.status);
@@ -57,7 +57,7 @@ fn one_line_error(cmd: std::process::Command, needles: &[&str]) -> String {
     stderr
 }
 
-fn os(s: &str) -> &std::ffi::OsStr {
+pub(crate) fn os(s: &str) -> &std::ffi::OsStr {
     s.as_ref()
 }
 
@@ -83,7 +83,7 @@ fn gzip(bytes: &[u8]) -> Vec<u8> {
     encoder.finish().unwrap()
 }
 
-fn mkfifo(path: &Path) {
+pub(crate) fn mkfifo(path: &Path) {
     let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
     // SAFETY: a valid NUL-terminated path.
     assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0, "mkfifo {}", path.display());
@@ -101,7 +101,7 @@ fn test_cmd(data: &Path, weights: &Path) -> std::process::Command {
     ])
 }
 
-fn train_cmd(data: &Path, out: &Path) -> std::process::Command {
+pub(crate) fn train_cmd(data: &Path, out: &Path) -> std::process::Command {
     let mut cmd =
         limited(&[os("train"), os("--epochs"), os("1"), os("--threads"), os("1"), os("--data"), data.as_os_str()]);
     cmd.arg("--out").arg(out);
@@ -109,7 +109,7 @@ fn train_cmd(data: &Path, out: &Path) -> std::process::Command {
 }
 
 /// A weights file of a seeded network, for runs that need one.
-fn some_weights(dir: &Path) -> PathBuf {
+pub(crate) fn some_weights(dir: &Path) -> PathBuf {
     let path = dir.join("weights.bin");
     weights::save(&path, &Network::init(32, &mut Rng::from_seed(3))).unwrap();
     path
@@ -315,7 +315,7 @@ fn weights_at_the_bound_give_finite_probabilities_for_any_image() {
 // ---- the save: not redirected, nothing left behind, checked before training ---------------
 
 /// Every entry of `dir`, by name.
-fn names(dir: &Path) -> Vec<String> {
+pub(crate) fn names(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> =
         fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
     names.sort();
@@ -414,9 +414,9 @@ fn a_limit_above_the_training_set_is_the_whole_set() {
 // ---- the server: timeouts, the connection cap, headers ---------------------------------------
 
 /// A running `mnistlearn serve`, killed when dropped.
-struct Server {
-    child: Child,
-    addr: SocketAddr,
+pub(crate) struct Server {
+    pub(crate) child: Child,
+    pub(crate) addr: SocketAddr,
     _dir: tempfile::TempDir,
 }
 
@@ -427,17 +427,18 @@ impl Drop for Server {
     }
 }
 
-fn start(extra: &[&str]) -> Server {
+pub(crate) fn start(extra: &[&str]) -> Server {
     let dir = tempfile::tempdir().unwrap();
-    let weights = some_weights(dir.path());
-    let mut args = vec![std::ffi::OsString::from("--weights"), weights.into_os_string()];
-    args.extend(extra.iter().map(std::ffi::OsString::from));
+    let mut args: Vec<std::ffi::OsString> = extra.iter().map(std::ffi::OsString::from).collect();
+    if !extra.contains(&"--weights") {
+        args.extend([std::ffi::OsString::from("--weights"), some_weights(dir.path()).into_os_string()]);
+    }
     let (child, line) = crate::common::spawn_serve(&args);
     let addr = line["Serving http://".len()..].split(' ').next().unwrap().parse().unwrap();
     Server { child, addr, _dir: dir }
 }
 
-fn connect(addr: SocketAddr, read_timeout: Duration) -> TcpStream {
+pub(crate) fn connect(addr: SocketAddr, read_timeout: Duration) -> TcpStream {
     let stream = TcpStream::connect(addr).unwrap();
     stream.set_read_timeout(Some(read_timeout)).unwrap();
     stream
@@ -445,7 +446,7 @@ fn connect(addr: SocketAddr, read_timeout: Duration) -> TcpStream {
 
 /// Reads until the server closes the connection; returns what came. Panics if the connection is
 /// still open when the read timeout passes.
-fn read_until_closed(stream: &mut TcpStream, what: &str) -> Vec<u8> {
+pub(crate) fn read_until_closed(stream: &mut TcpStream, what: &str) -> Vec<u8> {
     let mut got = Vec::new();
     let mut buf = [0u8; 4096];
     loop {
@@ -458,14 +459,15 @@ fn read_until_closed(stream: &mut TcpStream, what: &str) -> Vec<u8> {
     }
 }
 
-fn predict_request(body: &[u8]) -> Vec<u8> {
-    let mut r = format!("POST /predict HTTP/1.1\r\nHost: t\r\nContent-Length: {}\r\n\r\n", body.len()).into_bytes();
+pub(crate) fn predict_request(body: &[u8]) -> Vec<u8> {
+    let mut r =
+        format!("POST /predict HTTP/1.1\r\nHost: localhost\r\nContent-Length: {}\r\n\r\n", body.len()).into_bytes();
     r.extend_from_slice(body);
     r
 }
 
 /// Status line, headers (names in lower case) and body of one answer.
-fn read_answer(reader: &mut impl BufRead) -> (u16, Vec<(String, String)>, Vec<u8>) {
+pub(crate) fn read_answer(reader: &mut impl BufRead) -> (u16, Vec<(String, String)>, Vec<u8>) {
     let answer = crate::common::read_answer(reader);
     let headers = answer.headers.into_iter().map(|(n, v)| (n.to_ascii_lowercase(), v)).collect();
     (answer.status, headers, answer.body)
@@ -473,7 +475,7 @@ fn read_answer(reader: &mut impl BufRead) -> (u16, Vec<(String, String)>, Vec<u8
 
 // The timeouts below are 1 s, and each read gives the server 5 s more before calling the
 // connection "still open": the assertion is that the server closes it at all, not how fast.
-const GRACE: Duration = Duration::from_secs(6);
+pub(crate) const GRACE: Duration = Duration::from_secs(6);
 
 #[test]
 fn silent_and_half_sent_heads_are_closed_by_the_header_timeout() {
@@ -481,7 +483,7 @@ fn silent_and_half_sent_heads_are_closed_by_the_header_timeout() {
         start(&["--addr", "127.0.0.1:0", "--header-timeout", "1", "--idle-timeout", "60", "--body-timeout", "60"]);
     let mut silent = connect(server.addr, GRACE);
     let mut half = connect(server.addr, GRACE);
-    half.write_all(b"GET / HTTP/1.1\r\nHost: t\r\nX-Slow: ").unwrap();
+    half.write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\nX-Slow: ").unwrap();
     // A client dripping one header byte every 200 ms is cut off too.
     let mut drip = connect(server.addr, GRACE);
     let dripper = {
@@ -565,8 +567,9 @@ fn more_idle_connections_than_the_cap_do_not_lock_out_a_request() {
 
 #[test]
 fn the_cap_holds_a_new_connection_until_a_slot_frees() {
-    // Two connections in the middle of a body occupy both slots: they are never evicted, so the
-    // third request is answered only after the body timeout has closed one of them.
+    // Two connections in the middle of a body occupy both slots, so the third request is
+    // answered only after one of them is closed: by the body timeout, or evicted as a body
+    // arriving slower than the minimum rate.
     let server =
         start(&["--addr", "127.0.0.1:0", "--max-connections", "2", "--body-timeout", "1", "--header-timeout", "60"]);
     let partial = predict_request(&[0; 784]);
@@ -606,13 +609,13 @@ fn the_cap_holds_a_new_connection_until_a_slot_frees() {
 fn every_answer_carries_the_security_headers() {
     let server = start(&["--addr", "localhost:0"]);
     for request in [
-        b"GET / HTTP/1.1\r\nHost: t\r\n\r\n".to_vec(),
-        b"GET /app.js HTTP/1.1\r\nHost: t\r\n\r\n".to_vec(),
+        b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n".to_vec(),
+        b"GET /app.js HTTP/1.1\r\nHost: localhost\r\n\r\n".to_vec(),
         predict_request(&[0; 784]),
         predict_request(&[0; 10]),
-        b"GET /nope HTTP/1.1\r\nHost: t\r\n\r\n".to_vec(),
-        b"DELETE / HTTP/1.1\r\nHost: t\r\n\r\n".to_vec(),
-        b"POST /predict HTTP/1.1\r\nHost: t\r\nContent-Length: 1000000\r\n\r\n".to_vec(),
+        b"GET /nope HTTP/1.1\r\nHost: localhost\r\n\r\n".to_vec(),
+        b"DELETE / HTTP/1.1\r\nHost: localhost\r\n\r\n".to_vec(),
+        b"POST /predict HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1000000\r\n\r\n".to_vec(),
     ] {
         let mut stream = connect(server.addr, GRACE);
         stream.write_all(&request).unwrap();

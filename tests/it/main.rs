@@ -4,6 +4,8 @@
 //! | module       | what it holds                                                          |
 //! |--------------|------------------------------------------------------------------------|
 //! | `cli`        | every subcommand end to end through the real binary, every usage error |
+//! | `files`      | train --log, FIFOs, file modes, a full disk, predict's names and --json |
+//! | `flood`      | hostile crowds on a real socket: slow bodies, parked uploads, Host/Origin |
 //! | `golden`     | the fixture run's log, weights hash and test output against `golden/`  |
 //! | `gradcheck`  | backprop against finite differences; the SGD step                      |
 //! | `harden`     | crafted files under a memory limit, redirected saves, silent clients   |
@@ -18,6 +20,8 @@ mod common;
 /// Correctly rounded exp and ln, shared with xtask (the ulp figures).
 #[path = "../../xtask/src/exact.rs"]
 mod exact;
+mod files;
+mod flood;
 mod golden;
 mod gradcheck;
 mod harden;

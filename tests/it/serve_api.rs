@@ -236,7 +236,7 @@ fn connect(addr: SocketAddr) -> TcpStream {
 
 fn post_predict_request(body: &[u8], close: bool) -> Vec<u8> {
     let mut request = format!(
-        "POST /predict HTTP/1.1\r\nHost: test\r\nContent-Type: application/octet-stream\r\nContent-Length: {}\r\n{}\r\n",
+        "POST /predict HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/octet-stream\r\nContent-Length: {}\r\n{}\r\n",
         body.len(),
         if close { "Connection: close\r\n" } else { "" }
     )
@@ -253,7 +253,8 @@ fn exchange(addr: SocketAddr, request: &[u8]) -> Answer {
 }
 
 fn simple(method: &str, path: &str) -> Vec<u8> {
-    format!("{method} {path} HTTP/1.1\r\nHost: test\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").into_bytes()
+    format!("{method} {path} HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+        .into_bytes()
 }
 
 #[test]
@@ -319,12 +320,12 @@ fn bad_requests_do_not_stop_the_server() {
     assert_eq!(answer.status, 404);
 
     // A huge declared body is refused from its headers alone: nothing is sent after them.
-    let answer = exchange(addr, b"POST /predict HTTP/1.1\r\nHost: test\r\nContent-Length: 1048576\r\n\r\n");
+    let answer = exchange(addr, b"POST /predict HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1048576\r\n\r\n");
     assert_eq!(answer.status, 413);
     assert!(error_text(&answer.body).contains("784"));
 
     // A chunked body has no length up front; it is cut off once it passes the limit.
-    let mut chunked = b"POST /predict HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+    let mut chunked = b"POST /predict HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
     for _ in 0..(BODY_LIMIT as usize / 4096 + 2) {
         chunked.extend_from_slice(b"1000\r\n");
         chunked.extend_from_slice(&[0u8; 4096]);
@@ -346,7 +347,8 @@ fn bad_requests_do_not_stop_the_server() {
     // A chunked body of the right size is fine.
     let pixels = image(7);
     let mut request =
-        b"POST /predict HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n".to_vec();
+        b"POST /predict HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+            .to_vec();
     for part in pixels.chunks(300) {
         request.extend_from_slice(format!("{:x}\r\n", part.len()).as_bytes());
         request.extend_from_slice(part);

@@ -113,7 +113,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
     let fixture = root.join("tests/fixtures/mnist-small");
     let originals: Vec<Vec<u8>> =
         FILES.iter().map(|name| gunzip_file(&fixture.join(format!("{name}.gz")))).collect::<Result<_, _>>()?;
-    let work = root.join("target/fuzz");
+    let work = crate::paths::target_dir().join("fuzz");
     let _ = fs::remove_dir_all(&work);
     fs::create_dir_all(&work).map_err(|e| format!("{}: {e}", work.display()))?;
 

@@ -12,6 +12,7 @@ mod ci;
 mod exact;
 mod fetch;
 mod figures;
+mod flood;
 mod fuzz;
 mod links;
 mod mathjax;
@@ -134,7 +135,7 @@ pub const COMMANDS: &[Command] = &[
     Command {
         name: "soak",
         summary: "the server under keep-alive load: requests/s, p50/p99, errors, RSS before/after",
-        details: "Trains a small model on the fixture, serves it, and runs keep-alive clients for a fixed \
+        details: "Trains a small model on the fixture, serves it, and runs keep-alive clients (/predict, one in four /classify) for a fixed \
                   time. Fails on any error or an RSS growth over 5 MiB. Not in CI: it takes the machine.",
         flags: &[
             ("--seconds N", "how long (default: 30)"),
@@ -142,6 +143,15 @@ pub const COMMANDS: &[Command] = &[
             ("--binary FILE", "the mnistlearn binary to serve (default: build the release binary)"),
         ],
         run: soak::run,
+    },
+    Command {
+        name: "flood",
+        summary: "the server against hostile crowds: slow bodies, parked uploads, unread answers",
+        details: "520 slow-body connections (the real requests' p50 must stay ≤ 1 s), 400 parked 1 MiB \
+                  uploads × 5 (peak RSS ≤ 256 MiB, ≤ 48 MiB above the start after each round), 100 \
+                  clients not reading an H = 4096 /hidden-weights (RSS ≤ 64 MiB). Not in CI.",
+        flags: &[("--binary FILE", "the mnistlearn binary to serve (default: build the release binary)")],
+        run: flood::run,
     },
     Command {
         name: "wasm",
@@ -356,7 +366,9 @@ mod tests {
         assert_eq!(text.lines().count(), 1, "{text}");
         assert!(
             text.contains("unknown command '--verbose'")
-                && text.contains("fetch, verify, figures, seeds, bench, book, browser, redrawn, fuzz, soak, wasm, ci"),
+                && text.contains(
+                    "fetch, verify, figures, seeds, bench, book, browser, redrawn, fuzz, soak, flood, wasm, ci"
+                ),
             "{text}"
         );
         assert!(matches!(decide(&args(&["help", "nope"])), Action::Usage(t) if t.contains("'nope'")));

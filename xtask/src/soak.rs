@@ -3,11 +3,13 @@
 //!
 //! Trains a small model on the committed fixture (one epoch), starts `mnistlearn serve` on a free
 //! port, warms it up, reads its RSS (`/proc/PID/status`), then runs `--connections` client
-//! threads, each with one keep-alive connection sending `POST /predict` with a fixture image and
+//! threads, each with one keep-alive connection sending `POST /predict` with a fixture image
+//! (one request in four `POST /classify` with it drawn on the page's 280×280 canvas) and
 //! reading the answer, for `--seconds`. Reports requests/s, the p50/p99 round trip, errors (any
-//! answer other than 200, or a broken connection — the client then reconnects), and the server's
-//! RSS before and after. Fails on any error or an RSS growth over 5 MiB. Not run in CI: it is a
-//! measurement, and takes the whole machine for its duration.
+//! answer other than 200, or a broken connection — the client then reconnects), and the
+//! server's RSS before and after. Fails on any error or an RSS growth over 5 MiB. Not run in
+//! CI: it is a measurement, and takes the whole machine for its duration. (`cargo xtask flood`
+//! is the hostile counterpart.)
 
 use std::io::Read;
 use std::process::{Command, Stdio};
@@ -15,9 +17,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::util::{build_release, HttpClient, Server};
+use crate::util::{build_release, proc_status_mib, HttpClient, Server};
 
 const RSS_GROWTH_LIMIT_MIB: f64 = 5.0;
+
+/// The page's canvas: 280×280 grey bytes.
+const CLASSIFY_PATH: &str = "/classify?width=280&height=280";
 
 struct Options {
     seconds: u64,
@@ -86,7 +91,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
     }
     drop(warm);
     std::thread::sleep(Duration::from_millis(200));
-    let rss_before = rss_mib(pid)?;
+    let rss_before = proc_status_mib(pid, "VmRSS")?;
 
     let stop = Arc::new(AtomicBool::new(false));
     let images = Arc::new(images);
@@ -113,7 +118,11 @@ pub fn run(args: &[String]) -> Result<(), String> {
                         }
                     };
                     let t = Instant::now();
-                    match current.predict(&images[i % images.len()]) {
+                    // One request in four is the page's: a 280×280 canvas to /classify.
+                    let image = &images[i % images.len()];
+                    let answered =
+                        if i % 4 == 3 { current.post(CLASSIFY_PATH, &canvas(image)) } else { current.predict(image) };
+                    match answered {
                         Ok(()) => {
                             latencies_us.push(t.elapsed().as_micros().min(u32::MAX as u128) as u32);
                             client = Some(current);
@@ -137,7 +146,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
     }
     let elapsed = started.elapsed().as_secs_f64();
     std::thread::sleep(Duration::from_millis(200));
-    let rss_after = rss_mib(pid)?;
+    let rss_after = proc_status_mib(pid, "VmRSS")?;
     latencies.sort_unstable();
     let pct = |p: f64| latencies.get(((latencies.len().max(1) - 1) as f64 * p) as usize).copied().unwrap_or(0);
     let growth = rss_after - rss_before;
@@ -154,16 +163,9 @@ pub fn run(args: &[String]) -> Result<(), String> {
     Ok(())
 }
 
-/// The server's resident set size, from `/proc/PID/status` (`VmRSS`, in kB).
-fn rss_mib(pid: u32) -> Result<f64, String> {
-    let status =
-        std::fs::read_to_string(format!("/proc/{pid}/status")).map_err(|e| format!("/proc/{pid}/status: {e}"))?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .map(|kb| kb / 1024.0)
-        .ok_or_else(|| format!("/proc/{pid}/status: no VmRSS line"))
+/// A 28×28 image drawn ten times larger, as the page's 280×280 canvas sends it.
+fn canvas(image: &[u8]) -> Vec<u8> {
+    (0..280 * 280).map(|i| image[(i / 280 / 10) * 28 + (i % 280) / 10]).collect()
 }
 
 /// The fixture's test images as raw 784-byte bodies.

@@ -43,7 +43,7 @@ pub fn build_release() -> Result<PathBuf, String> {
     cmd.args(["build", "--release", "-p", "mnistlearn", "--bin", "mnistlearn"])
         .current_dir(crate::paths::project_root());
     run_checked(cmd, "cargo build --release")?;
-    Ok(crate::paths::project_root().join("target/release/mnistlearn"))
+    Ok(crate::paths::release_binary())
 }
 
 /// Runs `cmd`, echoing its stdout line by line as it arrives, and returns those lines.
@@ -185,8 +185,21 @@ impl Drop for Server {
     }
 }
 
-/// A minimal HTTP/1.1 keep-alive client for `POST /predict`: enough for `bench` to time the
-/// server and for `soak` to load it, without an HTTP library.
+/// A field of `/proc/PID/status` given in kB (`VmRSS`, the resident set; `VmHWM`, its peak),
+/// in MiB.
+pub fn proc_status_mib(pid: u32, field: &str) -> Result<f64, String> {
+    let status =
+        std::fs::read_to_string(format!("/proc/{pid}/status")).map_err(|e| format!("/proc/{pid}/status: {e}"))?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map(|kb| kb / 1024.0)
+        .ok_or_else(|| format!("/proc/{pid}/status: no {field} line"))
+}
+
+/// A minimal HTTP/1.1 keep-alive client for `POST /predict` and `/classify`: enough for `bench`
+/// to time the server and for `soak` to load it, without an HTTP library.
 pub struct HttpClient {
     reader: BufReader<TcpStream>,
     stream: TcpStream,
@@ -201,8 +214,13 @@ impl HttpClient {
     }
 
     pub fn predict(&mut self, body: &[u8]) -> Result<(), String> {
+        self.post("/predict", body)
+    }
+
+    /// `POST PATH` (with its query) with `body`; fails on any answer but 200.
+    pub fn post(&mut self, path: &str, body: &[u8]) -> Result<(), String> {
         let mut request = format!(
-            "POST /predict HTTP/1.1\r\nHost: bench\r\nContent-Type: application/octet-stream\r\nContent-Length: {}\r\n\r\n",
+            "POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/octet-stream\r\nContent-Length: {}\r\n\r\n",
             body.len()
         )
         .into_bytes();

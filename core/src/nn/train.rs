@@ -26,6 +26,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use super::backward::add_assign;
+use super::barrier::{Progress, SpinBarrier};
 use super::finish::{finish_samples, SampleOutputs};
 use super::hidden_step::{hidden_step_shared, LitPixels};
 use super::update::{sgd_step, BatchScale};
@@ -89,50 +90,6 @@ impl EpochReport {
     }
 }
 
-// ANCHOR: spin_barrier
-/// A barrier for a few threads that meet ~170,000 times per run (three times per batch):
-/// spinning briefly is much cheaper than a futex sleep (see [`spin_until`]).
-struct SpinBarrier {
-    count: usize,
-    arrived: AtomicUsize,
-    generation: AtomicUsize,
-}
-
-impl SpinBarrier {
-    fn new(count: usize) -> SpinBarrier {
-        SpinBarrier { count, arrived: AtomicUsize::new(0), generation: AtomicUsize::new(0) }
-    }
-
-    fn wait(&self) {
-        if self.count == 1 {
-            return;
-        }
-        let generation = self.generation.load(Ordering::Acquire);
-        if self.arrived.fetch_add(1, Ordering::AcqRel) + 1 == self.count {
-            self.arrived.store(0, Ordering::Relaxed);
-            self.generation.fetch_add(1, Ordering::Release);
-        } else {
-            spin_until(|| self.generation.load(Ordering::Acquire) != generation);
-        }
-    }
-}
-
-/// Waits for `done()`: a few thousand pause-spins first (the awaited thread is usually a
-/// microsecond away), then yielding the core, so an oversubscribed machine still progresses.
-#[inline]
-fn spin_until(done: impl Fn() -> bool) {
-    let mut spins = 0u32;
-    while !done() {
-        if spins < 4_000 {
-            std::hint::spin_loop();
-            spins += 1;
-        } else {
-            std::thread::yield_now();
-        }
-    }
-}
-// ANCHOR_END: spin_barrier
-
 /// Raw views of the buffers the team shares. Access follows the three-phase protocol in the
 /// module docs; every `unsafe` block below names the phase that makes it sound.
 pub(super) struct Team {
@@ -157,17 +114,6 @@ pub(super) struct Team {
     /// `progress[t]`: how many samples (counted from the start of the run) thread `t` has
     /// finished its stretch of in phase 1; thread `t + 1` waits on it.
     progress: Vec<Progress>,
-}
-
-/// A sample counter on a cache line of its own (so two threads' counters never share one).
-#[repr(align(64))]
-struct Progress(AtomicUsize);
-
-impl Progress {
-    /// Waits until at least `count` samples are done.
-    fn wait_for(&self, count: usize) {
-        spin_until(|| self.0.load(Ordering::Acquire) >= count);
-    }
 }
 
 // SAFETY: the raw pointers point into buffers owned by `train`, which outlive the thread scope;
@@ -514,7 +460,7 @@ impl Worker {
             self.value.clear();
             self.value.extend(bytes.iter().map(|&v| PIXEL_VALUE[v as usize]));
             if !first_stage {
-                team.progress[self.id - 1].wait_for(self.ticket + 1);
+                team.progress[self.id - 1].wait_for(self.ticket + 1, team.barrier.spins);
             }
             // SAFETY: row `s` is this thread's from the moment the previous stage has
             // published it until this thread publishes it to the next.
