@@ -26,14 +26,14 @@ const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
 function wholeNumber(text, lo, hi, what) {
   if (!/^\d+$/.test(text)) return [null, `Expected ${what}: a whole number from ${lo} to ${hi}.`];
   const n = Number(text);
-  if (n < lo || n > hi) return [null, `Out of range: ${what} goes from ${lo} to ${hi}.`];
+  if (n < lo || n > hi) return [null, `Out of range: expected ${what} from ${lo} to ${hi}.`];
   return [n, null];
 }
 
 const VALIDATORS = {
   seed(text) {
     if (!/^\d+$/.test(text)) return [null, 'Expected a whole number from 0 to 18446744073709551615.'];
-    if (BigInt(text) > U64_MAX) return [null, 'Too large: a seed is an unsigned 64-bit number (at most 18446744073709551615).'];
+    if (BigInt(text) > U64_MAX) return [null, 'Too large: a seed is a 64-bit number, at most 18446744073709551615.'];
     return [BigInt(text).toString(), null];
   },
   hidden: (t) => wholeNumber(t, 1, 4096, 'hidden units'),
@@ -337,7 +337,6 @@ function onWorkerMessage(m) {
 function finish(m) {
   const wall = (performance.now() - current.started) / 1000;
   appendLog(m.tail);
-  appendLog([`weights.bin sha256: ${m.sha256}`]);
   $('stat-elapsed').textContent = fmtSeconds(wall);
   $('sha256').textContent = m.sha256;
   const golden = $('golden');

@@ -61,7 +61,9 @@ pub fn run(args: &[String]) -> Result<(), String> {
     let fixture = root.join("tests/fixtures/mnist-small");
     let out = root.join("target/browser/cli");
     std::fs::create_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
-    for (name, flags) in [("e1", &["--epochs", "1"][..]), ("h301", &["--epochs", "3", "--hidden", "301", "--batch", "20"])] {
+    for (name, flags) in
+        [("e1", &["--epochs", "1"][..]), ("h301", &["--epochs", "3", "--hidden", "301", "--batch", "20"])]
+    {
         cli_train(&bin, &fixture, flags, &out.join(format!("{name}.bin")), &out.join(format!("{name}.log")))?;
     }
     let empty = root.join("target/browser/no-data");
@@ -70,7 +72,10 @@ pub fn run(args: &[String]) -> Result<(), String> {
     let without_data = Server::start_with_data(&bin, &weights, &empty)?;
     let full = !quick && has_mnist(&data);
     if !full {
-        println!("browser: the 30-epoch run in the page is skipped ({})", if quick { "--quick" } else { "no MNIST in data/: cargo xtask fetch" });
+        println!(
+            "browser: the 30-epoch run in the page is skipped ({})",
+            if quick { "--quick" } else { "no MNIST in data/: cargo xtask fetch" }
+        );
     }
     let mut node = Command::new("node");
     node.args(["--test", "train.test.mjs"])

@@ -100,7 +100,7 @@ pub const COMMANDS: &[Command] = &[
     },
     Command {
         name: "browser",
-        summary: "the drawing app and the training page in headless Chromium; screenshots in target/browser/",
+        summary: "the drawing and training pages in headless Chromium; screenshots in target/browser/",
         details: "Starts `mnistlearn serve` on free ports and runs tests/browser/draw.test.mjs and train.test.mjs\n\
                   with node: the page's training must end on the CLI's bytes (fixture runs; then the default\n\
                   30-epoch run on data/, whose hash must be golden/full_run.txt's, with its time).",
