@@ -1,9 +1,8 @@
 //! The text the binary prints, in the original's format. Kept apart from the CLI so that tests
 //! and the book can show exactly what a run prints.
 
-use crate::math::SimdLevel;
 use crate::nn::evaluate::{Misclassified, TestReport};
-use crate::nn::train::EpochReport;
+use crate::nn::train::{EpochReport, TrainConfig};
 use crate::nn::OUTPUTS;
 
 // ANCHOR: log_lines
@@ -68,19 +67,13 @@ pub fn error_file_name(e: &Misclassified) -> String {
 // ANCHOR: epoch_record
 /// One line of `train --log FILE` (JSON Lines): the epoch's loss and training accuracy as the
 /// log prints them (unrounded), the test accuracy of the network at the end of the epoch, and
-/// the training time so far in seconds, and the SIMD level and thread count the run used (which
-/// change that time and never a number before it).
-pub fn epoch_record(
-    r: &EpochReport,
-    test: &TestReport,
-    elapsed_seconds: f64,
-    level: SimdLevel,
-    threads: usize,
-) -> String {
+/// the training time so far in seconds, and how the run was made: its seed, and the SIMD level
+/// and thread count it used (which change that time and never a number before it).
+pub fn epoch_record(r: &EpochReport, test: &TestReport, elapsed_seconds: f64, config: &TrainConfig) -> String {
     // serde_json writes each float as its shortest round-trip form (and a non-finite loss as null).
     let number = |x: f64| serde_json::Value::from(x).to_string();
     format!(
-        "{{\"epoch\":{},\"loss\":{},\"train_correct\":{},\"train_total\":{},\"train_accuracy\":{},\"test_correct\":{},\"test_total\":{},\"test_accuracy\":{},\"elapsed_s\":{},\"simd\":\"{level}\",\"threads\":{threads}}}",
+        "{{\"epoch\":{},\"loss\":{},\"train_correct\":{},\"train_total\":{},\"train_accuracy\":{},\"test_correct\":{},\"test_total\":{},\"test_accuracy\":{},\"elapsed_s\":{},\"seed\":{},\"simd\":\"{}\",\"threads\":{}}}",
         r.epoch,
         number(r.loss),
         r.correct,
@@ -90,6 +83,9 @@ pub fn epoch_record(
         test.total,
         number(test.accuracy_percent()),
         number((elapsed_seconds * 1000.0).round() / 1000.0),
+        config.seed,
+        config.level,
+        config.threads,
     )
 }
 // ANCHOR_END: epoch_record

@@ -3,7 +3,7 @@
 //! the same rows, so the help cannot drift from what is parsed.
 
 use super::args::Args;
-use super::{predict, serve, test, time_forward, train};
+use super::{figures, predict, serve, test, time_forward, train};
 use crate::Error;
 
 // ANCHOR: flag_table
@@ -87,7 +87,7 @@ pub const COMMANDS: &[Command] = &[
             Flag {
                 name: "--log",
                 value: Some("FILE"),
-                help: "also write one JSON line per epoch: loss, train and test accuracy, elapsed seconds, SIMD level, threads",
+                help: "also write one JSON line per epoch: loss, train and test accuracy, elapsed seconds, seed, SIMD level, threads",
             },
         ],
         run: train::run_train,
@@ -192,6 +192,29 @@ pub const COMMANDS: &[Command] = &[
             SIMD,
         ],
         run: predict::run_predict,
+    },
+    Command {
+        name: "figures",
+        positional: None,
+        summary: "draw a run's figures as SVG: training curves, hidden units, confusion, mistakes",
+        details: "Evaluates the weights on the test set and writes into --out: network.svg (the network\n\
+                  reading a test image), hidden-units.svg (each hidden unit's 784 weights as an image, for\n\
+                  any number of units), confusion.svg (the confusion heat map), misclassified.svg (the most\n\
+                  confident mistakes) and, given --log (from `train --log`), training-curves.svg. Each file\n\
+                  is written whole or not at all; the same inputs give the same bytes on any machine.",
+        flags: &[
+            Flag { name: "--weights", value: Some("FILE"), help: "the weights of the run to draw (required)" },
+            Flag {
+                name: "--log",
+                value: Some("FILE"),
+                help: "the run's `train --log` file; without it, no training curves",
+            },
+            DATA,
+            Flag { name: "--out", value: Some("DIR"), help: "directory to write the SVG files into (required)" },
+            THREADS,
+            SIMD,
+        ],
+        run: figures::run_figures,
     },
     Command {
         name: "time-forward",

@@ -12,9 +12,8 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use mnistlearn_core::data::Dataset;
-use mnistlearn_core::math::SimdLevel;
 use mnistlearn_core::nn::evaluate::evaluate;
-use mnistlearn_core::nn::train::EpochReport;
+use mnistlearn_core::nn::train::{EpochReport, TrainConfig};
 use mnistlearn_core::nn::Network;
 use mnistlearn_core::report;
 
@@ -40,14 +39,13 @@ impl EpochLog {
     /// Measures `net` on `test` and writes the epoch's line.
     pub fn record(
         &mut self,
-        level: SimdLevel,
-        threads: usize,
+        config: &TrainConfig,
         epoch: &EpochReport,
         net: &Network,
         test: &Dataset,
     ) -> Result<(), Error> {
-        let test_report = evaluate(level, net, test, threads);
-        let line = report::epoch_record(epoch, &test_report, epoch.elapsed.as_secs_f64(), level, threads);
+        let test_report = evaluate(config.level, net, test, config.threads);
+        let line = report::epoch_record(epoch, &test_report, epoch.elapsed.as_secs_f64(), config);
         writeln!(self.out, "{line}")
             .and_then(|()| self.out.flush())
             .map_err(|e| Error::io(format!("--log: writing '{}'", self.path.display()), e))

@@ -63,7 +63,7 @@ pub(super) fn run_train(args: &Args) -> Result<(), Error> {
             failure = print_lines(&[report::epoch_line(epoch)]).err();
         }
         if let (Some(log), None) = (log.as_mut(), &failure) {
-            failure = log.record(config.level, config.threads, epoch, net, &test_set).err();
+            failure = log.record(&config, epoch, net, &test_set).err();
         }
     });
     if let Some(e) = failure {

@@ -10,7 +10,7 @@
 //! | `gradcheck`  | backprop against finite differences; the SGD step                      |
 //! | `harden`     | crafted files under a memory limit, redirected saves, silent clients   |
 //! | `kernels`    | every SIMD kernel against its scalar reference, exp/ln ulp bounds      |
-//! | `pictures`   | `train --log`, `test --confusion`, `test --errors DIR`                 |
+//! | `pictures`   | `train --log`, `test --confusion`, `test --errors DIR`, `figures`      |
 //! | `predict`    | redrawn digits (ours vs naive resize), `predict`, `/classify`          |
 //! | `serve_api`  | the server's routes, then the real binary on a real socket             |
 //! | `trainer`    | the fast trainer against the plain reference trainer, bit for bit     |

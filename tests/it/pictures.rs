@@ -1,5 +1,5 @@
-//! The pictures of issue #12 from the command line: `train --log`, `test --confusion` and
-//! `test --errors DIR`, on the committed fixture through the real binary.
+//! The pictures from the command line: `train --log`, `test --confusion`, `test --errors DIR`
+//! and `figures`, on the committed fixture through the real binary.
 
 use std::fs;
 use std::path::Path;
@@ -190,4 +190,63 @@ fn a_used_errors_dir_or_bad_log_path_is_refused_before_any_work_and_keeps_its_fi
     assert!(stderr.contains("cannot create the directory") && stderr.contains("log.jsonl"), "{stderr}");
     assert!(assert.get_output().stdout.is_empty(), "no training happened");
     assert!(!dir.path().join("w.bin").exists(), "no training happened");
+}
+
+#[test]
+fn figures_draws_any_run_with_its_own_hidden_size_and_refuses_bad_input_in_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let (weights, log, out) = (dir.path().join("h64.bin"), dir.path().join("log.jsonl"), dir.path().join("figs"));
+    mnistlearn()
+        .args(["train", "--hidden", "64", "--epochs", "2", "--data"])
+        .arg(fixture_dir())
+        .arg("--out")
+        .arg(&weights)
+        .arg("--log")
+        .arg(&log)
+        .assert()
+        .success();
+    let figures = |extra: &[&str]| {
+        let mut cmd = mnistlearn();
+        cmd.arg("figures").arg("--data").arg(fixture_dir()).arg("--weights").arg(&weights).args(extra);
+        cmd
+    };
+    let printed =
+        stdout_of(figures(&["--out", out.to_str().unwrap(), "--log", log.to_str().unwrap()]).arg("--threads=1"));
+    assert!(printed.starts_with("Wrote 5 figures to "), "{printed}");
+    let names = ["confusion.svg", "hidden-units.svg", "misclassified.svg", "network.svg", "training-curves.svg"];
+    let mut written: Vec<String> =
+        fs::read_dir(&out).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    written.sort();
+    assert_eq!(written, names);
+    let read = |name: &str| fs::read_to_string(out.join(name)).unwrap();
+    assert_eq!(read("hidden-units.svg").matches("<image ").count(), 64);
+    assert!(read("network.svg").contains("64 hidden units"));
+    assert!(read("training-curves.svg").contains("Training the 784-64-10 network (seed 1, 2 epochs)"));
+    assert!(read("confusion.svg").contains(" of 500 right"));
+    // The same inputs, the same bytes, whatever the thread count; without --log, no curves.
+    let again = dir.path().join("again");
+    stdout_of(&mut figures(&["--out", again.to_str().unwrap(), "--threads", "2"]));
+    for name in names.iter().filter(|n| **n != "training-curves.svg") {
+        assert_eq!(read(name), fs::read_to_string(again.join(name)).unwrap(), "{name}");
+    }
+    assert!(!again.join("training-curves.svg").exists());
+
+    let one_line_error = |cmd: &mut Command, code: i32, words: &[&str]| {
+        let output = cmd.assert().code(code).get_output().clone();
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        for word in words {
+            assert!(stderr.contains(word), "{word:?} not in {stderr}");
+        }
+    };
+    one_line_error(&mut figures(&[]), 2, &["--out DIR"]);
+    one_line_error(mnistlearn().args(["figures", "--out", "x"]), 2, &["--weights FILE"]);
+    fs::write(dir.path().join("bad.jsonl"), "{\"epoch\":2}\n").unwrap();
+    let bad = dir.path().join("bad.jsonl");
+    one_line_error(
+        &mut figures(&["--out", out.to_str().unwrap(), "--log", bad.to_str().unwrap()]),
+        1,
+        &["bad.jsonl", "line 1"],
+    );
+    one_line_error(&mut figures(&["--out", log.to_str().unwrap()]), 2, &["not a directory"]);
 }

@@ -11,9 +11,9 @@
 //!    (relative to the chapter, as mdBook resolves it); an anchor has an `ANCHOR: name` line, a
 //!    later `ANCHOR_END: name` line, and lines between them; a line range lies inside the file.
 //!    Every file the book includes must also have balanced anchors throughout, and every anchor
-//!    in the sources must be included somewhere (`drift.rs`).
-//! 1b. **Names**: a backticked `snake_case_name` in a chapter's prose must still occur in the
-//!    sources — the book names tests and functions, and renames leave it behind (`drift.rs`).
+//!    in the sources must be included somewhere (`drift.rs`). And a backticked
+//!    `snake_case_name` in a chapter's prose must still occur in the sources: the book names
+//!    tests and functions, and renames leave it behind (`drift.rs`).
 //! 2. **The build.** `mdbook build book` succeeds and prints no `ERROR` or `WARN` line.
 //! 3. **Links**, after building, on the rendered HTML (`links.rs`): every relative link and
 //!    `#fragment` of every page resolves to a file and an element id, and every chapter was
