@@ -90,6 +90,7 @@ async fn the_page_and_the_wasm_modules_are_compiled_in() {
     let res = common::request().method("POST").path("/train").reply(&api).await;
     assert_eq!(res.status(), 405);
     // The pages compile wasm: the policy every answer carries must allow exactly that.
-    let (_, csp) = mnistlearn::serve::SECURITY_HEADERS.iter().find(|(name, _)| *name == "content-security-policy").unwrap();
+    let (_, csp) =
+        mnistlearn::serve::SECURITY_HEADERS.iter().find(|(name, _)| *name == "content-security-policy").unwrap();
     assert!(csp.contains("script-src 'self' 'wasm-unsafe-eval'"), "{csp}");
 }
