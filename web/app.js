@@ -2,14 +2,16 @@
 //
 // The page has no build step and no dependencies; the Rust binary embeds this file as is.
 //
-// Flow: pointer strokes paint white on a black 280×280 canvas → the canvas's grey levels (one
-// byte per pixel) are POSTed to /classify → the server preprocesses them exactly as MNIST's
-// digits were made (core/src/data/preprocess.rs: crop to the ink, fit to 20×20, centre by centre of
-// mass) and classifies the result → the page shows the 28×28 image the network saw, its 32
-// hidden units lit by their activations, and the ten probabilities as bars.
+// Flow: pointer strokes paint white on a black 280×280 canvas, and their points are recorded →
+// the strokes (points in canvas pixels) are POSTed as JSON to /strokes → the server draws them
+// the way MNIST's digits were made (core/src/data/strokes.rs: the strokes' box fitted to 20×20,
+// MNIST's pen width, anti-aliased, centred by centre of mass) and classifies the result → the
+// page shows the 28×28 image the network saw, its hidden units lit by their activations, and
+// the ten probabilities as bars. The pen on the page is only for the eye: a digit drawn small
+// reaches the network as thin as one drawn large.
 //
-// There is deliberately no preprocessing here: one implementation, in Rust, serves the page,
-// `mnistlearn predict` and the tests, so the page cannot drift from what was measured.
+// There is deliberately no drawing for the network here: one implementation, in Rust, serves
+// the page and the tests, so the page cannot drift from what was measured.
 'use strict';
 
 (function () {
@@ -17,25 +19,12 @@
 
   const CANVAS_SIZE = 280;         // drawing canvas side, in canvas pixels (CSS may scale it)
   const SIDE = 28;                 // network input side (MNIST)
-  const LINE_WIDTH = 20;           // stroke width on the 280 canvas
+  const LINE_WIDTH = 14;           // stroke width on the 280 canvas (what you see only)
+  const MAX_STROKES = 64;          // the server's limits on a drawing (src/serve/strokes.rs)
+  const MAX_POINTS = 4096;
+  const MIN_STEP = 0.5;            // a point closer than this to the last one adds nothing
   const THROTTLE_MS = 120;         // at most one prediction per this while a stroke goes on
   const IDLE_LIGHT = 0.6;          // hidden-unit picture opacity before anything is drawn
-
-  // ANCHOR: canvas_intensity
-  /**
-   * Grey level of each pixel of an RGBA buffer (such as ImageData.data): the mean of R, G and
-   * B, 0 (black) to 255 (white). Alpha is ignored: the canvas is painted opaque.
-   * @param {Uint8ClampedArray|Uint8Array|number[]} rgba  4 bytes per pixel
-   * @returns {Uint8Array} one byte per pixel
-   */
-  function canvasIntensity(rgba) {
-    const out = new Uint8Array(rgba.length >> 2);
-    for (let i = 0, j = 0; i < out.length; i++, j += 4) {
-      out[i] = Math.round((rgba[j] + rgba[j + 1] + rgba[j + 2]) / 3);
-    }
-    return out;
-  }
-  // ANCHOR_END: canvas_intensity
 
   // ANCHOR: weight_colour
   /**
@@ -67,6 +56,7 @@
 
   const IDLE_STATUS = 'Draw a digit in the black square — any size, anywhere.';
   const EMPTY_STATUS = 'No digit yet: the square is blank. Draw a digit, any size, anywhere.';
+  const FULL_STATUS = 'That is a lot of ink for one digit: press Clear to start again.';
 
   // One row per digit: label, track with a fill, percentage.
   const bars = [];
@@ -97,6 +87,8 @@
   let inFlight = false;     // at most one request at a time...
   let queued = false;       // ...and at most one waiting behind it (always for the newest drawing)
   let stroke = null;        // {id, x, y} while a pointer is down
+  let strokes = [];         // every stroke's points, [[x, y], …], in canvas pixels: what is sent
+  let points = 0;           // points in `strokes`
 
   function bumpVersion() {
     version += 1;
@@ -142,12 +134,37 @@
     ctx.stroke();
   }
 
+  // ANCHOR: record_point
+  /**
+   * Records a point of the current stroke (a new stroke when `start`), to a tenth of a canvas
+   * pixel, within the server's limits. Returns false once the drawing is full.
+   */
+  function record(p, start) {
+    const point = [Math.round(p.x * 10) / 10, Math.round(p.y * 10) / 10];
+    if (points >= MAX_POINTS || (start && strokes.length >= MAX_STROKES)) {
+      setStatus(FULL_STATUS, true);
+      return false;
+    }
+    if (start) {
+      strokes.push([point]);
+    } else {
+      const line = strokes[strokes.length - 1];
+      const last = line[line.length - 1];
+      if (Math.hypot(point[0] - last[0], point[1] - last[1]) < MIN_STEP) return true;
+      line.push(point);
+    }
+    points += 1;
+    return true;
+  }
+  // ANCHOR_END: record_point
+
   canvas.addEventListener('pointerdown', (e) => {
     if (e.pointerType === 'mouse' && e.button !== 0) return;
     if (stroke) return; // a second finger does not start a second stroke
     e.preventDefault();
     canvas.setPointerCapture(e.pointerId);
     const p = canvasPoint(e);
+    if (!record(p, true)) return;
     stroke = { id: e.pointerId, x: p.x, y: p.y };
     dot(p);
     bumpVersion();
@@ -160,6 +177,7 @@
     const events = typeof e.getCoalescedEvents === 'function' ? e.getCoalescedEvents() : [];
     for (const ev of events.length ? events : [e]) {
       const p = canvasPoint(ev);
+      if (!record(p, false)) break;
       segment(stroke, p);
       stroke.x = p.x;
       stroke.y = p.y;
@@ -221,6 +239,7 @@
    */
   function checkAnswer(body) {
     if (body && body.empty === true) return body;
+    if (body && body.too_small === true && typeof body.message === 'string') return body;
     const ok = body && Number.isInteger(body.digit) && body.digit >= 0 && body.digit <= 9 &&
       Array.isArray(body.probabilities) && body.probabilities.length === 10 &&
       body.probabilities.every((p) => typeof p === 'number' && Number.isFinite(p)) &&
@@ -230,15 +249,35 @@
     return body;
   }
 
-  function showEmpty(forVersion) {
+  /** No digit on screen: no prediction, no bars, a black preview, the hidden layer dimmed. */
+  function showNothing() {
     prediction.textContent = '';
     delete prediction.dataset.digit;
-    prediction.dataset.empty = 'true';
-    prediction.dataset.for = String(forVersion);
+    delete prediction.dataset.empty;
+    delete prediction.dataset.tooSmall;
     paintBlack(previewCtx, SIDE);
     resetBars();
     lightHidden(null);
+  }
+
+  function showEmpty(forVersion) {
+    showNothing();
+    prediction.dataset.empty = 'true';
+    prediction.dataset.for = String(forVersion);
     setStatus(EMPTY_STATUS);
+  }
+
+  /** A tap or a dot: too little ink to be a digit, so no digit and no probabilities. */
+  function showTooSmall(forVersion) {
+    showNothing();
+    prediction.dataset.tooSmall = 'true';
+    prediction.dataset.for = String(forVersion);
+    setStatus('Too small to read: draw the digit larger than a dot.');
+  }
+
+  /** "a 3", but "an 8". */
+  function withArticle(digit) {
+    return `${digit === 8 ? 'an' : 'a'} ${digit}`;
   }
 
   function showAnswer(answer, forVersion) {
@@ -246,10 +285,15 @@
       showEmpty(forVersion);
       return;
     }
+    if (answer.too_small) {
+      showTooSmall(forVersion);
+      return;
+    }
     const { digit, probabilities, seen, hidden } = answer;
     prediction.textContent = String(digit);
     prediction.dataset.digit = String(digit);
     delete prediction.dataset.empty;
+    delete prediction.dataset.tooSmall;
     prediction.dataset.for = String(forVersion);
     drawPreview(seen);
     lightHidden(hidden);
@@ -261,7 +305,7 @@
       bars[d].li.classList.toggle('winner', d === digit);
       bars[d].li.setAttribute('aria-label', `${d}: ${percent.toFixed(1)} percent`);
     });
-    setStatus(`Looks like a ${digit} (${(probabilities[digit] * 100).toFixed(1)}% sure).`);
+    setStatus(`Looks like ${withArticle(digit)} (${(probabilities[digit] * 100).toFixed(1)}% sure).`);
   }
 
   // ---- Asking the server ------------------------------------------------------------------
@@ -278,15 +322,15 @@
     const sentVersion = version;
     if (!force && (sentVersion <= clearedAt || sentVersion === lastSent)) return;
     // ANCHOR: send_prediction
-    const grey = canvasIntensity(ctx.getImageData(0, 0, CANVAS_SIZE, CANVAS_SIZE).data);
+    const body = JSON.stringify({ width: CANVAS_SIZE, height: CANVAS_SIZE, strokes });
     inFlight = true;
     lastSent = sentVersion;
     lastSentAt = performance.now();
 
-    (window.mnistlearnFetch || fetch)(`/classify?width=${CANVAS_SIZE}&height=${CANVAS_SIZE}`, {
+    (window.mnistlearnFetch || fetch)('/strokes', {
       method: 'POST',
-      headers: { 'Content-Type': 'application/octet-stream' },
-      body: grey,
+      headers: { 'Content-Type': 'application/json' },
+      body,
     })
     // ANCHOR_END: send_prediction
       .then(async (res) => {
@@ -305,6 +349,9 @@
         if (!force && sentVersion <= clearedAt) return;
         const message = err instanceof TypeError
           ? `could not reach the server (${err.message})` : err.message;
+        // The old answer was for another drawing: it must not stay beside this one.
+        showNothing();
+        prediction.dataset.for = String(sentVersion);
         setStatus(`Error: ${message}`, true);
       })
       .finally(() => {
@@ -358,17 +405,15 @@
 
   function clearAll() {
     stroke = null;
+    strokes = [];
+    points = 0;
     paintBlack(ctx, CANVAS_SIZE);
     paintBlack(previewCtx, SIDE);
     bumpVersion();
     clearedAt = version; // an answer still in flight is for the old drawing: it will be dropped
     queued = false;
-    prediction.textContent = '';
-    delete prediction.dataset.digit;
-    delete prediction.dataset.empty;
+    showNothing();
     delete prediction.dataset.for;
-    resetBars();
-    lightHidden(null);
     setStatus(IDLE_STATUS);
   }
 
@@ -378,7 +423,9 @@
   });
 
   window.mnist = {
-    CANVAS_SIZE, SIDE, LINE_WIDTH, canvasIntensity, weightColour,
+    CANVAS_SIZE, SIDE, LINE_WIDTH, MAX_STROKES, MAX_POINTS, weightColour, withArticle,
+    /** The strokes recorded so far (a copy). */
+    strokes: () => strokes.map((s) => s.map((p) => p.slice())),
     /** Sends the canvas as it is now, even blank (for tests). */
     sendNow: () => requestPrediction(true),
   };

@@ -43,8 +43,18 @@
     const url = new URL(path, location.href);
     if (url.pathname === '/hidden-weights') return answer(m, 'net_hidden_weights', []);
     if (url.pathname === '/strokes') {
-      const body = new TextEncoder().encode(init.body);
-      return m.withBytes([body], (p, n) => answer(m, 'net_strokes', [p, n, 1]));
+      // The page's own JSON, handed over as numbers: points per stroke, then every x, y.
+      let drawing;
+      try {
+        drawing = JSON.parse(init.body);
+      } catch (err) {
+        return fail(`the drawing is not JSON: ${err.message}`);
+      }
+      const strokes = Array.isArray(drawing.strokes) ? drawing.strokes : [];
+      const counts = new Uint32Array(strokes.map((s) => (Array.isArray(s) ? s.length : 0)));
+      const points = new Float64Array(strokes.flat().flatMap((p) => [Number(p[0]), Number(p[1])]));
+      return m.withBytes([new Uint8Array(counts.buffer), new Uint8Array(points.buffer)], (cp, _cn, pp, pn) =>
+        answer(m, 'net_strokes', [Number(drawing.width), Number(drawing.height), cp, counts.length, pp, pn, 1]));
     }
     if (url.pathname === '/classify') {
       const width = Number(url.searchParams.get('width'));

@@ -37,13 +37,27 @@ pub(super) fn run_predict(args: &Args) -> Result<(), Error> {
                 continue;
             }
         };
-        let Seen::Digit(digit) = seen else {
-            if json {
+        let digit = match seen {
+            Seen::Digit(digit) => digit,
+            Seen::Empty if json => {
                 answers.push(|| serde_json::json!({ "path": name, "empty": true }))?;
-            } else {
-                print_lines(&[format!("{line_name}: no digit (the image has no ink)")])?;
+                continue;
             }
-            continue;
+            Seen::Empty => {
+                print_lines(&[format!("{line_name}: no digit (the image has no ink)")])?;
+                continue;
+            }
+            Seen::TooSmall { .. } if json => {
+                answers.push(|| serde_json::json!({ "path": name, "too_small": true }))?;
+                continue;
+            }
+            Seen::TooSmall { extent, least } => {
+                let unit = if extent == 1 { "pixel" } else { "pixels" };
+                print_lines(&[format!(
+                    "{line_name}: too small to read (the ink is {extent} {unit} across; a digit needs at least {least})"
+                )])?;
+                continue;
+            }
         };
         let probabilities = net.predict(level, &digit.pixels);
         let best = argmax(&probabilities);

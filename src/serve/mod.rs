@@ -10,21 +10,25 @@
 //! | `GET /favicon.svg`                    | its icon (a file of its own: a `data:` URL would break a `default-src 'self'` policy) |
 //! | `POST /predict`                       | `{"digit": d, "probabilities": [p0, …, p9]}` for a 784-byte body |
 //! | `POST /classify?width=W&height=H`     | a drawing of any size preprocessed as MNIST was, then classified: `{"digit", "probabilities", "seen": [784 bytes], "hidden": [H activations], "inverted"}`, or `{"empty": true}` for an image with no ink |
+//! | `POST /strokes`                       | the page's pen strokes, `{"width": W, "height": H, "strokes": [[[x, y], …], …]}`, drawn as MNIST's digits were made, then classified: the `/classify` answer, `{"empty": true}`, or `{"too_small": true, "message"}` for a tap or a dot |
 //! | `GET /hidden-weights`                 | `{"hidden": H, "weights": [[784 numbers] × H]}`: each hidden unit's incoming weights, scaled to −127…127 by its largest magnitude |
 //! | `GET /train`, `/wasm/…`, `/data/…`    | the "Watch it learn" page, its WebAssembly trainer and the MNIST files of `--data` (`train.rs`): the browser trains, the server only sends files |
 //!
 //! `/predict` is the original's wire format: the caller has already made the 28×28 image.
-//! `/classify` is what the page uses: it sends its whole canvas, `W × H` raw grey bytes
-//! (row-major, any polarity, 1 ≤ W, H ≤ [`CLASSIFY_MAX_SIDE`]), and the server runs
-//! [`mnistlearn_core::data::preprocess::preprocess`], the same code as `mnistlearn predict`, so there is one
-//! implementation of MNIST's preprocessing and not a second one in JavaScript to drift from it.
+//! `/strokes` is what the page uses: it sends the points of its strokes, and the server draws
+//! them with [`mnistlearn_core::data::strokes::render`] at MNIST's size and pen width, so a
+//! digit drawn small is not a blob of the page's pen. `/classify` takes a whole canvas instead,
+//! `W × H` raw grey bytes (row-major, any polarity, 1 ≤ W, H ≤ [`CLASSIFY_MAX_SIDE`]), through
+//! [`mnistlearn_core::data::preprocess::preprocess`], the same code as `mnistlearn predict`.
+//! Either way there is one implementation in Rust, not a second one in JavaScript to drift.
 //!
 //! Anything else gets a JSON error, `{"error": "…"}`, with the fitting status: 400 for a body
 //! that is not 784 bytes (or not `W × H` for `/classify`, or a missing or out-of-range `width`
-//! or `height`), 413 for one over [`BODY_LIMIT`] (or [`CLASSIFY_BODY_LIMIT`]), 405 (with an
-//! `Allow` header) for a wrong method on a known path, 404 for an unknown path, 503 (with
-//! `Retry-After`) when the body budget is spent, 421 for a foreign `Host`, 403 for a
-//! cross-origin `POST`.
+//! or `height`, or strokes that are not finite numbers), 413 for one over [`BODY_LIMIT`] (or
+//! [`CLASSIFY_BODY_LIMIT`], [`STROKES_BODY_LIMIT`], or over `/strokes`' stroke and point
+//! limits), 405 (with an `Allow` header) for a wrong method on a known path, 404 for an unknown
+//! path, 503 (with `Retry-After`) when the body budget is spent, 421 for a foreign `Host`, 403
+//! for a cross-origin `POST`.
 //!
 //! One job per file: this one loads the weights, binds the port and runs the serve loop (with
 //! the stop signals); `routes.rs` is the app (routes, JSON answers, rejections, the body
@@ -100,6 +104,7 @@ mod conn;
 mod guard;
 mod memory;
 mod routes;
+mod strokes;
 mod train;
 
 use conn::{connection_slot, Clock, Timed, Tracked};
@@ -108,6 +113,7 @@ pub use routes::{
     classify_json, hidden_weights_json, predict_json, routes, routes_with_data, BODY_BUDGET, BODY_LIMIT,
     CLASSIFY_BODY_LIMIT, CLASSIFY_MAX_SIDE, SECURITY_HEADERS,
 };
+pub use strokes::{strokes_json, STROKES_BODY_LIMIT};
 
 /// Ctrl-C (and, on Unix, SIGTERM), listened for from the moment this is created.
 ///

@@ -14,7 +14,9 @@ use warp::http::{Method, StatusCode};
 use warp::reply::Response;
 use warp::{Buf, Filter, Rejection, Reply, Stream};
 
-use mnistlearn_core::data::preprocess::{preprocess, GreyImage, Seen};
+use mnistlearn_core::data::preprocess::{preprocess, Digit, GreyImage, Seen};
+
+use super::strokes::{strokes_json, STROKES_BODY_LIMIT};
 use mnistlearn_core::math::SimdLevel;
 use mnistlearn_core::nn::{argmax, Network, INPUTS};
 
@@ -81,21 +83,36 @@ pub fn classify_json(net: &Network, level: SimdLevel, query: &str, body: &[u8]) 
         )));
     }
     let image = GreyImage::new(width, height, body.to_vec()).map_err(bad)?;
-    let digit = match preprocess(&image) {
-        Seen::Empty => return Ok(serde_json::json!({ "empty": true }).to_string()),
-        Seen::Digit(digit) => digit,
-    };
+    match preprocess(&image) {
+        Seen::Empty => Ok(serde_json::json!({ "empty": true }).to_string()),
+        Seen::TooSmall { extent, least } => Ok(too_small_json(extent, least)),
+        Seen::Digit(digit) => Ok(digit_json(net, level, &digit)),
+    }
+}
+// ANCHOR_END: classify_json
+
+/// A digit's answer: the prediction, what the network saw and its hidden activations.
+pub(super) fn digit_json(net: &Network, level: SimdLevel, digit: &Digit) -> String {
     let (probabilities, hidden) = net.predict_with_hidden(level, &digit.pixels);
-    Ok(serde_json::json!({
+    serde_json::json!({
         "digit": argmax(&probabilities),
         "probabilities": probabilities,
         "seen": digit.pixels.to_vec(),
         "hidden": hidden,
         "inverted": digit.inverted,
     })
-    .to_string())
+    .to_string()
 }
-// ANCHOR_END: classify_json
+
+/// The answer for a drawing with too little ink to be a digit (a tap, a dot, a speck): never a
+/// digit with a probability.
+pub(super) fn too_small_json(extent: usize, least: usize) -> String {
+    serde_json::json!({
+        "too_small": true,
+        "message": format!("too small to read: the drawing is {extent} pixels across, a digit needs at least {least}"),
+    })
+    .to_string()
+}
 
 /// `width` and `height` from a query string such as `width=280&height=280`.
 fn canvas_size(query: &str) -> Result<(usize, usize), String> {
@@ -354,8 +371,15 @@ pub fn routes_with_data(
         .and(warp::path::end())
         .and(method_in(&[Method::POST], "/classify", "POST"))
         .and(warp::query::raw().or(warp::any().map(String::new)).unify())
-        .and(capped_body(CLASSIFY_BODY_LIMIT, budget))
+        .and(capped_body(CLASSIFY_BODY_LIMIT, budget.clone()))
         .map(move |query: String, body: Body| answer(classify_json(&classify_net, level, &query, &body.bytes)));
+
+    let strokes_net = net.clone();
+    let strokes = warp::path("strokes")
+        .and(warp::path::end())
+        .and(method_in(&[Method::POST], "/strokes", "POST"))
+        .and(capped_body(STROKES_BODY_LIMIT, budget.clone()))
+        .map(move |body: Body| answer(strokes_json(&strokes_net, level, &body.bytes)));
 
     // Computed once: the weights never change while the server runs. Shared, not copied: each
     // answer holds a reference (for H = 4096 the body is 11.5 MB, and a client that does not
@@ -377,6 +401,8 @@ pub fn routes_with_data(
         .unify()
         .or(classify)
         .unify()
+        .or(strokes)
+        .unify()
         .or(hidden_weights)
         .unify()
         .or(super::train::train_routes(data_dir.into()))
@@ -395,6 +421,8 @@ async fn rejection_to_json(rejection: Rejection) -> Result<Response, Infallible>
                 "body too large: expected exactly {INPUTS} bytes (28×28 pixels, row-major, 0-255), \
                  and bodies over {BODY_LIMIT} bytes are not read"
             )
+        } else if *limit == STROKES_BODY_LIMIT {
+            format!("body too large: strokes are read up to {STROKES_BODY_LIMIT} bytes of JSON")
         } else {
             format!(
                 "body too large: expected width × height grey bytes, at most {CLASSIFY_MAX_SIDE} × {CLASSIFY_MAX_SIDE}, \
@@ -430,8 +458,8 @@ async fn rejection_to_json(rejection: Rejection) -> Result<Response, Infallible>
     if rejection.is_not_found() {
         let message =
             "not found: this server has GET /, GET /app.js, GET /style.css, GET /favicon.svg, POST /predict, \
-                       POST /classify?width=W&height=H, GET /hidden-weights, GET /train (the training page) and \
-                       GET /data/NAME (the four MNIST files)";
+                       POST /classify?width=W&height=H, POST /strokes, GET /hidden-weights, GET /train (the training \
+                       page) and GET /data/NAME (the four MNIST files)";
         return Ok(json_response(StatusCode::NOT_FOUND, error_json(message)));
     }
     // Unreachable with the routes above; kept so that a future route's rejection is still JSON.

@@ -7,11 +7,13 @@
 //   npm ci && MNISTLEARN_URL=http://127.0.0.1:8080 node --test draw.test.mjs
 //
 // Screenshots go to target/browser/ at the repo root: draw-1.png, draw-0.png, draw-small-3.png,
-// draw-7.png (each with the hidden layer lit), blank.png, and phone-3.png (390×844).
+// draw-7.png, draw-tiny-*.png (each with the hidden layer lit), mnist-corners.png (the last of
+// ten MNIST test digits drawn under 60 px tall in the corners), tap.png, blank.png, error.png,
+// tablet-3.png (768×1024) and phone-3.png (390×844).
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { launchChromium } from './chromium.mjs';
@@ -44,8 +46,8 @@ after(async () => {
 });
 
 /**
- * A fresh page on the app, with a log of its /classify requests (method, content type, query,
- * body size) and answers, and the largest number that were ever in flight at once. Page errors
+ * A fresh page on the app, with a log of its /strokes requests (method, content type, body) and
+ * answers, and the largest number that were ever in flight at once. Page errors
  * fail the test that opened the page, and so do failed HTTP requests (both checked by `done`).
  */
 async function openApp({ viewport = { width: 1024, height: 800 }, mobile = false } = {}) {
@@ -61,7 +63,7 @@ async function openApp({ viewport = { width: 1024, height: 800 }, mobile = false
   page.on('response', async (res) => {
     if (res.status() >= 400) log.httpErrors.push(`${res.status()} ${new URL(res.url()).pathname}`);
   });
-  const isClassify = (req) => new URL(req.url()).pathname === '/classify';
+  const isClassify = (req) => new URL(req.url()).pathname === '/strokes';
   page.on('request', (req) => {
     if (!isClassify(req)) return;
     log.inFlight += 1;
@@ -69,8 +71,7 @@ async function openApp({ viewport = { width: 1024, height: 800 }, mobile = false
     log.requests.push({
       method: req.method(),
       contentType: req.headers()['content-type'],
-      query: new URL(req.url()).search,
-      body: req.postDataBuffer(),
+      body: req.postData(),
     });
   });
   const finished = async (req) => {
@@ -172,15 +173,21 @@ async function settledAnswer(page) {
 }
 
 function checkRequests(log) {
-  assert.ok(log.requests.length >= 1, 'no /classify request was sent');
+  assert.ok(log.requests.length >= 1, 'no /strokes request was sent');
   for (const r of log.requests) {
     assert.equal(r.method, 'POST');
-    assert.equal(r.contentType, 'application/octet-stream');
-    assert.equal(r.query, `?width=${CANVAS}&height=${CANVAS}`);
-    assert.equal(r.body?.length, CANVAS * CANVAS, 'a /classify body is not one byte per canvas pixel');
+    assert.equal(r.contentType, 'application/json');
+    const body = JSON.parse(r.body);
+    assert.equal(body.width, CANVAS);
+    assert.equal(body.height, CANVAS);
+    assert.ok(Array.isArray(body.strokes) && body.strokes.every((s) => Array.isArray(s) && s.length >= 1 &&
+      s.every((p) => p.length === 2 && p.every(Number.isFinite))), 'a /strokes body is not strokes of [x, y] points');
   }
-  assert.equal(log.maxInFlight, 1, 'more than one /classify request was in flight at once');
+  assert.equal(log.maxInFlight, 1, 'more than one /strokes request was in flight at once');
 }
+
+/** "a 3", "an 8". */
+const article = (digit) => `${String(digit) === '8' ? 'an' : 'a'} ${digit}`;
 
 /** What a digit answer must look like on the page, checked against the server's last answer. */
 function checkShown(shown, expected, log) {
@@ -190,7 +197,7 @@ function checkShown(shown, expected, log) {
   const total = shown.percents.reduce((a, b) => a + b, 0);
   assert.ok(Math.abs(total - 100) < 1, `percentages add up to ${total}`);
   assert.equal(Math.max(...shown.percents), shown.percents[Number(expected)]);
-  assert.match(shown.status, new RegExp(`Looks like a ${expected}`));
+  assert.match(shown.status, new RegExp(`^Looks like ${article(expected)} \\(`));
   const answer = log.answers.at(-1);
   // The preview is exactly the 28×28 the server says the network saw...
   assert.deepEqual(shown.preview, answer.seen, 'the preview is not the image the server classified');
@@ -212,6 +219,11 @@ const CASES = [
   // The issue's failures: a small "3" in the top-left corner, a "7" at 60% of the height.
   ['small-3', '3', [14, 12, 64, 84]],
   ['7', '7', [120, 98, 120, 168]],
+  // Tiny digits, under 60 px tall, pressed into the corners (the issue's 40×60 and 20×30).
+  ['tiny-1', '1', [254, 222, 20, 52]],
+  ['tiny-0', '0', [4, 226, 34, 50]],
+  ['tiny-3', '3', [8, 6, 36, 56]],
+  ['tiny-7', '7', [246, 4, 30, 40]],
 ];
 
 for (const [name, expected, box] of CASES) {
@@ -254,34 +266,37 @@ test('a blank canvas shows a prompt, not a digit', TEST_TIMEOUT, async () => {
   await done();
 });
 
-test('on a 390×844 phone the canvas fits the screen and the prediction and all bars stay in view', TEST_TIMEOUT, async () => {
-  const viewport = { width: 390, height: 844 };
-  const { page, log, done } = await openApp({ viewport, mobile: true });
-  const canvasBox = await page.locator('#canvas').boundingBox();
-  assert.ok(canvasBox.x >= 0 && canvasBox.x + canvasBox.width <= viewport.width, `canvas ${JSON.stringify(canvasBox)}`);
-  assert.ok(canvasBox.width >= 300, `the canvas is only ${canvasBox.width} px wide on a ${viewport.width} px screen`);
-  await draw(page, inBox(DIGITS[3], [90, 50, 110, 180]));
-  const shown = await settledAnswer(page);
-  await page.screenshot({ path: path.join(SHOT_DIR, 'phone-3.png') });
-  checkShown(shown, '3', log);
-  const inView = async (selector) => {
-    const boxes = await page.locator(selector).evaluateAll((els) => els.map((e) => {
-      const r = e.getBoundingClientRect();
-      return { top: r.top, bottom: r.bottom, left: r.left, right: r.right };
-    }));
-    assert.ok(boxes.length > 0, `${selector}: none`);
-    for (const b of boxes) {
-      assert.ok(b.top >= 0 && b.bottom <= viewport.height && b.left >= 0 && b.right <= viewport.width,
-        `${selector} at ${JSON.stringify(b)} is outside the ${viewport.width}×${viewport.height} screen`);
-    }
-  };
-  await inView('#prediction');
-  await inView('#preview');
-  await inView('#bars .bar');
-  const scrollX = await page.evaluate(() => document.documentElement.scrollWidth);
-  assert.ok(scrollX <= viewport.width, `the page scrolls sideways (${scrollX} px wide)`);
-  await done();
-});
+for (const [name, viewport] of [['phone', { width: 390, height: 844 }], ['tablet', { width: 768, height: 1024 }]]) {
+  test(`on a ${viewport.width}×${viewport.height} ${name} the canvas fits, and the prediction, the labelled 28×28 box and all bars stay in view`, TEST_TIMEOUT, async () => {
+    const { page, log, done } = await openApp({ viewport, mobile: true });
+    const canvasBox = await page.locator('#canvas').boundingBox();
+    assert.ok(canvasBox.x >= 0 && canvasBox.x + canvasBox.width <= viewport.width, `canvas ${JSON.stringify(canvasBox)}`);
+    assert.ok(canvasBox.width >= (name === 'phone' ? 300 : 280), `the canvas is only ${canvasBox.width} px wide on a ${viewport.width} px screen`);
+    await draw(page, inBox(DIGITS[3], [90, 50, 110, 180]));
+    const shown = await settledAnswer(page);
+    await page.screenshot({ path: path.join(SHOT_DIR, `${name}-3.png`) });
+    checkShown(shown, '3', log);
+    const inView = async (selector) => {
+      const boxes = await page.locator(selector).evaluateAll((els) => els.map((e) => {
+        const r = e.getBoundingClientRect();
+        return { top: r.top, bottom: r.bottom, left: r.left, right: r.right, width: r.width, height: r.height };
+      }));
+      assert.ok(boxes.length > 0, `${selector}: none`);
+      for (const b of boxes) {
+        assert.ok(b.width > 0 && b.height > 0, `${selector} is not shown`);
+        assert.ok(b.top >= 0 && b.bottom <= viewport.height && b.left >= 0 && b.right <= viewport.width,
+          `${selector} at ${JSON.stringify(b)} is outside the ${viewport.width}×${viewport.height} screen`);
+      }
+    };
+    await inView('#prediction');
+    await inView('#preview');
+    await inView('.seen figcaption');
+    await inView('#bars .bar');
+    const scrollX = await page.evaluate(() => document.documentElement.scrollWidth);
+    assert.ok(scrollX <= viewport.width, `the page scrolls sideways (${scrollX} px wide)`);
+    await done();
+  });
+}
 
 test('the preview and the hidden layer are reset by Clear', TEST_TIMEOUT, async () => {
   const { page, log, done } = await openApp();
@@ -312,19 +327,69 @@ test('the preview and the hidden layer are reset by Clear', TEST_TIMEOUT, async 
   await done();
 });
 
-test('a server error is shown in the status line', TEST_TIMEOUT, async () => {
-  const { page, done } = await openApp();
-  await page.route('**/classify*', (route) => route.fulfill({
-    status: 400,
-    contentType: 'application/json',
-    body: JSON.stringify({ error: 'body must be exactly width × height = 280 × 280 = 78400 bytes, got 12' }),
-  }));
+test('a server error is shown in the status line, and the old answer is cleared', TEST_TIMEOUT, async () => {
+  const { page, log, done } = await openApp();
   await draw(page, inBox(DIGITS[1], [100, 38, 120, 204]));
+  await settledAnswer(page);
+  assert.equal(log.answers.length >= 1, true);
+  await page.route('**/strokes*', (route) => route.fulfill({
+    status: 413,
+    contentType: 'application/json',
+    body: JSON.stringify({ error: 'too many points: at most 4096 in all strokes, got 5000' }),
+  }));
+  await draw(page, inBox(DIGITS[7], [20, 20, 100, 160]));
   const status = page.locator('#status.error');
   await status.waitFor({ timeout: WAIT_MS });
-  assert.match(await status.textContent(), /400.*78400 bytes, got 12/);
-  assert.equal(await page.locator('#prediction').textContent(), '');
-  await done({ expectedHttpErrors: ['400 /classify'] });
+  assert.match(await status.textContent(), /413.*at most 4096/);
+  const shown = await settledAnswer(page);
+  await page.screenshot({ path: path.join(SHOT_DIR, 'error.png'), fullPage: true });
+  assert.equal(shown.text, '', 'the old prediction stayed beside the new drawing');
+  assert.deepEqual(shown.winners, []);
+  assert.ok(shown.percents.every(Number.isNaN), `old bars stayed: ${shown.percents}`);
+  assert.ok(shown.preview.every((v) => v === 0), 'the old preview stayed');
+  await done({ expectedHttpErrors: ['413 /strokes'] });
+});
+
+test('a tap is too small to read: no digit, no bars', TEST_TIMEOUT, async () => {
+  const { page, log, done } = await openApp();
+  await draw(page, [[[140, 140]]]);
+  const shown = await settledAnswer(page);
+  await page.screenshot({ path: path.join(SHOT_DIR, 'tap.png'), fullPage: true });
+  assert.equal(log.answers.at(-1).too_small, true);
+  assert.equal(shown.text, '');
+  assert.equal(shown.digit, undefined);
+  assert.ok(shown.percents.every(Number.isNaN), 'no percentages for a tap');
+  assert.match(shown.status, /^Too small to read/);
+  await done();
+});
+
+// MNIST test digits (the first of each class in the fixture), thinned and traced into strokes
+// by tests/support/skeleton.rs and kept in mnist-strokes.json (checked by tests/it/strokes.rs).
+const MNIST = JSON.parse(readFileSync(new URL('./mnist-strokes.json', import.meta.url), 'utf8')).digits;
+
+test('ten MNIST digits drawn under 60 px tall in the corners: at least 9 read right', { timeout: 240_000 }, async () => {
+  const { page, log, done } = await openApp();
+  const results = [];
+  for (const [k, { label, strokes }] of MNIST.entries()) {
+    const xs = strokes.flat().map((p) => p[0]);
+    const ys = strokes.flat().map((p) => p[1]);
+    const [x0, y0] = [Math.min(...xs), Math.min(...ys)];
+    const [w, h] = [Math.max(...xs) - x0, Math.max(...ys) - y0];
+    const scale = 52 / Math.max(h, w);               // at most 52 px of centre line, ≤ 60 px of ink
+    const corner = k % 4;                             // top-left, top-right, bottom-left, bottom-right
+    const left = corner % 2 === 0 ? 6 : CANVAS - 6 - w * scale;
+    const top = corner < 2 ? 6 : CANVAS - 6 - h * scale;
+    await page.click('#clear');
+    await draw(page, strokes.map((s) => s.map(([x, y]) => [left + (x - x0) * scale, top + (y - y0) * scale])));
+    const shown = await settledAnswer(page);
+    results.push(`${label}→${shown.digit ?? (shown.status.slice(0, 20))}`);
+    if (k === MNIST.length - 1) await page.screenshot({ path: path.join(SHOT_DIR, 'mnist-corners.png'), fullPage: true });
+  }
+  const right = results.filter((r) => r.split('→')[0] === r.split('→')[1]).length;
+  console.log(`MNIST digits in the corners: ${right}/10 (${results.join(', ')})`);
+  assert.ok(right >= 9, `only ${right}/10: ${results.join(', ')}`);
+  checkRequests(log);
+  await done();
 });
 
 test('the hidden layer shows one weight picture per hidden unit', TEST_TIMEOUT, async () => {

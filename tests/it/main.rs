@@ -13,6 +13,7 @@
 //! | `pictures`   | `train --log`, `test --confusion`, `test --errors DIR`, `figures`      |
 //! | `predict`    | redrawn digits (ours vs naive resize), `predict`, `/classify`          |
 //! | `serve_api`  | the server's routes, then the real binary on a real socket             |
+//! | `strokes`    | traced MNIST strokes at 100/40/15% through `/strokes`, pen width, limits |
 //! | `trainer`    | the fast trainer against the plain reference trainer, bit for bit     |
 
 mod cli;
@@ -32,5 +33,9 @@ mod predict;
 #[path = "../support/redraw.rs"]
 mod redraw;
 mod serve_api;
+/// MNIST digits thinned and traced into strokes, shared with `examples/redrawn.rs`.
+#[path = "../support/skeleton.rs"]
+mod skeleton;
+mod strokes;
 mod train_page;
 mod trainer;

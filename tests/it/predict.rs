@@ -48,10 +48,10 @@ fn redrawn_fixture_digits_are_read_almost_as_well_as_the_originals_and_far_bette
     assert_eq!(n, 500);
     assert_eq!(tally.empty, 0, "no redrawn digit may be called empty");
     // The fixture network (2,000 training images) reads its 500 originals at 88.4% and the
-    // redrawn ones at 82.4%: a network trained on so little is less tolerant of the small
-    // differences redrawing leaves (resampling twice, stroke edges). With the real weights the
-    // gap is about 2 points, and `cargo xtask redrawn` holds it to 3; here, to 8.
-    assert!(ours >= direct - 8.0, "redrawn {ours:.1}% vs originals {direct:.1}%\n{}", tally.table());
+    // redrawn ones at 86.8% (82.4% before the crop kept the strokes' grey edges and the centre
+    // of mass went to MNIST's (14, 14)). With the real weights the gap is under half a point,
+    // and `cargo xtask redrawn` holds it to 1; here, to 4.
+    assert!(ours >= direct - 4.0, "redrawn {ours:.1}% vs originals {direct:.1}%\n{}", tally.table());
     assert!(naive <= 30.0, "the naive resize got {naive:.1}%: the redrawn set is too easy to show anything");
     // Every kind of redrawing is read, not just the easy ones.
     for (label, count, right, _) in &tally.groups {
@@ -139,6 +139,11 @@ fn predict_prints_one_line_per_image_and_json_on_request() {
     let blank = dir.path().join("blank.pgm");
     std::fs::write(&blank, b"P5 30 20 255\n".iter().copied().chain(std::iter::repeat_n(255, 600)).collect::<Vec<u8>>())
         .unwrap();
+    // One dark pixel on white paper: a speck, not a digit.
+    let speck = dir.path().join("speck.pgm");
+    let mut pixels = vec![255u8; 600];
+    pixels[65] = 0;
+    std::fs::write(&speck, [b"P5 30 20 255\n".as_slice(), &pixels].concat()).unwrap();
 
     let out = mnistlearn()
         .arg("predict")
@@ -146,11 +151,12 @@ fn predict_prints_one_line_per_image_and_json_on_request() {
         .arg(&weights)
         .args(files.iter().map(|f| &f.0))
         .arg(&blank)
+        .arg(&speck)
         .assert()
         .success();
     let stdout = String::from_utf8(out.get_output().stdout.clone()).unwrap();
     let lines: Vec<&str> = stdout.lines().collect();
-    assert_eq!(lines.len(), files.len() + 1, "{stdout}");
+    assert_eq!(lines.len(), files.len() + 2, "{stdout}");
     for ((path, label), line) in files.iter().zip(&lines) {
         let rest =
             line.strip_prefix(&format!("{path}: {label} (")).unwrap_or_else(|| panic!("{line:?} for {path} ({label})"));
@@ -158,17 +164,22 @@ fn predict_prints_one_line_per_image_and_json_on_request() {
         assert!((0.0..=100.0).contains(&percent), "{line}");
     }
     assert_eq!(lines[files.len()], format!("{}: no digit (the image has no ink)", blank.display()));
+    assert_eq!(
+        lines[files.len() + 1],
+        format!("{}: too small to read (the ink is 1 pixel across; a digit needs at least 2)", speck.display())
+    );
 
     let out = mnistlearn()
         .args(["predict", "--json", "--weights"])
         .arg(&weights)
         .arg(&files[0].0)
         .arg(&blank)
+        .arg(&speck)
         .assert()
         .success();
     let value: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
     let answers = value.as_array().unwrap();
-    assert_eq!(answers.len(), 2);
+    assert_eq!(answers.len(), 3);
     assert_eq!(answers[0]["path"], files[0].0.as_str());
     assert_eq!(answers[0]["digit"], files[0].1 as u64);
     let p: Vec<f64> = answers[0]["probabilities"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
@@ -176,6 +187,7 @@ fn predict_prints_one_line_per_image_and_json_on_request() {
     assert!((p.iter().sum::<f64>() - 1.0).abs() < 1e-9);
     assert!(answers[0].get("seen").is_none());
     assert_eq!(answers[1], serde_json::json!({ "path": blank.display().to_string(), "empty": true }));
+    assert_eq!(answers[2], serde_json::json!({ "path": speck.display().to_string(), "too_small": true }));
 }
 
 #[test]

@@ -285,7 +285,7 @@ pub fn measure(
 
         let ours = match preprocess(&image) {
             Seen::Digit(d) => argmax(&net.predict(level, &d.pixels)) == label,
-            Seen::Empty => {
+            Seen::Empty | Seen::TooSmall { .. } => {
                 tally.empty += 1;
                 false
             }

@@ -11,13 +11,15 @@
 //!   run ends on the same bytes as the CLI's at any thread count.
 //! * `session_hidden_ptr` exposes the hidden weights in the module's memory (no copy) for the
 //!   unit pictures; `session_weights` gives the weights.bin bytes, `session_sha256` their hash.
-//! * `net_load`, `net_classify`, `net_hidden_weights`: the drawing page's "draw with these
-//!   weights", the server's `/classify` and `/hidden-weights` answers computed here instead.
+//! * `net_load`, `net_strokes`, `net_classify`, `net_hidden_weights`: the drawing page's "draw
+//!   with these weights", the server's `/strokes`, `/classify` and `/hidden-weights` answers
+//!   computed here instead.
 
 use std::cell::RefCell;
 use std::fmt::Write as _;
 
 use mnistlearn_core::data::preprocess::{preprocess, GreyImage, Seen};
+use mnistlearn_core::data::strokes::{check, render, MAX_POINTS};
 use mnistlearn_core::data::Dataset;
 use mnistlearn_core::nn::evaluate::evaluate;
 use mnistlearn_core::nn::session::Session;
@@ -208,9 +210,35 @@ pub unsafe extern "C" fn net_load(ptr: *const u8, len: usize) -> i32 {
     finish(outcome)
 }
 
+/// The JSON the server answers for what preprocessing saw (`/classify`, `/strokes`): the digit,
+/// probabilities, the 28×28 input and the hidden activations; `{"empty": true}` without ink;
+/// `{"too_small": true, "message"}` for a speck.
+fn seen_json(net: &Network, level: mnistlearn_core::math::SimdLevel, seen: Seen) -> Vec<u8> {
+    let digit = match seen {
+        Seen::Empty => return b"{\"empty\":true}".to_vec(),
+        Seen::TooSmall { extent, least } => {
+            return format!(
+                "{{\"too_small\":true,\"message\":\"too small to read: the drawing is {extent} pixels across, a digit needs at least {least}\"}}"
+            )
+            .into_bytes()
+        }
+        Seen::Digit(digit) => digit,
+    };
+    let (probabilities, hidden) = net.predict_with_hidden(level, &digit.pixels);
+    let list = |xs: &[f64]| xs.iter().map(|&x| number(x)).collect::<Vec<_>>().join(",");
+    let seen = digit.pixels.iter().map(|b| b.to_string()).collect::<Vec<_>>().join(",");
+    format!(
+        "{{\"digit\":{},\"probabilities\":[{}],\"seen\":[{seen}],\"hidden\":[{}],\"inverted\":{}}}",
+        argmax(&probabilities),
+        list(&probabilities),
+        list(&hidden),
+        digit.inverted
+    )
+    .into_bytes()
+}
+
 /// The server's `POST /classify` answer for a `width × height` grey canvas (row-major bytes),
-/// computed here with the network of `net_load`: the same preprocessing and the same kernels,
-/// so the same JSON.
+/// computed here with the network of `net_load`: the same preprocessing and the same kernels.
 ///
 /// # Safety
 /// `ptr` must point at `width × height` bytes (from `alloc`).
@@ -223,21 +251,48 @@ pub unsafe extern "C" fn net_classify(ptr: *const u8, width: u32, height: u32, s
         let n = n.borrow();
         let net = n.as_ref().ok_or("no network: call net_load first")?;
         let image = GreyImage::new(width, height, pixels)?;
-        let digit = match preprocess(&image) {
-            Seen::Empty => return Ok(b"{\"empty\":true}".to_vec()),
-            Seen::Digit(digit) => digit,
-        };
-        let (probabilities, hidden) = net.predict_with_hidden(level(simd), &digit.pixels);
-        let list = |xs: &[f64]| xs.iter().map(|&x| number(x)).collect::<Vec<_>>().join(",");
-        let seen = digit.pixels.iter().map(|b| b.to_string()).collect::<Vec<_>>().join(",");
-        Ok(format!(
-            "{{\"digit\":{},\"probabilities\":[{}],\"seen\":[{seen}],\"hidden\":[{}],\"inverted\":{}}}",
-            argmax(&probabilities),
-            list(&probabilities),
-            list(&hidden),
-            digit.inverted
-        )
-        .into_bytes())
+        Ok(seen_json(net, level(simd), preprocess(&image)))
+    });
+    finish(outcome)
+}
+
+/// The server's `POST /strokes` answer, computed here with the network of `net_load`: the
+/// strokes drawn as MNIST's digits were made (`core::data::strokes`), then classified. The
+/// strokes come as `counts` (points per stroke, `n` of them, as little-endian u32s) and `points`
+/// (x, y pairs of f64, all strokes' points in order); `check` bounds them as the server does.
+///
+/// # Safety
+/// `counts` must point at `4·n` bytes and `points` at `16·Σcounts` bytes (from `alloc`).
+#[cfg_attr(target_arch = "wasm32", no_mangle)]
+pub unsafe extern "C" fn net_strokes(
+    width: f64,
+    height: f64,
+    counts: *const u8,
+    n: usize,
+    points: *const u8,
+    points_len: usize,
+    simd: u32,
+) -> i32 {
+    // SAFETY: the caller's guarantee.
+    let (counts, points) = unsafe { (input(counts, 4 * n), input(points, points_len)) };
+    let outcome = NET.with(|net| {
+        let net = net.borrow();
+        let net = net.as_ref().ok_or("no network: call net_load first")?;
+        let mut xy = points.chunks_exact(8).map(|b| f64::from_le_bytes(b.try_into().expect("8 bytes")));
+        let mut strokes = Vec::with_capacity(n);
+        for count in counts.chunks_exact(4) {
+            let count = u32::from_le_bytes(count.try_into().expect("4 bytes")) as usize;
+            let mut line = Vec::with_capacity(count.min(MAX_POINTS));
+            for _ in 0..count {
+                match (xy.next(), xy.next()) {
+                    (Some(x), Some(y)) => line.push([x, y]),
+                    _ => return Err("fewer points than the counts say".to_string()),
+                }
+            }
+            strokes.push(line);
+        }
+        check(&strokes, width, height)?;
+        Ok(seen_json(net, level(simd), render(&strokes, width, height)))
     });
     finish(outcome)
 }

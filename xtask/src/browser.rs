@@ -5,15 +5,17 @@
 //! (`playwright-core`, no browser download) and runs, against Debian's Chromium:
 //!
 //! * `tests/browser/draw.test.mjs`, the drawing app. Screenshots in `target/browser/`: the
-//!   digits drawn (a small "3" in a corner among them) with the hidden layer lit, the blank
-//!   canvas's prompt, and the page on a 390×844 phone.
+//!   digits drawn (small and tiny ones in the corners among them) with the hidden layer lit, ten
+//!   MNIST test digits traced into strokes and drawn under 60 px tall in the corners, a tap, an
+//!   error, the blank canvas's prompt, and the page on a 768×1024 tablet and a 390×844 phone.
 //! * `tests/browser/train.test.mjs`, the training page: on a second server whose `--data` is the
 //!   committed fixture, 1 epoch with `--limit 2000` (SIMD module and scalar) and 3 epochs of
-//!   hidden 301, batch 20, paused and resumed, must end on the bytes and the log of `mnistlearn train` with the same flags
-//!   (run here first); a third server with an empty `--data` must make the page say how to get
-//!   MNIST. Then, unless `--quick` or without the MNIST files in `data/`, the default 30-epoch
-//!   run in the page on the first server: its hash must be `golden/full_run.txt`'s; the time and
-//!   the server's memory before and after are printed.
+//!   hidden 301, batch 20, paused and resumed, must end on the bytes and the log of
+//!   `mnistlearn train` with the same flags (run here first); a third server with an empty
+//!   `--data` must make the page say how to get MNIST. Then, unless `--quick` or without the
+//!   MNIST files in `data/`, the default 30-epoch run in the page on the first server: its hash
+//!   must be `golden/full_run.txt`'s; the time and the server's memory before and after are
+//!   printed.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

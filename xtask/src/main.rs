@@ -112,11 +112,12 @@ pub const COMMANDS: &[Command] = &[
     },
     Command {
         name: "redrawn",
-        summary: "the test set redrawn as people draw: MNIST preprocessing vs a naive resize",
+        summary: "the test set redrawn as images and as strokes: MNIST preprocessing vs a naive resize",
         details: "Digits redrawn small, large, off-centre and dark on light (examples/redrawn.rs), classified \
-                  through MNIST's preprocessing and through a naive resize. Fails if the redrawn accuracy is \
-                  more than 3 points below the accuracy on the original images. Needs data/ and the weights \
-                  verify trains.",
+                  through MNIST's preprocessing and through a naive resize; the digits traced into strokes and \
+                  replayed at 100%, 40% and 15% of the canvas; MNIST's stroke width. Fails if the redrawn \
+                  accuracy is more than 1 point below the accuracy on the original images, or the strokes at \
+                  15% more than 2 points below full size. Needs data/ and the weights verify trains.",
         flags: &[("--weights FILE", "the model (default: data/weights.bin)")],
         run: redrawn::run,
     },

@@ -6,6 +6,7 @@ pub mod idx;
 pub mod images;
 pub mod preprocess;
 pub mod shuffle;
+pub mod strokes;
 
 #[cfg(test)]
 pub(crate) mod fixture;
