@@ -272,6 +272,7 @@ function onWorkerMessage(m) {
     case 'nodata':
       setState('idle');
       noData(m.message.replace('the server has no ', ''));
+      checkData(); // names every missing file, not only the first the worker met
       break;
     case 'loaded':
       $('engine').textContent = (m.simd
