@@ -13,6 +13,8 @@ const DATA_FILES = ['train-images-idx3-ubyte', 'train-labels-idx1-ubyte', 't10k-
 const POINTS_PER_EPOCH = 10;
 /** A slice lasts about this long, so pause and stop answer quickly even for a huge network. */
 const SLICE_MS = 60;
+/** Curve points and unit pictures at most this often. */
+const MIN_POINT_MS = 40;
 /** Hidden units drawn at most (the page says so when H is larger). */
 const MAX_UNITS_SHOWN = 128;
 
@@ -146,6 +148,7 @@ async function run(config, live) {
   let last = { samples: 0, loss_sum: 0, correct: 0 };
   let sliceBatches = Math.max(1, Math.min(pointAt(1), 8));
   let lastTick = 0;
+  let lastPoint = 0;
   if (live) self.postMessage({ type: 'units', epoch: 0, weights: unitWeights(config.hidden, shown) });
 
   for (;;) {
@@ -179,7 +182,12 @@ async function run(config, live) {
       self.postMessage({ type: 'tick', epoch: epochFloat, samples: samplesDone, elapsed: r.elapsed_s });
     }
     const atPoint = r.epoch || batchInEpoch >= pointAt(nextPoint);
-    if (atPoint) {
+    // When epochs fly by (a small --limit), points and pictures are spaced in time instead, so
+    // the page is never flooded: a skipped point's samples go into the next one.
+    const due = now - lastPoint >= MIN_POINT_MS;
+    if (atPoint && !due) nextPoint += 1;
+    if (atPoint && due) {
+      lastPoint = now;
       // The mean loss and accuracy of the batches since the last point.
       const end = r.epoch
         ? { samples: info.samples, loss_sum: r.epoch.loss * info.samples, correct: Math.round(r.epoch.accuracy * info.samples / 100) }
@@ -196,6 +204,8 @@ async function run(config, live) {
       }
       last = r.epoch ? { samples: 0, loss_sum: 0, correct: 0 } : { samples: r.samples, loss_sum: r.loss_sum, correct: r.correct };
       nextPoint += 1;
+    } else if (r.epoch) {
+      last = { samples: 0, loss_sum: 0, correct: 0 };
     }
     if (r.epoch) {
       self.postMessage({ type: 'epoch', epochs_done: r.epochs_done, elapsed: r.elapsed_s, ...r.epoch });

@@ -150,14 +150,17 @@ function chart(canvas, lines, yFrom, yTo, yLabel) {
     ctx.fillStyle = colour;
     ctx.lineWidth = 2;
     ctx.beginPath();
-    points.forEach(([e, v], i) => {
+    // At most about two points per horizontal pixel are drawn.
+    const every = Math.max(1, Math.floor(points.length / (2 * pw)));
+    const drawn = points.filter((_, i) => i % every === 0 || i === points.length - 1);
+    drawn.forEach(([e, v], i) => {
       const py = y(Math.min(yTo, Math.max(yFrom, v)));
       if (i === 0) ctx.moveTo(x(e), py);
       else ctx.lineTo(x(e), py);
     });
     ctx.stroke();
     if (dots) {
-      for (const [e, v] of points) {
+      for (const [e, v] of drawn) {
         ctx.beginPath();
         ctx.arc(x(e), y(Math.min(yTo, Math.max(yFrom, v))), 3, 0, 2 * Math.PI);
         ctx.fill();
@@ -187,6 +190,7 @@ function drawCharts() {
 // ---- Hidden units: one 28×28 picture per unit, red positive, blue negative. ----
 
 let unitCanvases = [];
+let pendingUnits = null;
 function makeUnits(shown, hidden) {
   const box = $('units');
   box.textContent = '';
@@ -246,8 +250,9 @@ function setStatus(text, error = false) {
 }
 
 function appendLog(lines) {
+  // Appended, never rewritten: a run of thousands of epochs stays cheap to show.
+  logBox.append(`${current.lines.length ? '\n' : ''}${lines.join('\n')}`);
   current.lines.push(...lines);
-  logBox.textContent = current.lines.join('\n');
   logBox.scrollTop = logBox.scrollHeight;
 }
 
@@ -302,7 +307,9 @@ function onWorkerMessage(m) {
       drawCharts();
       break;
     case 'units':
-      drawUnits(m.weights);
+      // Drawn at the next frame, the latest only.
+      if (!pendingUnits) requestAnimationFrame(() => { drawUnits(pendingUnits); pendingUnits = null; });
+      pendingUnits = m.weights;
       break;
     case 'epoch':
       appendLog([m.line]);

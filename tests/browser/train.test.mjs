@@ -4,7 +4,7 @@
 // `cargo xtask browser` runs it with these (each test is skipped without its variables):
 //   MNISTLEARN_TRAIN_URL   a server whose --data is the committed fixture (2,000 training images)
 //   MNISTLEARN_CLI_DIR     the CLI's runs on that fixture for the same flags: NAME.bin (weights)
-//                          and NAME.log (stdout), --limit 2000 and NAME = e1 (--epochs 1) or h301 (--epochs 3
+//                          and NAME.log (stdout), --limit 2000 and NAME = e1 (--epochs 1) or h301 (--epochs 20
 //                          --hidden 301 --batch 20)
 //   MNISTLEARN_NODATA_URL  a server whose --data directory is empty
 //   MNISTLEARN_URL + MNISTLEARN_FULL_RUN=1
@@ -121,7 +121,7 @@ for (const simd of ['on', 'off']) {
 test('paused and resumed mid-run, hidden 301 and batch 20 end on the CLI\'s bytes; stop ends a run', { skip: !TRAIN_URL }, async () => {
   const cli = cliRun('h301');
   const { page, errors } = await open(`${TRAIN_URL}/train`);
-  await fill(page, { epochs: 3, limit: 2000, hidden: 301, batch: 20 });
+  await fill(page, { epochs: 20, limit: 2000, hidden: 301, batch: 20 });
   await startButton(page).click();
   await page.waitForFunction(() => document.body.dataset.state === 'running');
   await page.click('#pause');
@@ -137,13 +137,13 @@ test('paused and resumed mid-run, hidden 301 and batch 20 end on the CLI\'s byte
   await page.waitForSelector('body[data-sha256]', { timeout: 120_000 });
   assert.equal(await page.getAttribute('body', 'data-sha256'), cli.sha256);
   assert.deepEqual(await pageLog(page), cli.log);
-  assert.match(await page.textContent('#cli'), /--hidden 301 --lr 0.1 --batch 20 --epochs 3 --limit 2000/);
+  assert.match(await page.textContent('#cli'), /--hidden 301 --lr 0.1 --batch 20 --epochs 20 --limit 2000/);
 
   // Stop: a long run ends at once, without a hash, and the form is usable again.
   await fill(page, { epochs: 10000, hidden: 32, batch: 32 });
   await startButton(page).click();
   await page.waitForFunction(() => document.body.dataset.state === 'running');
-  await page.click('#stop');
+  await page.getByRole('button', { name: 'Stop' }).click();
   await page.waitForFunction(() => document.body.dataset.state === 'idle', null, { timeout: 10_000 });
   assert.match(await page.textContent('#status'), /Stopped/);
   assert.equal(await page.getAttribute('body', 'data-sha256'), null);

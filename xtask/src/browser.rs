@@ -9,7 +9,7 @@
 //!   MNIST test digits traced into strokes and drawn under 60 px tall in the corners, a tap, an
 //!   error, the blank canvas's prompt, and the page on a 768×1024 tablet and a 390×844 phone.
 //! * `tests/browser/train.test.mjs`, the training page: on a second server whose `--data` is the
-//!   committed fixture, 1 epoch with `--limit 2000` (SIMD module and scalar) and 3 epochs of
+//!   committed fixture, 1 epoch with `--limit 2000` (SIMD module and scalar) and 20 epochs of
 //!   hidden 301, batch 20, paused and resumed, must end on the bytes and the log of
 //!   `mnistlearn train` with the same flags (run here first); a third server with an empty
 //!   `--data` must make the page say how to get MNIST. Then, unless `--quick` or without the
@@ -64,7 +64,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
     let out = root.join("target/browser/cli");
     std::fs::create_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
     for (name, flags) in
-        [("e1", &["--epochs", "1"][..]), ("h301", &["--epochs", "3", "--hidden", "301", "--batch", "20"])]
+        [("e1", &["--epochs", "1"][..]), ("h301", &["--epochs", "20", "--hidden", "301", "--batch", "20"])]
     {
         cli_train(&bin, &fixture, flags, &out.join(format!("{name}.bin")), &out.join(format!("{name}.log")))?;
     }
