@@ -206,12 +206,16 @@ pub(super) struct Timed<T> {
     clock: Arc<Clock>,
     sleep: Pin<Box<Sleep>>,
     armed: Instant,
+    /// Bytes accepted from hyper but not yet written: an error answer of hyper's own with the
+    /// security headers added ([`with_security_headers`]).
+    pending: Vec<u8>,
 }
 
 impl<T> Timed<T> {
     pub(super) fn new(io: T, clock: Arc<Clock>) -> Timed<T> {
         let deadline = clock.deadline();
-        Timed { io, clock, sleep: Box::pin(tokio::time::sleep_until(deadline)), armed: deadline }
+        let sleep = Box::pin(tokio::time::sleep_until(deadline));
+        Timed { io, clock, sleep, armed: deadline, pending: Vec::new() }
     }
 
     /// Fails if the current deadline has passed; otherwise arms the timer for it.
@@ -274,6 +278,10 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Timed<T> {
     fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
         let this = self.get_mut();
         this.check()?;
+        std::task::ready!(this.drain(cx))?;
+        if let Some(answer) = with_security_headers(this.clock.phase(), buf) {
+            return this.take_answer(cx, answer, buf.len());
+        }
         match Pin::new(&mut this.io).poll_write(cx, buf) {
             Poll::Pending => this.wait(cx),
             ready => ready,
@@ -287,6 +295,14 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Timed<T> {
     ) -> Poll<std::io::Result<usize>> {
         let this = self.get_mut();
         this.check()?;
+        std::task::ready!(this.drain(cx))?;
+        if this.clock.phase() == Phase::Head {
+            // Only hyper's own error answers are written in this phase: small, so flattened.
+            let flat: Vec<u8> = bufs.iter().flat_map(|b| b.iter().copied()).collect();
+            if let Some(answer) = with_security_headers(Phase::Head, &flat) {
+                return this.take_answer(cx, answer, flat.len());
+            }
+        }
         match Pin::new(&mut this.io).poll_write_vectored(cx, bufs) {
             Poll::Pending => this.wait(cx),
             ready => ready,
@@ -299,6 +315,7 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Timed<T> {
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         let this = self.get_mut();
+        std::task::ready!(this.drain(cx))?;
         let flushed = Pin::new(&mut this.io).poll_flush(cx);
         if let Poll::Ready(Ok(())) = flushed {
             this.clock.flushed();
@@ -307,10 +324,54 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Timed<T> {
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.get_mut().io).poll_shutdown(cx)
+        let this = self.get_mut();
+        std::task::ready!(this.drain(cx))?;
+        Pin::new(&mut this.io).poll_shutdown(cx)
     }
 }
 // ANCHOR_END: timed
+
+impl<T: AsyncWrite + Unpin> Timed<T> {
+    /// Writes what [`Timed::pending`] holds; ready once it is all written.
+    fn drain(&mut self, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        while !self.pending.is_empty() {
+            match Pin::new(&mut self.io).poll_write(cx, &self.pending) {
+                Poll::Ready(Ok(0)) => return Poll::Ready(Err(std::io::ErrorKind::WriteZero.into())),
+                Poll::Ready(Ok(n)) => drop(self.pending.drain(..n)),
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => return self.wait(cx),
+            }
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    /// Accepts hyper's `taken` bytes as `answer` (written now as far as the socket takes it,
+    /// the rest on the next write or flush).
+    fn take_answer(&mut self, cx: &mut Context<'_>, answer: Vec<u8>, taken: usize) -> Poll<std::io::Result<usize>> {
+        self.pending = answer;
+        match self.drain(cx) {
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            _ => Poll::Ready(Ok(taken)),
+        }
+    }
+}
+
+/// hyper answers a request it cannot parse (400, 414 for a URI too long, 431 for headers too
+/// large) itself, before the service sees it, and has no hook to add headers to that answer.
+/// Such an answer is the only thing written while the connection waits for a request head, so
+/// there it is recognised by its status line and given [`SECURITY_HEADERS`] on the way out.
+fn with_security_headers(phase: Phase, bytes: &[u8]) -> Option<Vec<u8>> {
+    if phase != Phase::Head || !bytes.starts_with(b"HTTP/1.") {
+        return None;
+    }
+    let end = bytes.windows(2).position(|w| w == b"\r\n")? + 2;
+    let mut answer = bytes[..end].to_vec();
+    for (name, value) in SECURITY_HEADERS {
+        answer.extend_from_slice(format!("{name}: {value}\r\n").as_bytes());
+    }
+    answer.extend_from_slice(&bytes[end..]);
+    Some(answer)
+}
 
 /// warp's service seen by hyper: checks who may ask ([`Guard`]), moves the connection's
 /// [`Clock`] between phases, adds [`SECURITY_HEADERS`] to every answer, and wraps the answer's

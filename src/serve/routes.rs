@@ -234,7 +234,7 @@ struct Budget(Arc<Semaphore>);
 /// A request body and its share of the [`Budget`], given back when the body is dropped.
 struct Body {
     bytes: Vec<u8>,
-    _share: OwnedSemaphorePermit,
+    share: OwnedSemaphorePermit,
 }
 
 /// The budget has no room for this body.
@@ -243,16 +243,10 @@ struct BudgetExhausted;
 impl warp::reject::Reject for BudgetExhausted {}
 
 impl Budget {
-    /// A share of `bytes` more, added to `held` if given; [`BudgetExhausted`] if it does not fit.
-    fn take(&self, bytes: usize, held: Option<OwnedSemaphorePermit>) -> Result<OwnedSemaphorePermit, Rejection> {
-        let more = u32::try_from(bytes).map_err(|_| warp::reject::custom(BudgetExhausted))?;
-        let mut share =
-            self.0.clone().try_acquire_many_owned(more).map_err(|_| warp::reject::custom(BudgetExhausted))?;
-        if let Some(mut held) = held {
-            held.merge(share);
-            share = held;
-        }
-        Ok(share)
+    /// A share of `bytes`; [`BudgetExhausted`] if it does not fit.
+    fn take(&self, bytes: usize) -> Result<OwnedSemaphorePermit, Rejection> {
+        let bytes = u32::try_from(bytes).map_err(|_| warp::reject::custom(BudgetExhausted))?;
+        self.0.clone().try_acquire_many_owned(bytes).map_err(|_| warp::reject::custom(BudgetExhausted))
     }
 }
 
@@ -272,7 +266,7 @@ fn capped_body(limit: u64, budget: Budget) -> impl Filter<Extract = (Body,), Err
                     // a 28×28 image's worth to start with.
                     _ => {
                         let capacity = declared.unwrap_or(INPUTS.min(limit as usize) as u64) as usize;
-                        Ok((budget.take(capacity, None)?, capacity, budget))
+                        Ok((budget.take(capacity)?, capacity, budget))
                     }
                 }
             }
@@ -295,18 +289,17 @@ where
     B: Buf,
 {
     let mut stream = std::pin::pin!(stream);
-    let mut body = Body { bytes: Vec::with_capacity(capacity), _share: share };
+    let mut body = Body { bytes: Vec::with_capacity(capacity), share };
     while let Some(chunk) = std::future::poll_fn(|cx| stream.as_mut().poll_next(cx)).await {
         let mut chunk = chunk.map_err(|e| warp::reject::custom(BodyUnreadable(e.to_string())))?;
         let needed = body.bytes.len() + chunk.remaining();
         if needed as u64 > limit {
             return Err(warp::reject::custom(BodyTooLarge(limit)));
         }
-        let held = body._share.num_permits();
+        let held = body.share.num_permits();
         if needed > held {
             let grown = needed.max(2 * held).min(limit as usize);
-            let share = std::mem::replace(&mut body._share, budget.take(grown - held, None)?);
-            body._share.merge(share);
+            body.share.merge(budget.take(grown - held)?);
             body.bytes.reserve_exact(grown - body.bytes.len());
         }
         while chunk.has_remaining() {

@@ -235,3 +235,23 @@ fn allow_host_adds_names() {
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("--allow-host") && stderr.contains("without a port"), "{stderr}");
 }
+
+// Failed before the fix: hyper's own answers to requests it cannot parse had none of the headers.
+#[test]
+fn hypers_own_error_answers_carry_the_security_headers() {
+    let server = serve(&[]);
+    let huge = format!("GET / HTTP/1.1\r\nHost: localhost\r\nX-Big: {}\r\n\r\n", "a".repeat(500 * 1024));
+    for (request, expected) in [
+        (b"GET / HTTP/1.1\r\nHost: localhost\r\nNo colon here\r\n\r\n".to_vec(), 400),
+        (b"GET /\x01 HTTP/1.1\r\n\r\n".to_vec(), 400),
+        (huge.into_bytes(), 431),
+    ] {
+        let mut stream = connect(server.addr, Duration::from_secs(60));
+        let _ = stream.write_all(&request);
+        let (status, headers, _) = read_answer(&mut BufReader::new(stream));
+        assert_eq!(status, expected);
+        let csp = header(&headers, "content-security-policy");
+        assert!(csp.contains("default-src 'self'"), "{status}: {headers:?}");
+        assert_eq!(header(&headers, "x-content-type-options"), "nosniff");
+    }
+}
