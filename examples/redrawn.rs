@@ -97,16 +97,19 @@ const SIZES: [f64; 3] = [1.0, 0.4, 0.15];
 fn strokes(net: &Network, digits: &[(Vec<u8>, u8)]) -> bool {
     let started = std::time::Instant::now();
     let level = SimdLevel::detect();
-    let (mut right, mut small) = ([0usize; SIZES.len()], 0);
+    let (mut right, mut small, mut same) = ([0usize; SIZES.len()], 0, 0);
     for (i, (digit, label)) in digits.iter().enumerate() {
         let traced = skeleton::strokes_of(digit);
+        let mut answers = [usize::MAX; SIZES.len()];
         for (k, &size) in SIZES.iter().enumerate() {
             let placed = skeleton::replay(&traced, 280.0, 280.0, size, &mut Rng::from_seed(i as u64));
             match render(&placed, 280.0, 280.0) {
-                Seen::Digit(d) => right[k] += (argmax(&net.predict(level, &d.pixels)) == *label as usize) as usize,
+                Seen::Digit(d) => answers[k] = argmax(&net.predict(level, &d.pixels)),
                 _ => small += 1,
             }
+            right[k] += (answers[k] == *label as usize) as usize;
         }
+        same += answers.iter().all(|&a| a == answers[0]) as usize;
     }
     let n = digits.len();
     let pct = |c: usize| redraw::Tally::percent(c, n);
@@ -114,7 +117,10 @@ fn strokes(net: &Network, digits: &[(Vec<u8>, u8)]) -> bool {
     for (k, size) in SIZES.iter().enumerate() {
         println!("| digit {:.0}% of the canvas height | {:.2}% ({}/{n}) |", size * 100.0, pct(right[k]), right[k]);
     }
-    println!("({small} replays read as too small; {:.1} s)", started.elapsed().as_secs_f64());
+    println!(
+        "(the same answer at all three sizes: {same}/{n}; {small} replays read as too small; {:.1} s)",
+        started.elapsed().as_secs_f64()
+    );
     let ok = pct(right[2]) >= pct(right[0]) - 2.0;
     if !ok {
         eprintln!(

@@ -7,26 +7,21 @@
 //! | `files`      | train --log, FIFOs, file modes, a full disk, predict's names and --json |
 //! | `flood`      | hostile crowds on a real socket: slow bodies, parked uploads, Host/Origin |
 //! | `golden`     | the fixture run's log, weights hash and test output against `golden/`  |
-//! | `gradcheck`  | backprop against finite differences; the SGD step                      |
 //! | `harden`     | crafted files under a memory limit, redirected saves, silent clients   |
-//! | `kernels`    | every SIMD kernel against its scalar reference, exp/ln ulp bounds      |
 //! | `pictures`   | `train --log`, `test --confusion`, `test --errors DIR`, `figures`      |
 //! | `predict`    | redrawn digits (ours vs naive resize), `predict`, `/classify`          |
 //! | `serve_api`  | the server's routes, then the real binary on a real socket             |
 //! | `strokes`    | traced MNIST strokes at 100/40/15% through `/strokes`, pen width, limits |
-//! | `trainer`    | the fast trainer against the plain reference trainer, bit for bit     |
+//!
+//! The kernel, gradient-check and trainer tests belong to the core crate (`core/tests/it/`), so
+//! they run on aarch64 too.
 
 mod cli;
 mod common;
-/// Correctly rounded exp and ln, shared with xtask (the ulp figures).
-#[path = "../../xtask/src/exact.rs"]
-mod exact;
 mod files;
 mod flood;
 mod golden;
-mod gradcheck;
 mod harden;
-mod kernels;
 mod pictures;
 mod predict;
 /// The redrawn-digit generator, shared with `examples/redrawn.rs`.
@@ -38,4 +33,3 @@ mod serve_api;
 mod skeleton;
 mod strokes;
 mod train_page;
-mod trainer;

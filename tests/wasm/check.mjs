@@ -1,23 +1,27 @@
 // Runs mnistlearn's WebAssembly module in Node and holds it to the native build bit for bit
 // (`cargo xtask cross` runs it; wasm/src/check.rs has the exports).
 //
-//   node tests/wasm/check.mjs MODULE.wasm fixture    the fixture run (5 epochs on
+//   node tests/wasm/check.mjs MODULE.wasm fixture    the core crate's kernel checks (scalar
+//        against the module's best level), the kernel table against golden/kernel_table.snap,
+//        the fast trainer against the reference trainer, and the fixture run (5 epochs on
 //        tests/fixtures/mnist-small): log and weights hash against golden/fixture_*.snap
-//   node tests/wasm/check.mjs MODULE.wasm full DIR   the default 30-epoch run on MNIST in DIR:
-//        prints `weights sha256 HASH` (cross compares it with golden/full_run.txt)
+//   node tests/wasm/check.mjs MODULE.wasm full DIR [OUT]   the default 30-epoch run on MNIST in
+//        DIR: the log on stdout, exactly as `mnistlearn train` prints it, the weights.bin bytes
+//        to OUT if given, the hash and times on stderr (cross checks log and hash against
+//        golden/full_run.txt)
 //
 // Prints one line per check; exits 1 on any failure.
 
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { createHash } from "node:crypto";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { load } from "../../web/wasm/glue.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "../..");
-const [modulePath, mode, dataDir] = process.argv.slice(2);
+const [modulePath, mode, dataDir, outPath] = process.argv.slice(2);
 if (!modulePath || !["fixture", "full"].includes(mode) || (mode === "full" && !dataDir)) {
-  console.error("usage: node tests/wasm/check.mjs MODULE.wasm fixture | full DATA_DIR");
+  console.error("usage: node tests/wasm/check.mjs MODULE.wasm fixture | full DATA_DIR [OUT]");
   process.exit(2);
 }
 
@@ -34,9 +38,11 @@ function check(name, ok, detail = "") {
 
 const wasm = await load(readFileSync(modulePath));
 const best = wasm.levelName(1);
-console.log(`module ${modulePath}: best SIMD level ${best}`);
+// In full mode stdout is the training log alone.
+const info = mode === "full" ? console.error : console.log;
+info(`module ${modulePath}: best SIMD level ${best}`);
 
-function loadData(dir) {
+function loadData(dir, limit = 0) {
   const file = (name) => {
     for (const candidate of [name, `${name}.gz`]) {
       try {
@@ -45,7 +51,7 @@ function loadData(dir) {
     }
     throw new Error(`${join(dir, name)}(.gz): not found`);
   };
-  const n = wasm.setData(0, file("train-images-idx3-ubyte"), file("train-labels-idx1-ubyte"));
+  const n = wasm.setData(0, file("train-images-idx3-ubyte"), file("train-labels-idx1-ubyte"), limit);
   const m = wasm.setData(1, file("t10k-images-idx3-ubyte"), file("t10k-labels-idx1-ubyte"));
   return [n, m];
 }
@@ -58,7 +64,17 @@ function run(epochs, level, { batch = 32, hidden = 32, lr = 0.1, seed = 1n } = {
 }
 
 if (mode === "fixture") {
-  loadData(join(root, "tests/fixtures/mnist-small"));
+  const fixture = join(root, "tests/fixtures/mnist-small");
+  const failed = wasm.exports.check_kernels();
+  process.stdout.write(wasm.resultText());
+  failures += failed;
+  const table = wasm.call("kernel_table").resultText().trim();
+  check("kernel table = golden/kernel_table.snap", table === snapshot("kernel_table"));
+  // The core tests' trainer check runs on the fixture's first 1,000 images.
+  loadData(fixture, 1000);
+  const status = wasm.exports.check_trainer();
+  check(`trainer = reference trainer (scalar and ${best}, 3 shapes)`, status === 0, status === 0 ? "" : wasm.resultText());
+  loadData(fixture);
   for (const level of [...new Set([0, 1])].filter((l, i) => i === 0 || best !== "scalar")) {
     const name = wasm.levelName(level);
     const t0 = performance.now();
@@ -75,9 +91,10 @@ if (mode === "fixture") {
   const { log, weights } = run(30, 1);
   const seconds = ((performance.now() - t0) / 1000).toFixed(1);
   process.stdout.write(log);
-  console.log(`${n} training and ${m} test images, ${best}, ${seconds} s in all`);
-  console.log(`weights sha256 ${sha256(weights)}`);
+  if (outPath) writeFileSync(outPath, weights);
+  info(`${n} training and ${m} test images, ${best}, ${seconds} s in all`);
+  info(`weights sha256 ${sha256(weights)}`);
 }
 
-console.log(`${failures === 0 ? "wasm check: all passed" : `wasm check: ${failures} failed`}`);
+info(`${failures === 0 ? "wasm check: all passed" : `wasm check: ${failures} failed`}`);
 process.exit(failures === 0 ? 0 : 1);

@@ -9,6 +9,7 @@ mod bench;
 mod book;
 mod browser;
 mod ci;
+mod cross;
 mod exact;
 mod fetch;
 mod figures;
@@ -156,13 +157,24 @@ pub const COMMANDS: &[Command] = &[
     },
     Command {
         name: "wasm",
-        summary: "build the WebAssembly modules into web/wasm/ (scalar and simd128) with Debian's compiler",
+        summary: "build web/wasm/ (scalar and simd128 modules) with Debian's compiler",
         details: "Reproducible: the same compiler gives the same bytes from any checkout path. The modules \
                   are committed with the compiler's version (web/wasm/TOOLCHAIN), so a user with only \
                   rustup's toolchain needs no Debian compiler. Needs rustc-web, rust-web-src and lld-22 \
                   (scripts/install-cross-toolchain.sh).",
         flags: &[("--check", "rebuild in target/wasm/ and compare with web/wasm/ (or say the compiler moved)")],
         run: wasm::run,
+    },
+    Command {
+        name: "cross",
+        summary: "the same bits on aarch64 (qemu, neon) and wasm32 (Node, simd128) as on x86-64",
+        details: "Rebuilds the wasm modules and compares them with web/wasm/, runs the core crate's kernel, \
+                  trainer and golden tests for aarch64 under qemu and the same checks in Node, then trains the \
+                  default 30-epoch run natively, under qemu and in Node, and prints one weights hash per \
+                  architecture; each log and hash must equal golden/full_run.txt. Needs Debian's cross \
+                  toolchain (scripts/install-cross-toolchain.sh) and node.",
+        flags: &[],
+        run: cross::run,
     },
     Command {
         name: "ci",
@@ -368,7 +380,7 @@ mod tests {
         assert!(
             text.contains("unknown command '--verbose'")
                 && text.contains(
-                    "fetch, verify, figures, seeds, bench, book, browser, redrawn, fuzz, soak, flood, wasm, ci"
+                    "fetch, verify, figures, seeds, bench, book, browser, redrawn, fuzz, soak, flood, wasm, cross, ci"
                 ),
             "{text}"
         );

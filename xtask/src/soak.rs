@@ -63,7 +63,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
     };
     let root = crate::paths::project_root();
     let fixture = root.join("tests/fixtures/mnist-small");
-    let work = root.join("target/soak");
+    let work = crate::paths::target_dir().join("soak");
     std::fs::create_dir_all(&work).map_err(|e| format!("{}: {e}", work.display()))?;
     let weights = work.join("weights.bin");
     let mut train = Command::new(&bin);
@@ -80,23 +80,44 @@ pub fn run(args: &[String]) -> Result<(), String> {
 
     let server = Server::start(&bin, &weights)?;
     let (addr, pid) = (server.addr, server.pid());
-    // Warm-up: every client connection once, so "before" includes the per-connection state.
-    let mut warm = Vec::new();
-    for c in 0..options.connections {
-        let mut client = HttpClient::connect(addr)?;
-        for i in 0..20 {
-            client.predict(&images[(c + i) % images.len()])?;
-        }
-        warm.push(client);
-    }
-    drop(warm);
+    // Warm-up: the same load for a few seconds, so "before" includes the per-connection state
+    // and the allocator's working set of the whole mix (64 canvases in flight at once).
+    let images = Arc::new(images);
+    load(addr, &images, options.connections, Duration::from_secs(3))?;
     std::thread::sleep(Duration::from_millis(200));
     let rss_before = proc_status_mib(pid, "VmRSS")?;
 
-    let stop = Arc::new(AtomicBool::new(false));
-    let images = Arc::new(images);
     let started = Instant::now();
-    let handles: Vec<_> = (0..options.connections)
+    let (mut latencies, errors) = load(addr, &images, options.connections, Duration::from_secs(options.seconds))?;
+    let elapsed = started.elapsed().as_secs_f64();
+    std::thread::sleep(Duration::from_millis(200));
+    let rss_after = proc_status_mib(pid, "VmRSS")?;
+    latencies.sort_unstable();
+    let pct = |p: f64| latencies.get(((latencies.len().max(1) - 1) as f64 * p) as usize).copied().unwrap_or(0);
+    let growth = rss_after - rss_before;
+    println!("| measure | result |\n|---|---|");
+    println!("| duration, keep-alive connections | {elapsed:.1} s, {} |", options.connections);
+    println!("| requests answered 200 | {} |", latencies.len());
+    println!("| requests/s | {:.0} |", latencies.len() as f64 / elapsed);
+    println!("| round trip p50 / p99 | {} µs / {} µs |", pct(0.5), pct(0.99));
+    println!("| errors | {errors} |");
+    println!("| server RSS before / after | {rss_before:.1} MiB / {rss_after:.1} MiB ({growth:+.1} MiB) |");
+    if errors > 0 || growth > RSS_GROWTH_LIMIT_MIB {
+        return Err(format!("soak: {errors} errors, RSS growth {growth:.1} MiB (limit {RSS_GROWTH_LIMIT_MIB} MiB)"));
+    }
+    Ok(())
+}
+
+/// `connections` client threads, each with one keep-alive connection (reopened if it breaks),
+/// for `duration`: every round trip's time in µs, and the errors.
+fn load(
+    addr: std::net::SocketAddr,
+    images: &Arc<Vec<Vec<u8>>>,
+    connections: usize,
+    duration: Duration,
+) -> Result<(Vec<u32>, u64), String> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let handles: Vec<_> = (0..connections)
         .map(|c| {
             let (stop, images) = (stop.clone(), images.clone());
             std::thread::spawn(move || {
@@ -135,7 +156,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
             })
         })
         .collect();
-    std::thread::sleep(Duration::from_secs(options.seconds));
+    std::thread::sleep(duration);
     stop.store(true, Ordering::Relaxed);
     let mut latencies = Vec::new();
     let mut errors = 0;
@@ -144,23 +165,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
         latencies.extend(l);
         errors += e;
     }
-    let elapsed = started.elapsed().as_secs_f64();
-    std::thread::sleep(Duration::from_millis(200));
-    let rss_after = proc_status_mib(pid, "VmRSS")?;
-    latencies.sort_unstable();
-    let pct = |p: f64| latencies.get(((latencies.len().max(1) - 1) as f64 * p) as usize).copied().unwrap_or(0);
-    let growth = rss_after - rss_before;
-    println!("| measure | result |\n|---|---|");
-    println!("| duration, keep-alive connections | {elapsed:.1} s, {} |", options.connections);
-    println!("| requests answered 200 | {} |", latencies.len());
-    println!("| requests/s | {:.0} |", latencies.len() as f64 / elapsed);
-    println!("| round trip p50 / p99 | {} µs / {} µs |", pct(0.5), pct(0.99));
-    println!("| errors | {errors} |");
-    println!("| server RSS before / after | {rss_before:.1} MiB / {rss_after:.1} MiB ({growth:+.1} MiB) |");
-    if errors > 0 || growth > RSS_GROWTH_LIMIT_MIB {
-        return Err(format!("soak: {errors} errors, RSS growth {growth:.1} MiB (limit {RSS_GROWTH_LIMIT_MIB} MiB)"));
-    }
-    Ok(())
+    Ok((latencies, errors))
 }
 
 /// A 28×28 image drawn ten times larger, as the page's 280×280 canvas sends it.

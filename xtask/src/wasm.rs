@@ -64,6 +64,7 @@ pub fn build(feature: Option<&str>) -> Result<PathBuf, String> {
     let root = crate::paths::project_root();
     let flavour = if feature.is_some() { "simd128" } else { "scalar" };
     let target_dir = root.join("target/wasm").join(flavour);
+    debug_assert_eq!(built_path(feature), target_dir.join(TARGET).join("wasm/mnistlearn_wasm.wasm"));
     let cargo_home = std::env::var("CARGO_HOME")
         .map(PathBuf::from)
         .unwrap_or_else(|_| PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cargo"));
@@ -94,44 +95,70 @@ pub fn build(feature: Option<&str>) -> Result<PathBuf, String> {
         .env_remove("CARGO_TARGET_DIR")
         .env_remove("CARGO_BUILD_RUSTFLAGS");
     run_checked(cmd, &format!("cargo build (wasm32, {flavour})"))?;
-    Ok(target_dir.join(TARGET).join("wasm/mnistlearn_wasm.wasm"))
+    Ok(built_path(feature))
+}
+
+/// Where [`build`] leaves the module with `feature`.
+pub fn built_path(feature: Option<&str>) -> PathBuf {
+    let flavour = if feature.is_some() { "simd128" } else { "scalar" };
+    crate::paths::project_root().join("target/wasm").join(flavour).join(TARGET).join("wasm/mnistlearn_wasm.wasm")
 }
 
 pub fn run(args: &[String]) -> Result<(), String> {
-    let check = crate::util::optional_flag("wasm", args, "--check")?;
+    if crate::util::optional_flag("wasm", args, "--check")? {
+        check().map(|_| ())
+    } else {
+        write()
+    }
+}
+
+/// Builds both modules into `web/wasm/` with `TOOLCHAIN`.
+fn write() -> Result<(), String> {
+    let dir = crate::paths::project_root().join("web/wasm");
+    let toolchain = toolchain()?;
+    for (name, feature) in MODULES {
+        let bytes = build_module(name, feature)?;
+        let committed = dir.join(name);
+        std::fs::write(&committed, &bytes).map_err(|e| format!("{}: {e}", committed.display()))?;
+    }
+    std::fs::write(dir.join("TOOLCHAIN"), &toolchain).map_err(|e| format!("web/wasm/TOOLCHAIN: {e}"))?;
+    println!("wasm: wrote web/wasm/ (commit it)");
+    Ok(())
+}
+
+fn build_module(name: &str, feature: Option<&str>) -> Result<Vec<u8>, String> {
     if let Some(what) = missing() {
         return Err(format!("wasm: {what}: {INSTALL_HINT}"));
     }
+    step("wasm", &format!("building {name}"));
+    let built = build(feature)?;
+    let bytes = std::fs::read(&built).map_err(|e| format!("{}: {e}", built.display()))?;
+    println!("wasm: {name}: {} bytes, sha256 {}", bytes.len(), crate::util::sha256_hex(&bytes));
+    Ok(bytes)
+}
+
+/// Rebuilds both modules in `target/wasm/` and compares them with `web/wasm/`. `Ok(true)`: they
+/// differ, but the compiler is not the one `TOOLCHAIN` names (said on stdout); `Ok(false)`:
+/// the same bytes; `Err`: different bytes from the same compiler.
+pub fn check() -> Result<bool, String> {
     let dir = crate::paths::project_root().join("web/wasm");
     let toolchain = toolchain()?;
     let recorded = std::fs::read_to_string(dir.join("TOOLCHAIN")).unwrap_or_default();
     let mut differ = Vec::new();
     for (name, feature) in MODULES {
-        step("wasm", &format!("building {name}"));
-        let built = build(feature)?;
-        let bytes = std::fs::read(&built).map_err(|e| format!("{}: {e}", built.display()))?;
-        let committed = dir.join(name);
-        if check {
-            if std::fs::read(&committed).ok().as_deref() != Some(&bytes[..]) {
-                differ.push(name);
-            }
-        } else {
-            std::fs::write(&committed, &bytes).map_err(|e| format!("{}: {e}", committed.display()))?;
+        let bytes = build_module(name, feature)?;
+        if std::fs::read(dir.join(name)).ok().as_deref() != Some(&bytes[..]) {
+            differ.push(name);
         }
-        println!("wasm: {name}: {} bytes, sha256 {}", bytes.len(), crate::util::sha256_hex(&bytes));
-    }
-    if !check {
-        std::fs::write(dir.join("TOOLCHAIN"), &toolchain).map_err(|e| format!("web/wasm/TOOLCHAIN: {e}"))?;
-        println!("wasm: wrote web/wasm/ (commit it)");
-        return Ok(());
     }
     match (differ.is_empty(), recorded == toolchain) {
         (true, _) => {
             println!("wasm: the committed modules are the bytes this source builds");
-            Ok(())
+            Ok(false)
         }
         (false, true) => Err(format!(
-            "wasm: {} differ from what this source builds with the same compiler: run `cargo xtask wasm` and commit web/wasm/",
+            "wasm: {} differ from what this source builds with the same compiler: run `cargo xtask wasm` and \
+             commit web/wasm/",
             differ.join(", ")
         )),
         (false, false) => {
@@ -142,7 +169,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
                 toolchain.lines().next().unwrap_or("?"),
                 differ.join(", ")
             );
-            Ok(())
+            Ok(true)
         }
     }
 }

@@ -10,7 +10,7 @@
 //!    halves so that every factor is a normal number and only the very last multiply rounds;
 //!    that makes subnormal results and the overflow to +inf come out right.
 //!
-//! Accuracy (tested in `tests/it/kernels.rs` over the whole domain): at most 1 ulp from the
+//! Accuracy (tested in `core/tests/it/kernels.rs` over the whole domain): at most 1 ulp from the
 //! correctly rounded result.
 //!
 //! Every operation is a plain IEEE 754 add/sub/mul or an integer bit operation, so the SSE2 and

@@ -13,7 +13,7 @@
 //! Special inputs: `ln(0) = −inf`, `ln(x<0) = NaN`, `ln(+inf) = +inf`, NaN stays NaN, and
 //! subnormals are first scaled by `2⁵²`.
 //!
-//! Accuracy (tested in `tests/it/kernels.rs`): at most 1 ulp from the correctly rounded result.
+//! Accuracy (tested in `core/tests/it/kernels.rs`): at most 1 ulp from the correctly rounded result.
 
 use super::{SimdKind, SimdLevel};
 

@@ -1,7 +1,7 @@
 //! The arithmetic rooms of the original (`src/math/*.asm`): weighted sums, exp, ln, sigmoid and
 //! softmax, each in one file with a scalar reference beside its SSE2 and AVX2 versions (x86-64)
 //! and its two-lane version for NEON (aarch64) and SIMD128 (wasm32), written once over
-//! [`lanes::F64x2`](lanes) and instantiated in `neon.rs` and `simd128.rs`.
+//! `lanes::F64x2` and instantiated in `neon.rs` and `simd128.rs`.
 //!
 //! Every fast path computes *the same bits* as the scalar reference. That works because SIMD only
 //! ever runs across independent output elements (lanes), and each lane performs exactly the

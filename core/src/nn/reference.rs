@@ -5,7 +5,7 @@
 //! It exists to be read and to be checked against. [`train`](super::train::train), the fast
 //! trainer, reorganises the same work across threads and SIMD lanes (three phases per batch, a
 //! pipeline over pixel bands, a fused gradient-and-step), and a test holds it to this function
-//! bit for bit at every SIMD level and thread count (`tests/it/trainer.rs`). When the two
+//! bit for bit at every SIMD level and thread count (`core/tests/it/trainer.rs`). When the two
 //! disagree, this one is right: it is the canonical arithmetic of [`crate::nn`] written out
 //! directly, one operation per line of the definition.
 //!

@@ -6,7 +6,7 @@
 //! thread, running the same [`Worker::batch`] on the same buffers, with the epoch loop unrolled
 //! into [`Session::step`]. Slicing only decides when control returns to the caller, so a session
 //! ends on the same bits as `train` and `train_reference` however it is sliced
-//! (`tests/it/trainer.rs`).
+//! (`core/tests/it/session.rs`).
 
 use super::train::{balanced_bands, BandSplits, EpochReport, Run, Tally, Team, TrainConfig, Worker};
 use super::{Network, INPUTS};

@@ -1,61 +1,86 @@
-//! Kernel tests: every SIMD path equals the scalar reference bit for bit, and our exp/ln stay
-//! within the documented ulp bound of the correctly rounded result over their whole domains.
+//! The bit-for-bit conformance checks: every SIMD kernel against its scalar reference, on
+//! seeded random inputs (edge values, awkward lengths and widths), the fixed kernel table, and
+//! the fast trainer against the reference trainer. Each check returns the first difference as
+//! an `Err` instead of panicking, so that one source serves two drivers: the tests of this
+//! crate (`kernels.rs`, `trainer.rs`: x86-64 natively, aarch64 under qemu) and the wasm module's
+//! conformance exports (`wasm/src/check.rs` includes this file; Node runs them), where a panic
+//! would be a trap without a message.
+//!
+//! A check takes the levels to run (the scalar reference among them is harmless: it is compared
+//! with itself).
 
 // Inputs near 1/√2 are deliberate: ln's mantissa range reduction switches there.
-#![allow(clippy::approx_constant, clippy::assign_op_pattern, clippy::manual_is_multiple_of)]
+#![allow(clippy::approx_constant, clippy::assign_op_pattern, clippy::manual_is_multiple_of, dead_code)]
 
-use crate::common;
-use crate::exact;
-
+use mnistlearn_core::data::Dataset;
 use mnistlearn_core::math::dot::{weighted_sums, weighted_sums_scalar};
 use mnistlearn_core::math::exp::{exp, exp_in_place};
 use mnistlearn_core::math::ln::{ln, ln_in_place};
 use mnistlearn_core::math::sigmoid::{sigmoid, sigmoid_in_place};
 use mnistlearn_core::math::softmax::softmax_in_place;
-use mnistlearn_core::math::{SimdKind, SimdLevel};
+use mnistlearn_core::math::SimdLevel;
+use mnistlearn_core::nn::reference::train_reference;
+use mnistlearn_core::nn::train::{train, EpochReport, TrainConfig};
 use mnistlearn_core::nn::update::{sgd_step, sgd_step_scalar, BatchScale};
 
+/// `assert!` that returns the message as an `Err` instead of panicking.
+macro_rules! ensure {
+    ($cond:expr $(,)?) => {
+        if !$cond {
+            return Err(format!("{}:{}: {}", file!(), line!(), stringify!($cond)));
+        }
+    };
+    ($cond:expr, $($fmt:tt)+) => {
+        if !$cond {
+            return Err(format!("{}:{}: {}", file!(), line!(), format!($($fmt)+)));
+        }
+    };
+}
+
+/// `assert_eq!` that returns the message as an `Err` instead of panicking.
+macro_rules! ensure_eq {
+    ($a:expr, $b:expr $(,)?) => {
+        ensure_eq!($a, $b, "{}", stringify!($a))
+    };
+    ($a:expr, $b:expr, $($fmt:tt)+) => {
+        match (&$a, &$b) {
+            (a, b) => ensure!(a == b, "{}: {:?} != {:?}", format!($($fmt)+), a, b),
+        }
+    };
+}
+
+/// Every check of the kernels, by name, for a driver that runs them all.
+pub const KERNEL_CHECKS: [(&str, fn(&[SimdLevel]) -> Result<(), String>); 7] = [
+    ("exp, ln, sigmoid", elementwise_kernels_match_scalar_bits_on_every_level),
+    ("softmax", softmax_matches_scalar_bits_and_sums_to_one),
+    ("weighted sums", weighted_sums_match_scalar_bits_for_every_width),
+    ("weighted sums continued", a_sum_continued_in_stretches_equals_the_whole_sum),
+    ("SGD step", sgd_step_matches_scalar_bits_for_power_of_two_and_other_batches),
+    ("hidden step", hidden_step_matches_scalar_bits_and_the_unfused_definition),
+    ("finish samples", finishing_samples_in_groups_matches_the_per_sample_scalar_code),
+];
+
 /// A tiny deterministic generator so the tests need no extra crates.
-struct Gen(u64);
+pub struct Gen(pub u64);
 impl Gen {
-    fn next(&mut self) -> u64 {
+    pub fn next(&mut self) -> u64 {
         self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
         let x = self.0;
         (x ^ (x >> 33)).wrapping_mul(0xff51afd7ed558ccd) ^ (x >> 29)
     }
-    fn unit(&mut self) -> f64 {
+    pub fn unit(&mut self) -> f64 {
         (self.next() >> 11) as f64 / (1u64 << 53) as f64
     }
-    fn range(&mut self, lo: f64, hi: f64) -> f64 {
+    pub fn range(&mut self, lo: f64, hi: f64) -> f64 {
         lo + (hi - lo) * self.unit()
     }
 }
 
-/// Distance in units in the last place between two finite doubles of the same sign (or zero).
-fn ulps(a: f64, b: f64) -> u64 {
-    if a == b {
-        return 0;
-    }
-    let key = |x: f64| {
-        let bits = x.to_bits() as i64;
-        if bits < 0 {
-            i64::MIN - bits
-        } else {
-            bits
-        }
-    };
-    (key(a) - key(b)).unsigned_abs()
-}
-
-fn same_bits(a: f64, b: f64) -> bool {
+pub fn same_bits(a: f64, b: f64) -> bool {
     a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan())
 }
 
-fn fast_levels() -> Vec<SimdLevel> {
-    SimdLevel::available().into_iter().filter(|l| l.kind() != SimdKind::Scalar).collect()
-}
-
-const EDGE: [f64; 24] = [
+pub const EDGE: [f64; 24] = [
     0.0,
     -0.0,
     1.0,
@@ -82,7 +107,7 @@ const EDGE: [f64; 24] = [
     f64::MAX,
 ];
 
-fn exp_inputs() -> Vec<f64> {
+pub fn exp_inputs() -> Vec<f64> {
     let mut g = Gen(1);
     let mut xs: Vec<f64> = EDGE.to_vec();
     xs.extend((0..200_000).map(|_| g.range(-746.0, 711.0)));
@@ -91,7 +116,7 @@ fn exp_inputs() -> Vec<f64> {
     xs
 }
 
-fn ln_inputs() -> Vec<f64> {
+pub fn ln_inputs() -> Vec<f64> {
     let mut g = Gen(2);
     let mut xs: Vec<f64> = EDGE.to_vec();
     // Every exponent, subnormals included: random bit patterns of positive doubles.
@@ -103,150 +128,10 @@ fn ln_inputs() -> Vec<f64> {
     xs
 }
 
-// ANCHOR: ulp_bounds
-/// The documented accuracy: our exp and ln are within 1 ulp of the correctly rounded result
-/// (`exact`, the double-double reference the book's ulp figures use; no libm involved).
-const EXP_MAX_ULPS: u64 = 1;
-const LN_MAX_ULPS: u64 = 1;
-
-#[test]
-fn exp_is_within_documented_ulps_of_the_correctly_rounded_result() {
-    let (mut worst, mut checked) = ((0, 0.0), 0);
-    for x in exp_inputs() {
-        let ours = exp(x);
-        let truth = match x {
-            x if x.is_nan() => {
-                assert!(ours.is_nan(), "exp({x}) = {ours}, expected NaN");
-                continue;
-            }
-            // e^709.79 is above f64::MAX; e^-745.2 is below half the smallest subnormal.
-            x if x > 709.79 => f64::INFINITY,
-            x if x < -745.2 => 0.0,
-            // `exact` covers [-745, 709.7]; the two slivers beside it are few inputs, left to
-            // exp_and_ln_special_values. `None`: too close to a rounding midpoint to decide.
-            x if (-745.0..=709.7).contains(&x) => match exact::exp(x) {
-                Some(t) => t,
-                None => continue,
-            },
-            _ => continue,
-        };
-        let d = ulps(ours, truth);
-        if d > worst.0 {
-            worst = (d, x);
-        }
-        checked += 1;
-    }
-    println!("exp: worst {} ulp at x = {:e} ({checked} inputs)", worst.0, worst.1);
-    assert!(checked > 265_000, "only {checked} inputs compared");
-    assert!(worst.0 <= EXP_MAX_ULPS, "exp is {} ulp off at x = {:e}", worst.0, worst.1);
-}
-
-#[test]
-fn ln_is_within_documented_ulps_of_the_correctly_rounded_result() {
-    let (mut worst, mut checked) = ((0, 0.0), 0);
-    for x in ln_inputs() {
-        let ours = ln(x);
-        let truth = match x {
-            x if x.is_nan() || x < 0.0 => {
-                assert!(ours.is_nan(), "ln({x}) = {ours}, expected NaN");
-                continue;
-            }
-            0.0 => f64::NEG_INFINITY,
-            f64::INFINITY => f64::INFINITY,
-            x => match exact::ln(x) {
-                Some(t) => t,
-                None => continue,
-            },
-        };
-        let d = ulps(ours, truth);
-        if d > worst.0 {
-            worst = (d, x);
-        }
-        checked += 1;
-    }
-    println!("ln: worst {} ulp at x = {:e} ({checked} inputs)", worst.0, worst.1);
-    assert!(checked > 280_000, "only {checked} inputs compared");
-    assert!(worst.0 <= LN_MAX_ULPS, "ln is {} ulp off at x = {:e}", worst.0, worst.1);
-}
-// ANCHOR_END: ulp_bounds
-
-#[test]
-fn exp_and_ln_special_values() {
-    assert_eq!(exp(0.0), 1.0);
-    assert_eq!(exp(f64::NEG_INFINITY), 0.0);
-    assert_eq!(exp(-746.0), 0.0);
-    assert_eq!(exp(f64::INFINITY), f64::INFINITY);
-    assert_eq!(exp(710.0), f64::INFINITY);
-    assert!(exp(f64::NAN).is_nan());
-    assert_eq!(exp(-745.0), 5e-324); // the smallest subnormal
-    assert_eq!(ln(1.0).to_bits(), 0.0f64.to_bits());
-    assert_eq!(ln(0.0), f64::NEG_INFINITY);
-    assert_eq!(ln(-0.0), f64::NEG_INFINITY);
-    assert!(ln(-1.0).is_nan());
-    assert!(ln(f64::NAN).is_nan());
-    assert_eq!(ln(f64::INFINITY), f64::INFINITY);
-    assert_eq!(ln(5e-324), (5e-324f64).ln());
-    assert_eq!(sigmoid(0.0), 0.5);
-    assert_eq!(sigmoid(800.0), 1.0);
-    assert_eq!(sigmoid(-800.0), 0.0);
-}
-
-#[test]
-fn elementwise_kernels_match_scalar_bits_on_every_level() {
-    let xs = exp_inputs();
-    let ys = ln_inputs();
-    for level in fast_levels() {
-        for len in [0usize, 1, 2, 3, 5, 7, 8, 9, 15, 16, 17, 23, 33] {
-            // odd lengths exercise the remainder lanes, ≥ 16 the four-register groups
-            let mut v = xs[..len].to_vec();
-            exp_in_place(level, &mut v);
-            assert!(v.iter().zip(&xs).all(|(&a, &x)| same_bits(a, exp(x))), "{level} exp len {len}");
-            let mut v = xs[..len].to_vec();
-            sigmoid_in_place(level, &mut v);
-            assert!(v.iter().zip(&xs).all(|(&a, &x)| same_bits(a, sigmoid(x))), "{level} sigmoid len {len}");
-        }
-        let mut v = xs.clone();
-        exp_in_place(level, &mut v);
-        for (a, &x) in v.iter().zip(&xs) {
-            assert!(same_bits(*a, exp(x)), "{level}: exp({x:e}) = {a:e}, scalar {:e}", exp(x));
-        }
-        let mut v = ys.clone();
-        ln_in_place(level, &mut v);
-        for (a, &x) in v.iter().zip(&ys) {
-            assert!(same_bits(*a, ln(x)), "{level}: ln({x:e}) = {a:e}, scalar {:e}", ln(x));
-        }
-        let mut v = xs.clone();
-        sigmoid_in_place(level, &mut v);
-        for (a, &x) in v.iter().zip(&xs) {
-            assert!(same_bits(*a, sigmoid(x)), "{level}: sigmoid({x:e}) = {a:e}, scalar {:e}", sigmoid(x));
-        }
-    }
-}
-
-#[test]
-fn softmax_matches_scalar_bits_and_sums_to_one() {
-    let mut g = Gen(3);
-    for trial in 0..2_000 {
-        let n = 1 + trial % 13;
-        let scale = [1.0, 10.0, 300.0, 1000.0][trial % 4];
-        let z: Vec<f64> = (0..n).map(|_| g.range(-scale, scale)).collect();
-        let mut reference = z.clone();
-        softmax_in_place(SimdLevel::SCALAR, &mut reference);
-        let sum: f64 = reference.iter().sum();
-        assert!((sum - 1.0).abs() < 1e-12, "{z:?} sums to {sum}");
-        assert!(reference.iter().all(|p| p.is_finite() && *p >= 0.0));
-        for level in fast_levels() {
-            let mut p = z.clone();
-            softmax_in_place(level, &mut p);
-            assert!(p.iter().zip(&reference).all(|(a, b)| a.to_bits() == b.to_bits()), "{level} softmax {z:?}");
-        }
-    }
-}
-
 /// Random sparse inputs (with zeros, duplicates of magnitude, negative values) for the sums. The
 /// padding of each matrix row (columns `width..stride`) is NaN: a kernel that reads it, or steps
 /// by `width` instead of `stride`, puts a NaN in its output.
-fn sparse_case(g: &mut Gen, rows: usize, width: usize, stride: usize) -> (Vec<f64>, Vec<u16>, Vec<f64>) {
+pub fn sparse_case(g: &mut Gen, rows: usize, width: usize, stride: usize) -> (Vec<f64>, Vec<u16>, Vec<f64>) {
     let matrix: Vec<f64> = (0..rows * stride)
         .map(|k| match k % stride < width {
             true => g.range(-1.0, 1.0) * [1.0, 1e-3, 1e3][(g.next() % 3) as usize],
@@ -261,8 +146,59 @@ fn sparse_case(g: &mut Gen, rows: usize, width: usize, stride: usize) -> (Vec<f6
     (matrix, idx, val)
 }
 
-#[test]
-fn weighted_sums_match_scalar_bits_for_every_width() {
+pub fn elementwise_kernels_match_scalar_bits_on_every_level(levels: &[SimdLevel]) -> Result<(), String> {
+    let xs = exp_inputs();
+    let ys = ln_inputs();
+    for &level in levels {
+        for len in [0usize, 1, 2, 3, 5, 7, 8, 9, 15, 16, 17, 23, 33] {
+            // odd lengths exercise the remainder lanes, ≥ 16 the four-register groups
+            let mut v = xs[..len].to_vec();
+            exp_in_place(level, &mut v);
+            ensure!(v.iter().zip(&xs).all(|(&a, &x)| same_bits(a, exp(x))), "{level} exp len {len}");
+            let mut v = xs[..len].to_vec();
+            sigmoid_in_place(level, &mut v);
+            ensure!(v.iter().zip(&xs).all(|(&a, &x)| same_bits(a, sigmoid(x))), "{level} sigmoid len {len}");
+        }
+        let mut v = xs.clone();
+        exp_in_place(level, &mut v);
+        for (a, &x) in v.iter().zip(&xs) {
+            ensure!(same_bits(*a, exp(x)), "{level}: exp({x:e}) = {a:e}, scalar {:e}", exp(x));
+        }
+        let mut v = ys.clone();
+        ln_in_place(level, &mut v);
+        for (a, &x) in v.iter().zip(&ys) {
+            ensure!(same_bits(*a, ln(x)), "{level}: ln({x:e}) = {a:e}, scalar {:e}", ln(x));
+        }
+        let mut v = xs.clone();
+        sigmoid_in_place(level, &mut v);
+        for (a, &x) in v.iter().zip(&xs) {
+            ensure!(same_bits(*a, sigmoid(x)), "{level}: sigmoid({x:e}) = {a:e}, scalar {:e}", sigmoid(x));
+        }
+    }
+    Ok(())
+}
+
+pub fn softmax_matches_scalar_bits_and_sums_to_one(levels: &[SimdLevel]) -> Result<(), String> {
+    let mut g = Gen(3);
+    for trial in 0..2_000 {
+        let n = 1 + trial % 13;
+        let scale = [1.0, 10.0, 300.0, 1000.0][trial % 4];
+        let z: Vec<f64> = (0..n).map(|_| g.range(-scale, scale)).collect();
+        let mut reference = z.clone();
+        softmax_in_place(SimdLevel::SCALAR, &mut reference);
+        let sum: f64 = reference.iter().sum();
+        ensure!((sum - 1.0).abs() < 1e-12, "{z:?} sums to {sum}");
+        ensure!(reference.iter().all(|p| p.is_finite() && *p >= 0.0));
+        for &level in levels {
+            let mut p = z.clone();
+            softmax_in_place(level, &mut p);
+            ensure!(p.iter().zip(&reference).all(|(a, b)| a.to_bits() == b.to_bits()), "{level} softmax {z:?}");
+        }
+    }
+    Ok(())
+}
+
+pub fn weighted_sums_match_scalar_bits_for_every_width(levels: &[SimdLevel]) -> Result<(), String> {
     let mut g = Gen(4);
     for width in [1usize, 2, 3, 4, 5, 7, 8, 10, 15, 16, 17, 31, 32, 33, 40, 64, 100] {
         for rows in [0usize, 1, 10, 784] {
@@ -270,21 +206,21 @@ fn weighted_sums_match_scalar_bits_for_every_width() {
             let (matrix, idx, val) = sparse_case(&mut g, rows, width, stride);
             let mut reference = vec![f64::NAN; width];
             weighted_sums_scalar(&mut reference, &matrix, stride, &idx, &val);
-            assert!(reference.iter().all(|v| v.is_finite()), "scalar width {width} rows {rows} read the padding");
-            for level in SimdLevel::available() {
+            ensure!(reference.iter().all(|v| v.is_finite()), "scalar width {width} rows {rows} read the padding");
+            for &level in levels {
                 let mut out = vec![f64::NAN; width];
                 weighted_sums(level, &mut out, &matrix, stride, &idx, &val);
-                assert!(
+                ensure!(
                     out.iter().zip(&reference).all(|(a, b)| a.to_bits() == b.to_bits()),
                     "{level} width {width} rows {rows}"
                 );
             }
         }
     }
+    Ok(())
 }
 
-#[test]
-fn sgd_step_matches_scalar_bits_for_power_of_two_and_other_batches() {
+pub fn sgd_step_matches_scalar_bits_for_power_of_two_and_other_batches(levels: &[SimdLevel]) -> Result<(), String> {
     let mut g = Gen(6);
     for n in [1usize, 3, 7, 32, 33, 100, 1 << 20] {
         for len in [1usize, 2, 5, 32, 33] {
@@ -295,59 +231,21 @@ fn sgd_step_matches_scalar_bits_for_power_of_two_and_other_batches() {
             sgd_step_scalar(&mut w_ref, &mut g_ref, 0.1, BatchScale::new(n));
             // The canonical definition is a division.
             for i in 0..len {
-                assert_eq!(w_ref[i].to_bits(), (w[i] - 0.1 * (grads[i] / n as f64)).to_bits());
+                ensure_eq!(w_ref[i].to_bits(), (w[i] - 0.1 * (grads[i] / n as f64)).to_bits());
             }
-            assert!(g_ref.iter().all(|&v| v == 0.0));
-            for level in fast_levels() {
+            ensure!(g_ref.iter().all(|&v| v == 0.0));
+            for &level in levels {
                 let (mut w2, mut g2) = (w.clone(), grads.clone());
                 sgd_step(level, &mut w2, &mut g2, 0.1, BatchScale::new(n));
-                assert!(w2.iter().zip(&w_ref).all(|(a, b)| a.to_bits() == b.to_bits()), "{level} n {n} len {len}");
-                assert!(g2.iter().all(|&v| v == 0.0));
+                ensure!(w2.iter().zip(&w_ref).all(|(a, b)| a.to_bits() == b.to_bits()), "{level} n {n} len {len}");
+                ensure!(g2.iter().all(|&v| v == 0.0));
             }
         }
     }
+    Ok(())
 }
 
-#[test]
-fn skipping_zero_inputs_is_exact() {
-    // The canonical sum over all 784 inputs equals the sum over the non-zero ones, bit for bit.
-    let mut g = Gen(7);
-    let width = 32;
-    let matrix: Vec<f64> = (0..784 * width).map(|_| g.range(-0.1, 0.1)).collect();
-    let x: Vec<f64> = (0..784).map(|_| if g.next() % 5 == 0 { g.unit() } else { 0.0 }).collect();
-    let all: Vec<u16> = (0..784).collect();
-    let nz: Vec<u16> = all.iter().copied().filter(|&k| x[k as usize] != 0.0).collect();
-    let nz_val: Vec<f64> = nz.iter().map(|&k| x[k as usize]).collect();
-    let (mut dense, mut sparse) = (vec![0.0; width], vec![0.0; width]);
-    weighted_sums_scalar(&mut dense, &matrix, width, &all, &x);
-    weighted_sums_scalar(&mut sparse, &matrix, width, &nz, &nz_val);
-    assert!(dense.iter().zip(&sparse).all(|(a, b)| a.to_bits() == b.to_bits()));
-}
-
-#[test]
-fn kernel_table_snapshot() {
-    // Fixed inputs printed at 17 significant digits: any change to a kernel's arithmetic shows
-    // up here as a readable diff.
-    let mut out = String::new();
-    for x in [-745.0, -100.0, -1.0, -1e-8, 0.0, 1e-8, 0.5, 1.0, 2.0, 10.0, 100.0, 709.0] {
-        out.push_str(&format!("exp({x:e}) = {:.16e}\n", exp(x)));
-    }
-    for x in [5e-324, 1e-300, 1e-8, 0.5, 0.7071067811865476, 1.0, 1.0000001, 2.0, 10.0, 1e300] {
-        out.push_str(&format!("ln({x:e}) = {:.16e}\n", ln(x)));
-    }
-    for x in [-40.0, -5.0, -1.0, 0.0, 1.0, 5.0, 40.0] {
-        out.push_str(&format!("sigmoid({x:e}) = {:.16e}\n", sigmoid(x)));
-    }
-    let mut p = [1.0, 2.0, 3.0, -1.0, 0.0, 10.0, -10.0, 5.5, 4.25, 0.125];
-    softmax_in_place(SimdLevel::SCALAR, &mut p);
-    for (i, v) in p.iter().enumerate() {
-        out.push_str(&format!("softmax[{i}] = {v:.16e}\n"));
-    }
-    common::golden().bind(|| insta::assert_snapshot!("kernel_table", out));
-}
-
-#[test]
-fn hidden_step_matches_scalar_bits_and_the_unfused_definition() {
+pub fn hidden_step_matches_scalar_bits_and_the_unfused_definition(levels: &[SimdLevel]) -> Result<(), String> {
     use mnistlearn_core::nn::hidden_step::{hidden_step, hidden_step_scalar, LitPixels};
     use mnistlearn_core::nn::PIXEL_VALUE;
     let mut g = Gen(8);
@@ -401,12 +299,12 @@ fn hidden_step_matches_scalar_bits_and_the_unfused_definition() {
             let mut reference = weights.clone();
             let mut lit = record(0);
             hidden_step_scalar(&mut reference, h, 0..h, &mut lit, &delta[..n * h], 0.1, scale);
-            assert!(
+            ensure!(
                 reference.iter().zip(&expected).all(|(a, b)| a.to_bits() == b.to_bits()),
                 "scalar h {h} batch {batch} n {n}"
             );
-            assert!(lit.is_clear(), "the step leaves the masks clear for the next batch");
-            for level in SimdLevel::available() {
+            ensure!(lit.is_clear(), "the step leaves the masks clear for the next batch");
+            for &level in levels {
                 // Whole rows, and the rows split into lane bands as threads split them; the
                 // rows may be a band that starts past pixel 0.
                 for bands in [vec![0..h, h..h], vec![0..h / 2, h / 2..h]] {
@@ -414,9 +312,9 @@ fn hidden_step_matches_scalar_bits_and_the_unfused_definition() {
                     for band in bands {
                         let mut lit = record(100);
                         hidden_step(level, &mut w, h, band, &mut lit, &delta[..n * h], 0.1, scale);
-                        assert!(lit.is_clear());
+                        ensure!(lit.is_clear());
                     }
-                    assert!(
+                    ensure!(
                         w.iter().zip(&reference).all(|(a, b)| a.to_bits() == b.to_bits()),
                         "{level} h {h} batch {batch} n {n}"
                     );
@@ -424,10 +322,10 @@ fn hidden_step_matches_scalar_bits_and_the_unfused_definition() {
             }
         }
     }
+    Ok(())
 }
 
-#[test]
-fn a_sum_continued_in_stretches_equals_the_whole_sum() {
+pub fn a_sum_continued_in_stretches_equals_the_whole_sum(levels: &[SimdLevel]) -> Result<(), String> {
     // The trainer's pipeline hands a partial sum from one band of rows to the next.
     use mnistlearn_core::math::dot::weighted_sums_continue;
     let mut g = Gen(9);
@@ -436,7 +334,7 @@ fn a_sum_continued_in_stretches_equals_the_whole_sum() {
         let (matrix, idx, val) = sparse_case(&mut g, 784, width, stride);
         let mut whole = vec![0.0; width];
         weighted_sums_scalar(&mut whole, &matrix, stride, &idx, &val);
-        for level in SimdLevel::available() {
+        for &level in levels {
             for cuts in [vec![], vec![idx.len() / 2], vec![1, idx.len() / 3, idx.len() / 2], vec![0, idx.len()]] {
                 let mut out = vec![f64::NAN; width];
                 let mut from = 0;
@@ -451,17 +349,17 @@ fn a_sum_continued_in_stretches_equals_the_whole_sum() {
                     }
                     from = cut;
                 }
-                assert!(
+                ensure!(
                     out.iter().zip(&whole).all(|(a, b)| a.to_bits() == b.to_bits()),
                     "{level} width {width} cuts {cuts:?}"
                 );
             }
         }
     }
+    Ok(())
 }
 
-#[test]
-fn finishing_samples_in_groups_matches_the_per_sample_scalar_code() {
+pub fn finishing_samples_in_groups_matches_the_per_sample_scalar_code(levels: &[SimdLevel]) -> Result<(), String> {
     use mnistlearn_core::math::softmax::cross_entropy;
     use mnistlearn_core::nn::backward::backward_deltas;
     use mnistlearn_core::nn::finish::{finish_samples, SampleOutputs};
@@ -504,19 +402,88 @@ fn finishing_samples_in_groups_matches_the_per_sample_scalar_code() {
                     &mut delta_ref[s * h..(s + 1) * h],
                 );
             }
-            for level in SimdLevel::available() {
+            for &level in levels {
                 let (mut hidden, mut delta, mut out) =
                     (sums.clone(), vec![0.0; n * h], vec![SampleOutputs::default(); n]);
                 finish_samples(level, &params, &labels, &mut hidden, &mut delta, &mut out);
                 let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-                assert_eq!(bits(&hidden), bits(&hidden_ref), "{level} h {h} n {n}: activations");
-                assert_eq!(bits(&delta), bits(&delta_ref), "{level} h {h} n {n}: hidden deltas");
+                ensure_eq!(bits(&hidden), bits(&hidden_ref), "{level} h {h} n {n}: activations");
+                ensure_eq!(bits(&delta), bits(&delta_ref), "{level} h {h} n {n}: hidden deltas");
                 for (a, b) in out.iter().zip(&out_ref) {
-                    assert_eq!(bits(&a.probabilities), bits(&b.probabilities), "{level} h {h} n {n}: probabilities");
-                    assert_eq!(bits(&a.delta_out), bits(&b.delta_out), "{level} h {h} n {n}: output deltas");
-                    assert_eq!((a.loss.to_bits(), a.correct), (b.loss.to_bits(), b.correct), "{level} h {h} n {n}");
+                    ensure_eq!(bits(&a.probabilities), bits(&b.probabilities), "{level} h {h} n {n}: probabilities");
+                    ensure_eq!(bits(&a.delta_out), bits(&b.delta_out), "{level} h {h} n {n}: output deltas");
+                    ensure_eq!((a.loss.to_bits(), a.correct), (b.loss.to_bits(), b.correct), "{level} h {h} n {n}");
                 }
             }
         }
     }
+    Ok(())
+}
+
+/// Fixed inputs printed at 17 significant digits (golden/kernel_table.snap): any change to a
+/// kernel's arithmetic shows up there as a readable diff.
+pub fn kernel_table() -> String {
+    let mut out = String::new();
+    for x in [-745.0, -100.0, -1.0, -1e-8, 0.0, 1e-8, 0.5, 1.0, 2.0, 10.0, 100.0, 709.0] {
+        out.push_str(&format!("exp({x:e}) = {:.16e}\n", exp(x)));
+    }
+    for x in [5e-324, 1e-300, 1e-8, 0.5, 0.7071067811865476, 1.0, 1.0000001, 2.0, 10.0, 1e300] {
+        out.push_str(&format!("ln({x:e}) = {:.16e}\n", ln(x)));
+    }
+    for x in [-40.0, -5.0, -1.0, 0.0, 1.0, 5.0, 40.0] {
+        out.push_str(&format!("sigmoid({x:e}) = {:.16e}\n", sigmoid(x)));
+    }
+    let mut p = [1.0, 2.0, 3.0, -1.0, 0.0, 10.0, -10.0, 5.5, 4.25, 0.125];
+    softmax_in_place(SimdLevel::SCALAR, &mut p);
+    for (i, v) in p.iter().enumerate() {
+        out.push_str(&format!("softmax[{i}] = {v:.16e}\n"));
+    }
+    out
+}
+
+/// What a run leaves that must match: the epoch log (loss bits, correct count) and every
+/// parameter's bits in weights.bin order.
+fn run(config: &TrainConfig, fast: bool, data: &Dataset) -> (Vec<(u64, usize)>, Vec<u64>) {
+    let mut log = Vec::new();
+    let mut on_epoch = |e: &EpochReport| log.push((e.loss.to_bits(), e.correct));
+    let net = if fast { train(config, data, &mut on_epoch) } else { train_reference(config, data, &mut on_epoch) };
+    (log, net.to_file_order().iter().map(|v| v.to_bits()).collect())
+}
+
+/// The fast trainer equals the reference at every level of `levels` and thread count of
+/// `threads`, for the default recipe and for shapes that exercise the awkward paths (a hidden
+/// size that is not a multiple of the SIMD width, a batch that is not a power of two and does
+/// not divide the set, so the last batch is short).
+pub fn the_fast_trainer_equals_the_reference(
+    data: &Dataset,
+    levels: &[SimdLevel],
+    threads: std::ops::RangeInclusive<usize>,
+) -> Result<(), String> {
+    let shapes = [
+        // (epochs, batch, hidden, lr, seed)
+        (2, 32, 32, 0.1, 1),
+        (1, 7, 12, 0.25, 5),
+        (1, 50, 40, 0.05, 9),
+    ];
+    for (epochs, batch, hidden, lr, seed) in shapes {
+        let base = TrainConfig { epochs, batch, hidden, lr, seed, threads: 1, level: SimdLevel::SCALAR };
+        let expected = run(&base, false, data);
+        ensure!(expected.0.iter().all(|&(loss, correct)| f64::from_bits(loss).is_finite() && correct > 0));
+        for &level in levels {
+            for threads in threads.clone() {
+                let config = TrainConfig { threads, level, ..base.clone() };
+                let got = run(&config, true, data);
+                ensure!(
+                    got.0 == expected.0,
+                    "{level}, {threads} threads, batch {batch}, hidden {hidden}: epoch log differs"
+                );
+                let first = got.1.iter().zip(&expected.1).position(|(a, b)| a != b);
+                ensure!(
+                    first.is_none(),
+                    "{level}, {threads} threads, batch {batch}, hidden {hidden}: parameter {first:?} differs"
+                );
+            }
+        }
+    }
+    Ok(())
 }
