@@ -9,7 +9,8 @@ use std::path::{Path, PathBuf};
 use super::anchors::{anchor_on_line, START};
 
 /// Where the sources the book can include or name live, relative to the repository root.
-const SOURCE_DIRS: &[&str] = &["src", "core/src", "core/tests", "wasm/src", "xtask/src", "tests", "web", "scripts", "examples", ".ci"];
+const SOURCE_DIRS: &[&str] =
+    &["src", "core/src", "core/tests", "wasm/src", "xtask/src", "tests", "web", "scripts", "examples", ".ci"];
 const SOURCE_EXTENSIONS: &[&str] = &["rs", "js", "mjs", "py", "html", "css", "toml"];
 /// Not sources: the checker's own tests hold sample anchors in string literals; npm's packages.
 const SKIPPED: &[&str] = &["xtask/src/book", "tests/browser/node_modules"];
