@@ -78,6 +78,11 @@
     back.textContent = 'Back to the server\'s network';
     const header = document.querySelector('header') || document.body;
     header.append(note);
+    const footer = document.querySelector('footer p');
+    if (footer) {
+      footer.textContent = 'Your strokes stay in this browser: the WebAssembly module draws them as MNIST\'s ' +
+        'digits were made, exactly as the server would, and runs them through the network you trained.';
+    }
     ready.then(({ hidden, hex }) => {
       note.textContent = `Using the 784-${hidden}-10 network you trained on the training page` +
         (hex ? ` (weights.bin sha256 ${hex.slice(0, 8)}…${hex.slice(-4)})` : '') +
