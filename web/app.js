@@ -327,7 +327,7 @@
     lastSent = sentVersion;
     lastSentAt = performance.now();
 
-    fetch('/strokes', {
+    (window.mnistlearnFetch || fetch)('/strokes', {
       method: 'POST',
       headers: { 'Content-Type': 'application/json' },
       body,
@@ -365,7 +365,7 @@
 
   /** Fetches the hidden units' weights once and draws one 28×28 picture per unit. */
   function loadHiddenWeights() {
-    fetch('/hidden-weights')
+    (window.mnistlearnFetch || fetch)('/hidden-weights')
       .then((res) => {
         if (!res.ok) throw new Error(`GET /hidden-weights answered ${res.status}`);
         return res.json();

@@ -119,12 +119,14 @@ pub const COMMANDS: &[Command] = &[
     Command {
         name: "serve",
         positional: None,
-        summary: "serve the drawing app: draw a digit in the browser, see what the network reads",
+        summary: "serve the drawing app and the training page: draw a digit, or watch the network learn",
         details: "Loads the weights once, then answers GET / (the drawing page), POST /strokes (the\n\
                   page's pen strokes as JSON, drawn as MNIST's digits were made, then classified),\n\
                   POST /classify?width=W&height=H (a whole canvas, preprocessed as MNIST was, as\n\
                   `predict` does), POST /predict (784 raw pixel bytes in, JSON out) and\n\
-                  GET /hidden-weights. Ctrl-C stops it gracefully. A connection that overstays\n\
+                  GET /hidden-weights. GET /train is the training page: the browser trains in\n\
+                  WebAssembly on the MNIST files of --data, sent as they are; the server does no training.\n\
+                  Ctrl-C stops it gracefully. A connection that overstays\n\
                   a timeout is closed, and so is a body arriving slower than 8 KiB/s after 2 s; at the\n\
                   connection cap, idle and slow connections are closed to make room, never one that is\n\
                   being answered. Only requests whose Host names this server are answered (the bound\n\
@@ -133,6 +135,11 @@ pub const COMMANDS: &[Command] = &[
         flags: &[
             Flag { name: "--addr", value: Some("HOST:PORT"), help: "address to listen on [default: 127.0.0.1:8080]" },
             WEIGHTS,
+            Flag {
+                name: "--data",
+                value: Some("DIR"),
+                help: "directory of the MNIST .gz files the training page downloads [default: data]",
+            },
             SIMD,
             Flag {
                 name: "--header-timeout",

@@ -32,7 +32,8 @@ pub(super) fn run_serve(args: &Args) -> Result<(), Error> {
         )?,
     };
     let allow_hosts = allow_hosts(args)?;
-    crate::serve::run_with_limits(addr, Path::new(&weights_path), level, limits, &allow_hosts)
+    let data_dir = args.path("--data", "data");
+    crate::serve::run_with_limits(addr, Path::new(&weights_path), &data_dir, level, limits, &allow_hosts)
 }
 
 /// `--allow-host a.lan,b.lan`: host names (letters, digits, `-` and `.`) or bracketed IPv6

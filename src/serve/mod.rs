@@ -12,6 +12,7 @@
 //! | `POST /classify?width=W&height=H`     | a drawing of any size preprocessed as MNIST was, then classified: `{"digit", "probabilities", "seen": [784 bytes], "hidden": [H activations], "inverted"}`, or `{"empty": true}` for an image with no ink |
 //! | `POST /strokes`                       | the page's pen strokes, `{"width": W, "height": H, "strokes": [[[x, y], …], …]}`, drawn as MNIST's digits were made, then classified: the `/classify` answer, `{"empty": true}`, or `{"too_small": true, "message"}` for a tap or a dot |
 //! | `GET /hidden-weights`                 | `{"hidden": H, "weights": [[784 numbers] × H]}`: each hidden unit's incoming weights, scaled to −127…127 by its largest magnitude |
+//! | `GET /train`, `/wasm/…`, `/data/…`    | the "Watch it learn" page, its WebAssembly trainer and the MNIST files of `--data` (`train.rs`): the browser trains, the server only sends files |
 //!
 //! `/predict` is the original's wire format: the caller has already made the 28×28 image.
 //! `/strokes` is what the page uses: it sends the points of its strokes, and the server draws
@@ -104,12 +105,13 @@ mod guard;
 mod memory;
 mod routes;
 mod strokes;
+mod train;
 
 use conn::{connection_slot, Clock, Timed, Tracked};
 pub use conn::{Limits, BODY_RATE_GRACE, EVICT_GRACE, MIN_BODY_RATE};
 pub use routes::{
-    classify_json, hidden_weights_json, predict_json, routes, BODY_BUDGET, BODY_LIMIT, CLASSIFY_BODY_LIMIT,
-    CLASSIFY_MAX_SIDE, SECURITY_HEADERS,
+    classify_json, hidden_weights_json, predict_json, routes, routes_with_data, BODY_BUDGET, BODY_LIMIT,
+    CLASSIFY_BODY_LIMIT, CLASSIFY_MAX_SIDE, SECURITY_HEADERS,
 };
 pub use strokes::{strokes_json, STROKES_BODY_LIMIT};
 
@@ -238,14 +240,16 @@ async fn serve_until<F>(
 /// Serves the drawing page and `POST /predict` until Ctrl-C, with the default [`Limits`] and
 /// only the default host names.
 pub fn run(addr: SocketAddr, weights: &Path, level: SimdLevel) -> Result<(), Error> {
-    run_with_limits(addr, weights, level, Limits::default(), &[])
+    run_with_limits(addr, weights, Path::new("data"), level, Limits::default(), &[])
 }
 
-/// Serves the drawing page and `POST /predict` until Ctrl-C. Requests must name the bound
-/// address, `localhost`, `127.0.0.1`, `[::1]` or one of `allow_hosts` as their `Host`.
+/// Serves the drawing page, `POST /predict` and the training page (its MNIST files from
+/// `data_dir`) until Ctrl-C. Requests must name the bound address, `localhost`, `127.0.0.1`,
+/// `[::1]` or one of `allow_hosts` as their `Host`.
 pub fn run_with_limits(
     addr: SocketAddr,
     weights: &Path,
+    data_dir: &Path,
     level: SimdLevel,
     limits: Limits,
     allow_hosts: &[String],
@@ -273,7 +277,7 @@ pub fn run_with_limits(
         // The first signal starts the graceful shutdown inside `server`; a second one stops at once.
         let (drain, drained) = tokio::sync::oneshot::channel::<()>();
         let guard = Arc::new(guard::Guard::new(bound, allow_hosts));
-        let server = serve_until(listener, routes(net, level), limits, guard, async move {
+        let server = serve_until(listener, routes_with_data(net, level, data_dir), limits, guard, async move {
             let _ = drained.await;
         });
         let signals_arm = async {

@@ -4,6 +4,7 @@
 //! [`super::conn`]'s, and loading, binding and the serve loop are [`super`]'s.
 
 use std::convert::Infallible;
+use std::path::Path;
 use std::sync::Arc;
 
 use hyper::body::Bytes;
@@ -201,7 +202,7 @@ impl warp::reject::Reject for BodyUnreadable {}
 /// warp's own `warp::get()` rejects with a bare `MethodNotAllowed` that does not say which
 /// methods *would* work, and HTTP requires a 405 to carry an `Allow` header. This filter is
 /// always placed after the path filter, so it only speaks for paths that exist.
-fn method_in(
+pub(super) fn method_in(
     methods: &'static [Method],
     path: &'static str,
     allow: &'static str,
@@ -320,6 +321,15 @@ pub fn routes(
     net: Arc<Network>,
     level: SimdLevel,
 ) -> impl Filter<Extract = (Response,), Error = Infallible> + Clone + Send + Sync + 'static {
+    routes_with_data(net, level, Path::new("data"))
+}
+
+/// [`routes`], with the training page's `/data/` files read from `data_dir`.
+pub fn routes_with_data(
+    net: Arc<Network>,
+    level: SimdLevel,
+    data_dir: &Path,
+) -> impl Filter<Extract = (Response,), Error = Infallible> + Clone + Send + Sync + 'static {
     const READ: &[Method] = &[Method::GET, Method::HEAD];
     let page = |path: &'static str, content_type: &'static str, body: &'static str| {
         // Boxed so that both arms have one type: `/` is an empty path, the others one segment.
@@ -388,6 +398,8 @@ pub fn routes(
         .unify()
         .or(hidden_weights)
         .unify()
+        .or(super::train::train_routes(data_dir.into()))
+        .unify()
         .recover(rejection_to_json)
         .unify()
 }
@@ -439,7 +451,8 @@ async fn rejection_to_json(rejection: Rejection) -> Result<Response, Infallible>
     if rejection.is_not_found() {
         let message =
             "not found: this server has GET /, GET /app.js, GET /style.css, GET /favicon.svg, POST /predict, \
-                       POST /classify?width=W&height=H, POST /strokes and GET /hidden-weights";
+                       POST /classify?width=W&height=H, POST /strokes, GET /hidden-weights, GET /train (the training \
+                       page) and GET /data/NAME (the four MNIST files)";
         return Ok(json_response(StatusCode::NOT_FOUND, error_json(message)));
     }
     // Unreachable with the routes above; kept so that a future route's rejection is still JSON.
@@ -458,7 +471,7 @@ async fn rejection_to_json(rejection: Rejection) -> Result<Response, Infallible>
 pub const SECURITY_HEADERS: [(&str, &str); 4] = [
     (
         "content-security-policy",
-        "default-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+        "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
     ),
     ("referrer-policy", "no-referrer"),
     ("x-content-type-options", "nosniff"),

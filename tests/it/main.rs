@@ -32,3 +32,4 @@ mod serve_api;
 #[path = "../support/skeleton.rs"]
 mod skeleton;
 mod strokes;
+mod train_page;

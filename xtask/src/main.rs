@@ -101,9 +101,14 @@ pub const COMMANDS: &[Command] = &[
     },
     Command {
         name: "browser",
-        summary: "the drawing app in headless Chromium; screenshots in target/browser/",
-        details: "Starts `mnistlearn serve` on a free port and runs tests/browser/draw.test.mjs with node.",
-        flags: &[("--weights FILE", "the model to serve (default: data/weights.bin, as verify leaves it)")],
+        summary: "the drawing and training pages in headless Chromium; screenshots in target/browser/",
+        details: "Starts `mnistlearn serve` on free ports and runs tests/browser/draw.test.mjs and train.test.mjs\n\
+                  with node: the page's training must end on the CLI's bytes (fixture runs; then the default\n\
+                  30-epoch run on data/, whose hash must be golden/full_run.txt's, with its time).",
+        flags: &[
+            ("--weights FILE", "the model to serve (default: data/weights.bin, as verify leaves it)"),
+            ("--quick", "skip the 30-epoch run in the page"),
+        ],
         run: browser::run,
     },
     Command {

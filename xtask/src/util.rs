@@ -146,9 +146,16 @@ impl Server {
     /// Starts `BIN serve --addr 127.0.0.1:0 --weights WEIGHTS` and takes the address from the
     /// line it prints once it listens: `Serving http://ADDR (weights: …)`.
     pub fn start(bin: &Path, weights: &Path) -> Result<Server, String> {
+        Server::start_with_data(bin, weights, &crate::paths::project_root().join("data"))
+    }
+
+    /// [`Server::start`], with the training page's MNIST files from `data` (`--data`).
+    pub fn start_with_data(bin: &Path, weights: &Path, data: &Path) -> Result<Server, String> {
         let child = Command::new(bin)
             .args(["serve", "--addr", "127.0.0.1:0", "--weights"])
             .arg(weights)
+            .arg("--data")
+            .arg(data)
             .stdout(Stdio::piped())
             .spawn()
             .map_err(|e| format!("mnistlearn serve: cannot start: {e}"))?;

@@ -138,6 +138,19 @@ impl Dataset {
     pub fn is_empty(&self) -> bool {
         self.labels.is_empty()
     }
+
+    /// The first `n` samples (all of them if there are fewer): what reading with `--limit n`
+    /// keeps. The browser loads the training set once and trains on any limit from it.
+    pub fn first(&self, n: usize) -> Dataset {
+        let n = n.min(self.len());
+        let pixels = self.images.offsets[n] as usize;
+        let images = Images {
+            offsets: self.images.offsets[..=n].to_vec(),
+            index: self.images.index[..pixels].to_vec(),
+            value: self.images.value[..pixels].to_vec(),
+        };
+        Dataset { images, labels: self.labels[..n].to_vec() }
+    }
 }
 
 #[cfg(test)]

@@ -43,6 +43,7 @@ pub mod finish;
 pub mod forward;
 pub mod hidden_step;
 pub mod reference;
+pub mod session;
 pub mod train;
 pub mod update;
 

@@ -92,7 +92,7 @@ impl EpochReport {
 
 /// Raw views of the buffers the team shares. Access follows the three-phase protocol in the
 /// module docs; every `unsafe` block below names the phase that makes it sound.
-struct Team {
+pub(super) struct Team {
     hidden: usize,
     threads: usize,
     w_hidden_t: *mut f64,
@@ -101,13 +101,15 @@ struct Team {
     b_output: *mut f64,
     identity: *const u16,
     identity_len: usize,
-    /// `[batch][H]`: row `s` is sample `s`'s hidden activations.
+    /// `[batch][H]`: row `s` is sample `s`'s hidden activations (points into `_rows.0`).
     hidden_rows: *mut f64,
-    /// `[batch][H]`: row `s` is sample `s`'s hidden deltas.
+    /// `[batch][H]`: row `s` is sample `s`'s hidden deltas (points into `_rows.1`).
     delta_hidden_rows: *mut f64,
+    /// The buffers behind the two row pointers; their heap blocks stay put when the team moves.
+    _rows: (AlignedF64s, AlignedF64s),
     /// Slot `s`: what phase 2 leaves for phase 3 about sample `s` of the current batch.
     slots: Vec<UnsafeCell<SampleOutputs>>,
-    order: UnsafeCell<Vec<u32>>,
+    pub(super) order: UnsafeCell<Vec<u32>>,
     barrier: SpinBarrier,
     /// `progress[t]`: how many samples (counted from the start of the run) thread `t` has
     /// finished its stretch of in phase 1; thread `t + 1` waits on it.
@@ -119,6 +121,33 @@ struct Team {
 unsafe impl Sync for Team {}
 
 impl Team {
+    /// A team of `config.threads` working on `net`'s parameters in place. `net`'s buffers must
+    /// outlive the team and be touched only through it until it is dropped.
+    pub(super) fn new(config: &TrainConfig, data: &Dataset, net: &mut Network) -> Team {
+        let (h, threads) = (config.hidden, config.threads);
+        assert_eq!(net.hidden(), h);
+        let batch = config.batch.min(data.len());
+        assert!(batch <= u16::MAX as usize + 1, "batch indices are u16");
+        let mut rows = (AlignedF64s::zeros(batch * h), AlignedF64s::zeros(batch * h));
+        Team {
+            hidden: h,
+            threads,
+            w_hidden_t: net.w_hidden_t.as_mut_ptr(),
+            b_hidden: net.b_hidden.as_mut_ptr(),
+            w_output: net.w_output.as_mut_ptr(),
+            b_output: net.b_output.as_mut_ptr(),
+            identity: net.identity.as_ptr(),
+            identity_len: net.identity.len(),
+            hidden_rows: rows.0.as_mut_ptr(),
+            delta_hidden_rows: rows.1.as_mut_ptr(),
+            _rows: rows,
+            slots: (0..batch).map(|_| UnsafeCell::new(SampleOutputs::default())).collect(),
+            order: UnsafeCell::new((0..data.len() as u32).collect()),
+            barrier: SpinBarrier::new(threads),
+            progress: (0..threads).map(|_| Progress(AtomicUsize::new(0))).collect(),
+        }
+    }
+
     /// The parameters as the forward pass sees them.
     /// `w_output_t` is the caller's own transpose of the current `w_output` (the team keeps none).
     ///
@@ -142,11 +171,20 @@ impl Team {
         }
     }
 
+    /// Reorders the samples for the next epoch.
+    ///
+    /// # Safety
+    /// Only between epochs, by one thread, while no thread reads `order`.
+    pub(super) unsafe fn shuffle(&self, rng: &mut Rng) {
+        // SAFETY: nobody else touches `order` now (the caller's guarantee).
+        fisher_yates(rng, unsafe { &mut *self.order.get() });
+    }
+
     /// A copy of the network as it stands.
     ///
     /// # Safety
     /// Only while no thread writes parameters.
-    unsafe fn snapshot(&self) -> Network {
+    pub(super) unsafe fn snapshot(&self) -> Network {
         let h = self.hidden;
         let mut net = Network::zeros(h);
         // SAFETY: the buffers have these lengths and outlive the team (see `Sync for Team`);
@@ -170,7 +208,7 @@ fn split_evenly(n: usize, parts: usize, i: usize) -> (usize, usize) {
 // ANCHOR: balanced_bands
 /// Pixel-row bands with about equal non-zero counts over the training set, so the threads
 /// of phases 1 and 3 see about the same work. Only a division of work: it changes no result.
-fn balanced_bands(histogram: &[u64], threads: usize) -> Vec<Range<usize>> {
+pub(super) fn balanced_bands(histogram: &[u64], threads: usize) -> Vec<Range<usize>> {
     let weights: Vec<u64> = histogram.iter().map(|&c| c + 1).collect();
     let total: u64 = weights.iter().sum();
     let (mut bands, mut start, mut acc) = (Vec::with_capacity(threads), 0, 0u64);
@@ -194,13 +232,13 @@ fn balanced_bands(histogram: &[u64], threads: usize) -> Vec<Range<usize>> {
 /// Where each image's (ascending) pixel list crosses from one band to the next, computed once
 /// per run so the per-sample loop needs no search: image `i`'s pixels in band `t` are positions
 /// `at[i·(T+1) + t] .. at[i·(T+1) + t + 1]` of its list.
-struct BandSplits {
+pub(super) struct BandSplits {
     bands: usize,
     at: Vec<u16>,
 }
 
 impl BandSplits {
-    fn new(data: &Dataset, bands: &[Range<usize>]) -> BandSplits {
+    pub(super) fn new(data: &Dataset, bands: &[Range<usize>]) -> BandSplits {
         let mut at = Vec::with_capacity(data.len() * (bands.len() + 1));
         for i in 0..data.len() {
             let index = data.images.get(i).index;
@@ -243,37 +281,16 @@ pub fn train_observed(
     assert!(config.batch > 0 && config.threads > 0 && !data.is_empty());
     let mut rng = Rng::from_seed(config.seed);
     let mut net = Network::init(config.hidden, &mut rng);
-    let h = config.hidden;
-    let threads = config.threads;
-    let batch = config.batch.min(data.len());
-    assert!(batch <= u16::MAX as usize + 1, "batch indices are u16");
-    let mut hidden_rows = AlignedF64s::zeros(batch * h);
-    let mut delta_hidden_rows = AlignedF64s::zeros(batch * h);
-    let slots = (0..batch).map(|_| UnsafeCell::new(SampleOutputs::default())).collect();
-    let team = Team {
-        hidden: h,
-        threads,
-        w_hidden_t: net.w_hidden_t.as_mut_ptr(),
-        b_hidden: net.b_hidden.as_mut_ptr(),
-        w_output: net.w_output.as_mut_ptr(),
-        b_output: net.b_output.as_mut_ptr(),
-        identity: net.identity.as_ptr(),
-        identity_len: net.identity.len(),
-        hidden_rows: hidden_rows.as_mut_ptr(),
-        delta_hidden_rows: delta_hidden_rows.as_mut_ptr(),
-        slots,
-        order: UnsafeCell::new((0..data.len() as u32).collect()),
-        barrier: SpinBarrier::new(threads),
-        progress: (0..threads).map(|_| Progress(AtomicUsize::new(0))).collect(),
-    };
-    let bands = balanced_bands(&data.images.pixel_histogram(), threads);
+    let team = Team::new(config, data, &mut net);
+    let bands = balanced_bands(&data.images.pixel_histogram(), config.threads);
     let splits = BandSplits::new(data, &bands);
+    let run = Run { team: &team, splits: &splits, config, data };
     std::thread::scope(|scope| {
         for (id, band) in bands.iter().enumerate().skip(1) {
-            let (team, band, splits) = (&team, band.clone(), &splits);
-            scope.spawn(move || worker(id, team, band, splits, config, data, None));
+            let band = band.clone();
+            scope.spawn(move || worker(id, run, band, None));
         }
-        worker(0, &team, bands[0].clone(), &splits, config, data, Some((&mut rng, &mut on_epoch)));
+        worker(0, run, bands[0].clone(), Some((&mut rng, &mut on_epoch)));
     });
     drop(team);
     net.sync_output_transpose();
@@ -283,61 +300,40 @@ pub fn train_observed(
 /// Thread 0's extra duties: the shuffle, the loss and accuracy totals, and the epoch log.
 type Leader<'a> = (&'a mut Rng, &'a mut dyn FnMut(&EpochReport, &Network));
 
+/// What every thread of a run reads: the team's shared buffers, where each image crosses the
+/// bands, the recipe and the training set.
+#[derive(Clone, Copy)]
+pub(super) struct Run<'a> {
+    pub(super) team: &'a Team,
+    pub(super) splits: &'a BandSplits,
+    pub(super) config: &'a TrainConfig,
+    pub(super) data: &'a Dataset,
+}
+
 /// The loop every thread runs in lockstep (SPMD, like an OpenMP parallel region): for every
-/// batch, the three phases of the module docs, each a method of [`Worker`], with a barrier after
-/// each.
-fn worker(
-    id: usize,
-    team: &Team,
-    band: Range<usize>,
-    band_splits: &BandSplits,
-    config: &TrainConfig,
-    data: &Dataset,
-    mut leader: Option<Leader<'_>>,
-) {
-    let mut me = Worker::new(id, team, band, band_splits, config, data);
-    let n = data.len();
+/// batch, the three phases of the module docs ([`Worker::batch`]).
+fn worker(id: usize, run: Run<'_>, band: Range<usize>, mut leader: Option<Leader<'_>>) {
+    let mut me = Worker::new(id, run, band);
+    let (team, n) = (run.team, run.data.len());
     let mut clock = Stopwatch::start();
 
-    for epoch in 1..=config.epochs {
+    for epoch in 1..=run.config.epochs {
         // ANCHOR: epoch_shuffle
         if let Some((rng, _)) = leader.as_mut() {
             // SAFETY: between epochs only thread 0 touches `order`; the barrier publishes it.
-            fisher_yates(rng, unsafe { &mut *team.order.get() });
+            unsafe { team.shuffle(rng) };
         }
         team.barrier.wait();
         // SAFETY: `order` is only read until the next epoch's first barrier.
         let order = unsafe { &*team.order.get() };
         // ANCHOR_END: epoch_shuffle
-        let (mut loss_sum, mut correct) = (0.0, 0usize);
-
-        for batch_start in (0..n).step_by(config.batch) {
-            let batch_len = config.batch.min(n - batch_start);
-            me.hidden_sums(order, batch_start, batch_len);
-            team.barrier.wait();
-            me.finish_samples(&order[batch_start..batch_start + batch_len]);
-            team.barrier.wait();
-            me.gradients_and_steps(&order[batch_start..batch_start + batch_len]);
-            if id == 0 {
-                for s in 0..batch_len {
-                    // SAFETY: phase 3 — slots are read-only for everyone.
-                    let slot = unsafe { &*team.slots[s].get() };
-                    loss_sum = loss_sum + slot.loss;
-                    correct += slot.correct as usize;
-                }
-            }
-            team.barrier.wait();
+        let mut tally = Tally::default();
+        for batch_start in (0..n).step_by(run.config.batch) {
+            me.batch(run, order, batch_start, &mut tally);
         }
 
         if let Some((_, on_epoch)) = leader.as_mut() {
-            let report = EpochReport {
-                epoch,
-                epochs: config.epochs,
-                loss: loss_sum / n as f64,
-                correct,
-                samples: n,
-                elapsed: clock.elapsed(),
-            };
+            let report = tally.report(epoch, run.config.epochs, clock.elapsed());
             // SAFETY: after phase 3's barrier the other threads write nothing until the next
             // epoch's first barrier, which waits for this thread.
             // The clock stops while the caller works: `elapsed` is the trainer's own time.
@@ -348,15 +344,32 @@ fn worker(
     }
 }
 
+/// Thread 0's running totals over the epoch's batches so far.
+#[derive(Clone, Copy, Debug, Default)]
+pub(super) struct Tally {
+    pub(super) loss_sum: f64,
+    pub(super) correct: usize,
+    pub(super) samples: usize,
+}
+
+impl Tally {
+    pub(super) fn report(&self, epoch: usize, epochs: usize, elapsed: Duration) -> EpochReport {
+        EpochReport {
+            epoch,
+            epochs,
+            loss: self.loss_sum / self.samples as f64,
+            correct: self.correct,
+            samples: self.samples,
+            elapsed,
+        }
+    }
+}
+
 /// One thread's share of the team: what it owns for the whole run (a band of pixel rows, a
 /// range of hidden lanes, some output units) and its scratch buffers.
-struct Worker<'a> {
+pub(super) struct Worker {
     id: usize,
-    team: &'a Team,
     band: Range<usize>,
-    band_splits: &'a BandSplits,
-    config: &'a TrainConfig,
-    data: &'a Dataset,
     /// Hidden lanes whose biases this thread steps.
     lanes: Range<usize>,
     /// Output units whose weights and bias this thread steps.
@@ -374,27 +387,16 @@ struct Worker<'a> {
     ticket: usize,
 }
 
-impl<'a> Worker<'a> {
-    fn new(
-        id: usize,
-        team: &'a Team,
-        band: Range<usize>,
-        band_splits: &'a BandSplits,
-        config: &'a TrainConfig,
-        data: &'a Dataset,
-    ) -> Self {
-        let h = team.hidden;
-        let batch = config.batch.min(data.len());
-        let (o_start, o_end) = split_evenly(OUTPUTS, team.threads, id);
-        let lanes = lane_range(h, team.threads, id);
+impl Worker {
+    pub(super) fn new(id: usize, run: Run<'_>, band: Range<usize>) -> Self {
+        let h = run.team.hidden;
+        let batch = run.config.batch.min(run.data.len());
+        let (o_start, o_end) = split_evenly(OUTPUTS, run.team.threads, id);
+        let lanes = lane_range(h, run.team.threads, id);
         Worker {
             id,
-            team,
             lit: LitPixels::new(band.clone(), batch),
             band,
-            band_splits,
-            config,
-            data,
             grad_bias: vec![0.0; lanes.len()],
             lanes,
             outputs: o_start..o_end,
@@ -408,13 +410,38 @@ impl<'a> Worker<'a> {
         }
     }
 
+    /// The mini-batch `order[batch_start..]` (at most `config.batch` samples): the three
+    /// phases of the module docs, with a barrier after each; thread 0 adds the samples' losses
+    /// and hits to `tally`.
+    #[inline]
+    pub(super) fn batch(&mut self, run: Run<'_>, order: &[u32], batch_start: usize, tally: &mut Tally) {
+        let team = run.team;
+        let batch_len = run.config.batch.min(order.len() - batch_start);
+        let samples = &order[batch_start..batch_start + batch_len];
+        self.hidden_sums(run, order, batch_start, batch_len);
+        team.barrier.wait();
+        self.finish_samples(run, samples);
+        team.barrier.wait();
+        self.gradients_and_steps(run, samples);
+        if self.id == 0 {
+            for s in 0..batch_len {
+                // SAFETY: phase 3 — slots are read-only for everyone.
+                let slot = unsafe { &*team.slots[s].get() };
+                tally.loss_sum = tally.loss_sum + slot.loss;
+                tally.correct += slot.correct as usize;
+            }
+            tally.samples += batch_len;
+        }
+        team.barrier.wait();
+    }
+
     // ANCHOR: phase1
     /// Phase 1: the hidden sums of the batch `order[batch_start..][..batch_len]`, a pipeline
     /// over the pixel bands — this thread adds its band's terms to each sample's sums and hands
     /// them on to the next thread.
     #[inline]
-    fn hidden_sums(&mut self, order: &[u32], batch_start: usize, batch_len: usize) {
-        let (team, data, h, level) = (self.team, self.data, self.team.hidden, self.config.level);
+    fn hidden_sums(&mut self, run: Run<'_>, order: &[u32], batch_start: usize, batch_len: usize) {
+        let (team, data, h, level) = (run.team, run.data, run.team.hidden, run.config.level);
         let first_stage = self.id == 0;
         let samples = &order[batch_start..batch_start + batch_len];
         // SAFETY: phase 1 — parameters are read-only for everyone.
@@ -428,7 +455,7 @@ impl<'a> Worker<'a> {
                 data.images.prefetch_pixels(next as usize);
             }
             let image = data.images.get(sample as usize);
-            let (lo, hi) = self.band_splits.range(sample as usize, self.id);
+            let (lo, hi) = run.splits.range(sample as usize, self.id);
             let (index, bytes) = (&image.index[lo..hi], &image.value[lo..hi]);
             self.value.clear();
             self.value.extend(bytes.iter().map(|&v| PIXEL_VALUE[v as usize]));
@@ -453,8 +480,8 @@ impl<'a> Worker<'a> {
     /// Phase 2: the rest of the forward pass and both deltas for this thread's share of the
     /// batch's samples.
     #[inline]
-    fn finish_samples(&mut self, samples: &[u32]) {
-        let (team, h) = (self.team, self.team.hidden);
+    fn finish_samples(&mut self, run: Run<'_>, samples: &[u32]) {
+        let (team, h) = (run.team, run.team.hidden);
         // This thread's own transpose of w_o: keeping one shared copy in step in phase 3 had
         // both threads writing every one of its cache lines.
         // SAFETY: phase 2 — parameters are read-only for everyone.
@@ -468,7 +495,7 @@ impl<'a> Worker<'a> {
         let params = unsafe { team.params(&self.w_output_t) };
         let (s0, s1) = split_evenly(samples.len(), team.threads, self.id);
         self.labels.clear();
-        self.labels.extend(samples[s0..s1].iter().map(|&sample| self.data.labels[sample as usize]));
+        self.labels.extend(samples[s0..s1].iter().map(|&sample| run.data.labels[sample as usize]));
         // SAFETY: slots, hidden rows and delta rows `s0..s1` belong to this thread in phase 2
         // (`UnsafeCell` is `repr(transparent)`, so the slots form a slice).
         let (outputs, hidden, delta_hidden) = unsafe {
@@ -478,7 +505,7 @@ impl<'a> Worker<'a> {
                 std::slice::from_raw_parts_mut(team.delta_hidden_rows.add(s0 * h), (s1 - s0) * h),
             )
         };
-        finish_samples(self.config.level, &params, &self.labels, hidden, delta_hidden, outputs);
+        finish_samples(run.config.level, &params, &self.labels, hidden, delta_hidden, outputs);
     }
     // ANCHOR_END: phase2
 
@@ -486,8 +513,8 @@ impl<'a> Worker<'a> {
     /// Phase 3: the gradients and steps of the parameters this thread owns — its band of
     /// hidden-weight rows, its hidden biases, its output units.
     #[inline]
-    fn gradients_and_steps(&mut self, samples: &[u32]) {
-        let (team, h, level, lr) = (self.team, self.team.hidden, self.config.level, self.config.lr);
+    fn gradients_and_steps(&mut self, run: Run<'_>, samples: &[u32]) {
+        let (team, h, level, lr) = (run.team, run.team.hidden, run.config.level, run.config.lr);
         let batch_len = samples.len();
         // SAFETY: phase 3 — slots and the two row matrices are read-only for everyone.
         let (hidden_rows, delta_hidden_rows) = unsafe {
@@ -502,8 +529,8 @@ impl<'a> Worker<'a> {
         // in phase 1, where the scattered byte stores would compete with the weight rows for
         // the L1 cache.)
         for (s, &sample) in samples.iter().enumerate() {
-            let image = self.data.images.get(sample as usize);
-            let (lo, hi) = self.band_splits.range(sample as usize, self.id);
+            let image = run.data.images.get(sample as usize);
+            let (lo, hi) = run.splits.range(sample as usize, self.id);
             self.lit.record(s, &image.index[lo..hi], &image.value[lo..hi]);
         }
         // This thread's band of hidden-weight rows (see `hidden_step`).

@@ -8,6 +8,7 @@
 //! | `golden`      | the fixture run's log, weights hash and test output against `golden/`   |
 //! | `gradcheck`   | backprop against finite differences; the SGD step                       |
 //! | `kernels`     | every SIMD kernel against its scalar reference, exp/ln ulp bounds        |
+//! | `session`     | the browser's sliced trainer against the reference trainer, bit for bit |
 //! | `trainer`     | the fast trainer against the plain reference trainer, bit for bit      |
 
 mod common;
@@ -18,4 +19,5 @@ mod exact;
 mod golden;
 mod gradcheck;
 mod kernels;
+mod session;
 mod trainer;
