@@ -10,7 +10,7 @@
 //! | `src/io/*.asm`       | [`io`]: files (data, weights, images)  |
 //! | `app/server.c`       | [`serve`]                              |
 //! | `main.asm`           | [`cli`]                                |
-//! | (the book's figures) | [`figures`]: any run's pictures, SVG   |
+//! | (the book's figures) | `mnistlearn-figures` (`figures/`)      |
 //!
 //! The binary (`src/main.rs`) is a thin shell over [`cli::run`]. `ARCHITECTURE.md` at the top
 //! of the repository is the full map: every module, the data flow from IDX bytes to weights.bin
@@ -28,7 +28,6 @@
 #![warn(clippy::undocumented_unsafe_blocks, clippy::missing_safety_doc)]
 
 pub mod cli;
-pub mod figures;
 pub mod io;
 pub mod serve;
 

@@ -78,13 +78,10 @@
     back.textContent = 'Back to the server\'s network';
     const header = document.querySelector('header') || document.body;
     header.append(note);
-    // The footer describes the server's pipeline; here nothing leaves the browser.
     const footer = document.querySelector('footer p');
     if (footer) {
-      footer.id = 'pipeline-note';
       footer.textContent = 'Your strokes stay in this browser: the WebAssembly module draws them as MNIST\'s ' +
-        'digits were made — scaled to fit 20×20 pixels with MNIST\'s pen width, whatever size you drew, and ' +
-        'placed in 28×28 by their centre of mass — and runs the result through the network you trained.';
+        'digits were made, exactly as the server would, and runs them through the network you trained.';
     }
     ready.then(({ hidden, hex }) => {
       note.textContent = `Using the 784-${hidden}-10 network you trained on the training page` +

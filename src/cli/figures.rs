@@ -1,4 +1,4 @@
-//! `mnistlearn figures`: a run's pictures as SVG files (see [`crate::figures`]).
+//! `mnistlearn figures`: a run's pictures as SVG files, drawn by the `mnistlearn-figures` crate.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -7,11 +7,11 @@ use mnistlearn_core::nn::evaluate::evaluate;
 
 use super::args::Args;
 use super::print_lines;
-use crate::figures::{self, EpochRecord, Run};
 use crate::io::atomic::AtomicFile;
 use crate::io::dataset::load_test;
 use crate::io::weights;
 use crate::Error;
+use mnistlearn_figures::{self as figures, EpochRecord, Run};
 
 /// A `--log` larger than this is not one of ours (10,000 epochs take about 3 MB).
 const MAX_LOG_BYTES: u64 = 64 << 20;

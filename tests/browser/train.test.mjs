@@ -99,7 +99,7 @@ test('an invalid setting gets a message beside its field and nothing starts', { 
 for (const simd of ['on', 'off']) {
   test(`1 epoch, --limit 2000 (SIMD ${simd}): the page's log and hash are the CLI's`, { skip: !TRAIN_URL }, async () => {
     const cli = cliRun('e1');
-    const { page, errors } = await open(`${TRAIN_URL}/train${simd === 'off' ? '?simd=off' : ''}`);
+    const { page, errors, requests } = await open(`${TRAIN_URL}/train${simd === 'off' ? '?simd=off' : ''}`);
     await fill(page, { epochs: 1, limit: 2000 });
     await startButton(page).click();
     await page.waitForSelector('body[data-sha256]', { timeout: 60_000 });
@@ -114,15 +114,29 @@ for (const simd of ['on', 'off']) {
     }
     const download = await page.getAttribute('#download', 'href');
     assert.match(download, /^blob:/);
-    // "Draw with these weights": the drawing page answers from this browser, and says so.
-    await page.click('#draw');
-    await page.waitForSelector('#trained-note[data-sha256]');
-    assert.equal(await page.getAttribute('#trained-note', 'data-sha256'), cli.sha256);
-    assert.match(await page.textContent('footer'), /Your strokes stay in this browser/);
-    assert.doesNotMatch(await page.textContent('footer'), /sent to the server/);
+    if (simd === 'on') await drawWithTheseWeights(page, requests, cli.sha256);
     assert.deepEqual(errors, []);
     await page.close();
   });
+}
+
+/** "Draw with these weights": the drawing page answers with the new network, in the browser. */
+async function drawWithTheseWeights(page, requests, sha256) {
+  await page.click('#draw');
+  await page.waitForURL(/\?weights=trained/);
+  await page.waitForSelector('#trained-note[data-sha256]', { timeout: 20_000 });
+  assert.equal(await page.getAttribute('#trained-note', 'data-sha256'), sha256);
+  assert.match(await page.textContent('footer'), /Your strokes stay in this browser/);
+  assert.doesNotMatch(await page.textContent('footer'), /sent to the server/);
+  const box = await (await page.$('#canvas')).boundingBox();
+  await page.mouse.move(box.x + box.width / 2, box.y + box.height * 0.2);
+  await page.mouse.down();
+  for (let i = 1; i <= 20; i++) await page.mouse.move(box.x + box.width / 2, box.y + box.height * (0.2 + 0.03 * i));
+  await page.mouse.up();
+  await page.waitForFunction(() => /^[0-9]$/.test(document.querySelector('#prediction').textContent), null, { timeout: 20_000 });
+  await page.screenshot({ path: path.join(SHOT_DIR, 'draw-trained.png') });
+  const posts = requests.filter((r) => /^POST /.test(r));
+  assert.deepEqual(posts, [], 'classified in the browser: nothing is sent to the server');
 }
 
 test('on a phone (390×844) the finished run fits the screen and "Draw with these weights" works', { skip: !TRAIN_URL }, async () => {

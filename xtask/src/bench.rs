@@ -8,7 +8,9 @@
 //! * the drawing server's round trip over loopback: p50/p99 for one client, and requests/s
 //!   with several concurrent clients.
 //!
-//! Prints a table and writes `target/bench.json`.
+//! Prints a table, writes `target/bench.json`, and writes the one page where the project keeps
+//! its figures, `book/src/measurements.md`: the table with the date, the machine and the commit
+//! it was measured on. README and book link to that page instead of quoting numbers that age.
 
 use std::io::Read;
 use std::path::Path;
@@ -114,7 +116,12 @@ pub fn run(args: &[String]) -> Result<(), String> {
     }
     let (train_s, wall_s, rss_mib, test_acc) = best.expect("at least one run");
     let fast_sha = content_sha256(&fast_weights).map_err(|e| e.to_string())?;
-    table.push(("mnistlearn train, 30 epochs (training loop)".into(), format!("{train_s:.3} s")));
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let level = mnistlearn_core::math::SimdLevel::detect();
+    table.push((
+        format!("mnistlearn train, 30 epochs (training loop, {threads} threads, {level})"),
+        format!("{train_s:.3} s"),
+    ));
     table.push(("mnistlearn train, whole process (load + train + save + test)".into(), format!("{wall_s:.3} s")));
     table.push(("mnistlearn train, peak RSS".into(), format!("{rss_mib:.1} MiB")));
     table.push(("mnistlearn test accuracy".into(), test_acc));
@@ -201,6 +208,10 @@ pub fn run(args: &[String]) -> Result<(), String> {
     for (k, v) in &table {
         println!("| {k:width$} | {v} |");
     }
+    let page = root.join(MEASUREMENTS);
+    std::fs::write(&page, measurements_page(&root, options.runs, &table))
+        .map_err(|e| format!("{}: {e}", page.display()))?;
+    println!("bench: wrote {MEASUREMENTS}");
     let path = root.join("target/bench.json");
     std::fs::write(&path, serde_json::to_string_pretty(&serde_json::Value::Object(json)).unwrap())
         .map_err(|e| format!("{}: {e}", path.display()))?;
@@ -209,6 +220,77 @@ pub fn run(args: &[String]) -> Result<(), String> {
         return Err("bench: the fast path's weights differ from the scalar reference".into());
     }
     Ok(())
+}
+
+/// The generated page of measurements (commit it after a `bench` run on purpose).
+const MEASUREMENTS: &str = "book/src/measurements.md";
+
+/// The measurements page: when, on what and at which commit, then the table.
+fn measurements_page(root: &Path, runs: usize, table: &[(String, String)]) -> String {
+    let output = |program: &str, args: &[&str]| {
+        Command::new(program)
+            .args(args)
+            .current_dir(root)
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+            .unwrap_or_else(|| "unknown".into())
+    };
+    let commit = output("git", &["rev-parse", "--short=12", "HEAD"]);
+    let dirty = !output("git", &["status", "--porcelain", "--untracked-files=no"]).is_empty();
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find_map(|l| l.strip_prefix("model name").map(|v| v.trim_start_matches([' ', '\t', ':']).to_string()))
+        })
+        .unwrap_or_else(|| std::env::consts::ARCH.to_string());
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let kernel =
+        std::fs::read_to_string("/proc/sys/kernel/osrelease").map_or_else(|_| "".into(), |k| format!(" {}", k.trim()));
+    let load = std::fs::read_to_string("/proc/loadavg").ok().and_then(|l| l.split(' ').next().map(str::to_string));
+    let mut page = String::from(
+        "# Measurements\n\n<!-- Written by `cargo xtask bench`: run it again rather than editing this page. -->\n\n",
+    );
+    page += &format!(
+        "Measured by `cargo xtask bench --runs {runs}` on {} at commit `{commit}`{}, on {cpu} ({cpus} logical CPUs, {} {}{kernel}, {}){}.\n\n",
+        utc_now(),
+        if dirty { " with uncommitted changes" } else { "" },
+        std::env::consts::OS,
+        std::env::consts::ARCH,
+        output("rustc", &["--version"]),
+        load.map_or(String::new(), |l| format!("; load average {l} as it finished")),
+    );
+    page += "Our training is the best of the runs; the references run once. Timings are not golden: they change with \
+             the machine and its load, so compare two builds only on one machine, in one session, alternating them. \
+             What never changes is the weights: the fast path's `weights.bin` must be the scalar reference's, byte \
+             for byte (the command fails otherwise).\n\n| measure | result |\n|---|---|\n";
+    for (k, v) in table {
+        page += &format!("| {k} | {v} |\n");
+    }
+    page += "\nFor comparison, the original (NASM) reported 60–135 s for its 30 epochs, \"hardware dependent\", and \
+             about 700 µs per round trip of its drawing app.\n";
+    page
+}
+
+fn utc_now() -> String {
+    utc(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()) as i64)
+}
+
+/// Seconds since 1970 as `YYYY-MM-DD HH:MM UTC` (days to a civil date: Howard Hinnant's algorithm).
+fn utc(secs: i64) -> String {
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + (month <= 2) as i64;
+    format!("{year:04}-{month:02}-{day:02} {:02}:{:02} UTC", rem / 3600, rem % 3600 / 60)
 }
 
 struct ServeBench {
@@ -266,4 +348,14 @@ fn test_images(data: &Path, n: usize) -> Result<Vec<Vec<u8>>, String> {
     let mut raw = Vec::new();
     flate2::read::GzDecoder::new(file).read_to_end(&mut raw).map_err(|e| format!("{}: {e}", path.display()))?;
     Ok(raw[16..].chunks_exact(784).take(n).map(|c| c.to_vec()).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn dates_are_civil_utc() {
+        assert_eq!(super::utc(0), "1970-01-01 00:00 UTC");
+        assert_eq!(super::utc(951_782_400), "2000-02-29 00:00 UTC");
+        assert_eq!(super::utc(1_700_000_000), "2023-11-14 22:13 UTC");
+    }
 }

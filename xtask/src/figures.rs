@@ -8,7 +8,7 @@
 //!
 //! The run's figures are the release binary's: `mnistlearn figures` draws them, as it does for
 //! anyone's run. Only the two that need the correctly rounded reference (`exact.rs`), exp's and
-//! ln's ulps, are drawn here, in the same house style (`mnistlearn::figures::style`).
+//! ln's ulps, are drawn here, in the same house style (`mnistlearn_figures::style`).
 //!
 //! Output: SVG files in `book/src/figures/` (committed, so `mdbook serve book` shows them with
 //! no build step). They are golden files: `--check` draws them again and fails if a byte differs
@@ -22,8 +22,8 @@ use std::process::Command;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, VPos};
 
-use mnistlearn::figures::parse_log;
-use mnistlearn::figures::style::*;
+use mnistlearn_figures::parse_log;
+use mnistlearn_figures::style::*;
 
 use crate::paths::{FIGURES_DIR, GOLDEN, TRAIN_LOG, WEIGHTS};
 use crate::util::{build_release, run_checked};
@@ -135,7 +135,7 @@ fn write_all(dir: &Path, figures: &[(String, Vec<u8>)]) -> Result<(), String> {
 }
 
 /// The log must be the golden run's: each epoch's loss and accuracy print as the golden log does.
-fn check_log_against_golden(log: &[mnistlearn::figures::EpochRecord], golden: &str) -> Result<(), String> {
+fn check_log_against_golden(log: &[mnistlearn_figures::EpochRecord], golden: &str) -> Result<(), String> {
     let epochs = crate::util::parse_epochs(&golden.lines().map(str::to_string).collect::<Vec<_>>());
     if epochs.len() != log.len() {
         return Err(format!("{} epochs, the golden run has {}", log.len(), epochs.len()));

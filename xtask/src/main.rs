@@ -79,7 +79,7 @@ pub const COMMANDS: &[Command] = &[
     },
     Command {
         name: "bench",
-        summary: "time training against NumPy, the forward pass, the server → target/bench.json",
+        summary: "time training against NumPy, the forward pass, the server → book/src/measurements.md",
         details: "Also the scalar single-thread path (same bytes?), the forward pass per sample and the \
                   server's p50/p99 and requests/s. The machine is shared and noisy: compare builds only \
                   within one session, alternating them.",

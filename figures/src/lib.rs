@@ -1,4 +1,4 @@
-//! `mnistlearn figures`: the pictures of one training run, as SVG — the training curves (from
+//! The pictures of one training run (`mnistlearn figures`), as SVG — the training curves (from
 //! `train --log`), what each hidden unit looks for (any number of them), the network reading a
 //! test image, the confusion heat map and the most confident mistakes on the test set.
 //!

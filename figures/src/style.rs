@@ -78,7 +78,14 @@ impl Image {
 
 /// An 8-bit PNG (grey or RGB by `colour`) of `width × height` pixels.
 pub fn png_bytes(width: u32, height: u32, colour: png::ColorType, pixels: &[u8]) -> Res<Vec<u8>> {
-    Ok(crate::io::image::encode_png(width, height, colour, png::BitDepth::Eight, pixels)?)
+    let mut out = Vec::new();
+    let mut encoder = png::Encoder::new(&mut out, width, height);
+    encoder.set_color(colour);
+    encoder.set_depth(png::BitDepth::Eight);
+    let mut writer = encoder.write_header()?;
+    writer.write_image_data(pixels)?;
+    writer.finish()?;
+    Ok(out)
 }
 
 /// A digit as dark ink on white paper (MNIST stores white ink on black).
