@@ -1,7 +1,9 @@
 //! `cargo xtask ci`: everything CI checks after `cargo test --workspace`, in order — the full
 //! reproduction (`verify`), the redrawn test set with the weights it trained (`redrawn`), the
-//! book (`book`), the drawing app in a real browser (`browser`), and a short seeded fuzz run
-//! (`fuzz --count 150`: the same first 150 cases every time).
+//! book (`book`), the drawing app in a real browser (`browser`), a short seeded fuzz run
+//! (`fuzz --count 150`: the same first 150 cases every time), and the same bits on aarch64 and
+//! wasm32 (`cross`: the committed wasm modules rebuilt byte for byte, the kernel and trainer
+//! tests under qemu and in Node, the full run's hash on each).
 
 pub fn run(args: &[String]) -> Result<(), String> {
     if !args.is_empty() {
@@ -13,6 +15,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
         ("book", crate::book::run),
         ("browser", crate::browser::run),
         ("fuzz --count 150", |_| crate::fuzz::run(&["--count".into(), "150".into()])),
+        ("cross", crate::cross::run),
     ] {
         println!("\n==> cargo xtask {name}");
         step(&[]).map_err(|e| format!("{name}: {e}"))?;

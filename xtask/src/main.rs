@@ -178,7 +178,7 @@ pub const COMMANDS: &[Command] = &[
     },
     Command {
         name: "ci",
-        summary: "what .ci/run runs after the tests: verify, redrawn, book, browser, fuzz --count 150",
+        summary: "what .ci/run runs after the tests: verify, redrawn, book, browser, fuzz, cross",
         details: "",
         flags: &[],
         run: ci::run,
