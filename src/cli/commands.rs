@@ -120,9 +120,11 @@ pub const COMMANDS: &[Command] = &[
         name: "serve",
         positional: None,
         summary: "serve the drawing app and the training page: draw a digit, or watch the network learn",
-        details: "Loads the weights once, then answers GET / (the page), POST /predict (784 raw pixel\n\
-                  bytes in, JSON out) and POST /classify?width=W&height=H (a whole canvas, preprocessed as\n\
-                  MNIST was, as `predict` does). GET /train is the training page: the browser trains in\n\
+        details: "Loads the weights once, then answers GET / (the drawing page), POST /strokes (the\n\
+                  page's pen strokes as JSON, drawn as MNIST's digits were made, then classified),\n\
+                  POST /classify?width=W&height=H (a whole canvas, preprocessed as MNIST was, as\n\
+                  `predict` does), POST /predict (784 raw pixel bytes in, JSON out) and\n\
+                  GET /hidden-weights. GET /train is the training page: the browser trains in\n\
                   WebAssembly on the MNIST files of --data, sent as they are; the server does no training.\n\
                   Ctrl-C stops it gracefully. A connection that overstays\n\
                   a timeout is closed, and so is a body arriving slower than 8 KiB/s after 2 s; at the\n\

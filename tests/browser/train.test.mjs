@@ -10,7 +10,8 @@
 //   MNISTLEARN_URL + MNISTLEARN_FULL_RUN=1
 //                          a server with the real MNIST: the default 30-epoch run, whose hash must
 //                          be golden/full_run.txt's; MNISTLEARN_SERVER_PID to report its memory
-// Screenshots go to target/browser/: train-running.png, train-done.png, train-invalid.png.
+// Screenshots go to target/browser/: train-running.png, train-done.png, train-invalid.png,
+// train-phone-done.png.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -125,6 +126,8 @@ async function drawWithTheseWeights(page, requests, sha256) {
   await page.waitForURL(/\?weights=trained/);
   await page.waitForSelector('#trained-note[data-sha256]', { timeout: 20_000 });
   assert.equal(await page.getAttribute('#trained-note', 'data-sha256'), sha256);
+  assert.match(await page.textContent('footer'), /Your strokes stay in this browser/);
+  assert.doesNotMatch(await page.textContent('footer'), /sent to the server/);
   const box = await (await page.$('#canvas')).boundingBox();
   await page.mouse.move(box.x + box.width / 2, box.y + box.height * 0.2);
   await page.mouse.down();
@@ -135,6 +138,20 @@ async function drawWithTheseWeights(page, requests, sha256) {
   const posts = requests.filter((r) => /^POST /.test(r));
   assert.deepEqual(posts, [], 'classified in the browser: nothing is sent to the server');
 }
+
+test('on a phone (390×844) the finished run fits the screen and "Draw with these weights" works', { skip: !TRAIN_URL }, async () => {
+  const { page, errors } = await open(`${TRAIN_URL}/train`, { width: 390, height: 844 });
+  await fill(page, { epochs: 1, limit: 2000 });
+  await startButton(page).click();
+  await page.waitForSelector('body[data-sha256]', { timeout: 60_000 });
+  const width = await page.evaluate(() => [document.documentElement.scrollWidth, window.innerWidth]);
+  assert.ok(width[0] <= width[1], `the page is ${width[0]} px wide on a ${width[1]} px screen`);
+  await page.screenshot({ path: path.join(SHOT_DIR, 'train-phone-done.png'), fullPage: true });
+  await page.click('#draw', { timeout: 5_000 });
+  await page.waitForSelector('#trained-note[data-sha256]');
+  assert.deepEqual(errors, []);
+  await page.close();
+});
 
 test('paused and resumed mid-run, hidden 301 and batch 20 end on the CLI\'s bytes; stop ends a run', { skip: !TRAIN_URL }, async () => {
   const cli = cliRun('h301');

@@ -213,6 +213,47 @@ fn predict_show_draws_the_28x28_the_network_saw() {
     assert_eq!(seen, d.pixels.to_vec());
 }
 
+/// README's `predict` examples run on the images in examples/digits/: each is the test image the
+/// README says it is, drawn as it says, and `predict` reads the two digits and calls the blank
+/// one empty.
+#[test]
+fn the_readme_example_images_are_the_test_digits_it_names() {
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/digits");
+    let digits = fixture_digits();
+    let load = |name: &str| mnistlearn::io::image::load(&examples.join(name)).unwrap();
+    // three-small.pgm: test image 18 (a 3), each pixel 3×3, inverted, at (16, 12) on 400×240 white.
+    let three = load("three-small.pgm");
+    assert_eq!((three.width(), three.height(), digits[18].1), (400, 240, 3));
+    for y in 0..240 {
+        for x in 0..400 {
+            let inside = (12..12 + 84).contains(&y) && (16..16 + 84).contains(&x);
+            let want = if inside { 255 - digits[18].0[(y - 12) / 3 * 28 + (x - 16) / 3] } else { 255 };
+            assert_eq!(three.pixels()[y * 400 + x], want, "three-small.pgm at ({x}, {y})");
+        }
+    }
+    // seven.pgm: test image 0 (a 7), each pixel 4×4, light on dark.
+    let seven = load("seven.pgm");
+    assert_eq!((seven.width(), seven.height(), digits[0].1), (112, 112, 7));
+    for (i, &p) in seven.pixels().iter().enumerate() {
+        assert_eq!(p, digits[0].0[i / 112 / 4 * 28 + i % 112 / 4], "seven.pgm at pixel {i}");
+    }
+    assert!(load("blank.pgm").pixels().iter().all(|&p| p == 255));
+
+    let (_dir, weights, _) = predict_files();
+    let out = mnistlearn()
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["predict", "--weights"])
+        .arg(&weights)
+        .args(["examples/digits/blank.pgm", "examples/digits/seven.pgm", "examples/digits/three-small.pgm"])
+        .assert()
+        .success();
+    let stdout = String::from_utf8(out.get_output().stdout.clone()).unwrap();
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines[0], "examples/digits/blank.pgm: no digit (the image has no ink)", "{stdout}");
+    assert!(lines[1].starts_with("examples/digits/seven.pgm: 7 ("), "{stdout}");
+    assert!(lines[2].starts_with("examples/digits/three-small.pgm: 3 ("), "{stdout}");
+}
+
 #[test]
 fn predict_answers_the_good_images_then_names_the_bad_ones_on_one_line() {
     let (dir, weights, files) = predict_files();
