@@ -459,11 +459,6 @@ async fn rejection_to_json(rejection: Rejection) -> Result<Response, Infallible>
     Ok(json_response(StatusCode::INTERNAL_SERVER_ERROR, error_json(&format!("internal error: {rejection:?}"))))
 }
 
-/// Ctrl-C (and, on Unix, SIGTERM), listened for from the moment this is created.
-///
-/// The listeners are registered *before* the server announces itself: a listener created
-/// lazily (on the first poll of a future) misses a signal that arrives earlier, and a server that
-
 // ANCHOR: security_headers
 /// The headers every answer of the app carries. The page loads only its own script and style
 /// sheet and talks only to its own origin, so `default-src 'self'` allows all it does (plus

@@ -36,8 +36,11 @@ pub fn strokes_json(net: &Network, level: SimdLevel, body: &[u8]) -> Result<Stri
 
 const SHAPE: &str = r#"expected {"width": W, "height": H, "strokes": [[[x, y], ...], ...]}"#;
 
+/// A request's canvas width and height, and its strokes.
+type Drawing = (f64, f64, Vec<Vec<Point>>);
+
 /// The body's canvas size and strokes; the counts are checked before the points are copied.
-fn parse(body: &[u8]) -> Result<(f64, f64, Vec<Vec<Point>>), (u16, String)> {
+fn parse(body: &[u8]) -> Result<Drawing, (u16, String)> {
     let bad = |message: String| (400, error_json(&message));
     let value: Value = serde_json::from_slice(body).map_err(|e| bad(format!("the body is not JSON ({e}): {SHAPE}")))?;
     let number = |name: &str| {

@@ -12,7 +12,7 @@
 //! not), never a path from the request, and only regular files ([`open_regular`]): a FIFO or a
 //! device under one of those names is refused, not read.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use warp::filters::BoxedFilter;
@@ -127,7 +127,7 @@ pub(super) fn train_routes(data_dir: Arc<Path>) -> BoxedFilter<(Response,)> {
 }
 
 /// The size of `path` and, unless `head_only`, its bytes; or the status and message to send.
-fn read_data_file(path: &PathBuf, head_only: bool) -> Result<(u64, Vec<u8>), (StatusCode, String)> {
+fn read_data_file(path: &Path, head_only: bool) -> Result<(u64, Vec<u8>), (StatusCode, String)> {
     use std::io::Read;
     let shown = path.display();
     let mut file = match open_regular(path) {

@@ -334,10 +334,10 @@ fn worker(id: usize, run: Run<'_>, band: Range<usize>, mut leader: Option<Leader
 
         if let Some((_, on_epoch)) = leader.as_mut() {
             let report = tally.report(epoch, run.config.epochs, clock.elapsed());
-            // SAFETY: after phase 3's barrier the other threads write nothing until the next
-            // epoch's first barrier, which waits for this thread.
             // The clock stops while the caller works: `elapsed` is the trainer's own time.
             clock.pause();
+            // SAFETY: after phase 3's barrier the other threads write nothing until the next
+            // epoch's first barrier, which waits for this thread.
             on_epoch(&report, &unsafe { team.snapshot() });
             clock.resume();
         }
