@@ -231,6 +231,13 @@ function drawUnits(weights) {
 
 let worker = null;
 let current = null; // { config, started, lines }
+
+/** Shows epoch `n` of the run, never going back: an epoch's report (with its test accuracy)
+ * can arrive after the next epoch's first ticks, which already show that next epoch. */
+function showEpoch(n) {
+  current.epochShown = Math.max(current.epochShown || 0, n);
+  $('stat-epoch').textContent = `${current.epochShown} / ${current.config.epochs}`;
+}
 let state = 'idle';
 
 function setState(next) {
@@ -296,7 +303,7 @@ function onWorkerMessage(m) {
       break;
     case 'tick': {
       const wall = (performance.now() - current.started) / 1000;
-      $('stat-epoch').textContent = `${Math.min(current.config.epochs, Math.floor(m.epoch) + 1)} / ${current.config.epochs}`;
+      showEpoch(Math.min(current.config.epochs, Math.floor(m.epoch) + 1));
       $('stat-rate').textContent = m.elapsed > 0 ? Math.round(m.samples / m.elapsed).toLocaleString('en') : '–';
       $('stat-elapsed').textContent = fmtSeconds(wall);
       break;
@@ -315,7 +322,7 @@ function onWorkerMessage(m) {
       appendLog([m.line]);
       series.test.push([m.epochs_done, m.test_accuracy]);
       $('stat-test').textContent = `${m.test_accuracy.toFixed(2)}%`;
-      $('stat-epoch').textContent = `${m.epochs_done} / ${current.config.epochs}`;
+      showEpoch(m.epochs_done);
       if (live) drawCharts();
       break;
     case 'paused':

@@ -157,6 +157,14 @@ test('paused and resumed mid-run, hidden 301 and batch 20 end on the CLI\'s byte
   const cli = cliRun('h301');
   const { page, errors } = await open(`${TRAIN_URL}/train`);
   await fill(page, { epochs: 20, limit: 2000, hidden: 301, batch: 20 });
+  // Every value the Epoch counter shows (it once went 2 → 1 → 3: an epoch's report came after
+  // the next epoch's ticks).
+  await page.evaluate(() => {
+    window.epochsShown = [];
+    const stat = document.getElementById('stat-epoch');
+    new MutationObserver(() => window.epochsShown.push(parseInt(stat.textContent, 10)))
+      .observe(stat, { childList: true, characterData: true, subtree: true });
+  });
   await startButton(page).click();
   await page.waitForFunction(() => document.body.dataset.state === 'running');
   await page.click('#pause');
@@ -173,6 +181,9 @@ test('paused and resumed mid-run, hidden 301 and batch 20 end on the CLI\'s byte
   assert.equal(await page.getAttribute('body', 'data-sha256'), cli.sha256);
   assert.deepEqual(await pageLog(page), cli.log);
   assert.match(await page.textContent('#cli'), /--hidden 301 --lr 0.1 --batch 20 --epochs 20 --limit 2000/);
+  const shown = (await page.evaluate(() => window.epochsShown)).filter((n) => !Number.isNaN(n));
+  assert.ok(shown.every((n, i) => i === 0 || n >= shown[i - 1]), `the Epoch counter went back: ${shown.join(' ')}`);
+  assert.equal(shown.at(-1), 20);
 
   // Stop: a long run ends at once, without a hash, and the form is usable again.
   await fill(page, { epochs: 10000, hidden: 32, batch: 32 });
