@@ -160,8 +160,11 @@ pub fn hidden_weights_json(net: &Network) -> String {
     json
 }
 
+/// The methods of a route that only reads: a file, a page.
+pub(super) const READ: &[Method] = &[Method::GET, Method::HEAD];
+
 /// A complete response: status, content type, body.
-fn respond(status: StatusCode, content_type: &'static str, body: impl Into<Bytes>) -> Response {
+pub(super) fn respond(status: StatusCode, content_type: &'static str, body: impl Into<Bytes>) -> Response {
     let mut response = warp::http::Response::new(body.into()).into_response();
     *response.status_mut() = status;
     let headers = response.headers_mut();
@@ -330,7 +333,6 @@ pub fn routes_with_data(
     level: SimdLevel,
     data_dir: &Path,
 ) -> impl Filter<Extract = (Response,), Error = Infallible> + Clone + Send + Sync + 'static {
-    const READ: &[Method] = &[Method::GET, Method::HEAD];
     let page = |path: &'static str, content_type: &'static str, body: &'static str| {
         // Boxed so that both arms have one type: `/` is an empty path, the others one segment.
         let route = match path.strip_prefix('/').filter(|segment| !segment.is_empty()) {

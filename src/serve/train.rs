@@ -16,12 +16,12 @@ use std::path::Path;
 use std::sync::Arc;
 
 use warp::filters::BoxedFilter;
-use warp::http::header::{HeaderValue, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE};
+use warp::http::header::{HeaderValue, CONTENT_LENGTH};
 use warp::http::{Method, StatusCode};
 use warp::reply::Response;
-use warp::{Filter, Reply};
+use warp::Filter;
 
-use super::routes::{error_json, method_in};
+use super::routes::{error_json, method_in, respond, READ};
 use crate::io::file::{open_regular, OpenError};
 
 const TRAIN_HTML: &str = include_str!("../../web/train.html");
@@ -52,16 +52,6 @@ pub const DATA_FILES: [&str; 8] = [
 /// one of these names is not MNIST, and is not read into memory.
 pub const DATA_FILE_LIMIT: u64 = 64 << 20;
 
-const READ: &[Method] = &[Method::GET, Method::HEAD];
-
-fn answer(status: StatusCode, content_type: &'static str, body: impl Into<hyper::body::Bytes>) -> Response {
-    let mut response = warp::http::Response::new(body.into()).into_response();
-    *response.status_mut() = status;
-    response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
-    response.headers_mut().insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
-}
-
 /// The routes of the training page; `data_dir` is where `/data/` finds the MNIST files.
 pub(super) fn train_routes(data_dir: Arc<Path>) -> BoxedFilter<(Response,)> {
     let file = |segments: &'static [&'static str], path: &'static str, kind: &'static str, body: &'static [u8]| {
@@ -70,7 +60,7 @@ pub(super) fn train_routes(data_dir: Arc<Path>) -> BoxedFilter<(Response,)> {
             [dir, name] => warp::path(*dir).and(warp::path(*name)).and(warp::path::end()).boxed(),
             _ => unreachable!("routes have one or two segments"),
         };
-        route.and(method_in(READ, path, "GET, HEAD")).map(move || answer(StatusCode::OK, kind, body)).boxed()
+        route.and(method_in(READ, path, "GET, HEAD")).map(move || respond(StatusCode::OK, kind, body)).boxed()
     };
     let html = "text/html; charset=utf-8";
     let js = "text/javascript; charset=utf-8";
@@ -113,13 +103,13 @@ pub(super) fn train_routes(data_dir: Arc<Path>) -> BoxedFilter<(Response,)> {
                 Ok::<_, warp::Rejection>(match read {
                     Ok(Ok((size, bytes))) => {
                         let kind = if name.ends_with(".gz") { "application/gzip" } else { "application/octet-stream" };
-                        let mut response = answer(StatusCode::OK, kind, bytes);
+                        let mut response = respond(StatusCode::OK, kind, bytes);
                         // A HEAD answer has no body but says how long the GET's would be.
                         response.headers_mut().insert(CONTENT_LENGTH, HeaderValue::from(size));
                         response
                     }
-                    Ok(Err((status, message))) => answer(status, "application/json", error_json(&message)),
-                    Err(_) => answer(StatusCode::INTERNAL_SERVER_ERROR, "application/json", error_json("read failed")),
+                    Ok(Err((status, message))) => respond(status, "application/json", error_json(&message)),
+                    Err(_) => respond(StatusCode::INTERNAL_SERVER_ERROR, "application/json", error_json("read failed")),
                 })
             }
         });
