@@ -226,6 +226,51 @@ pub(crate) mod x86 {
         out
     }
 
+    /// [`exp_pd4_many`] with eight-lane registers: the AVX-512 sigmoid's exp.
+    ///
+    /// # Safety
+    /// The CPU must run AVX-512F, which a `SimdLevel` of kind `Avx512` proves.
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    pub(crate) fn exp_pd8_many<const N: usize>(x: [__m512d; N]) -> [__m512d; N] {
+        let shifter = _mm512_set1_pd(SHIFTER);
+        let mut x = x;
+        let mut t = [_mm512_setzero_pd(); N];
+        let mut r = [_mm512_setzero_pd(); N];
+        for i in 0..N {
+            // `vminpd`/`vmaxpd` on zmm have `minpd`/`maxpd`'s NaN and zero rules.
+            x[i] = _mm512_max_pd(_mm512_set1_pd(X_MIN), _mm512_min_pd(_mm512_set1_pd(X_MAX), x[i]));
+            t[i] = _mm512_add_pd(_mm512_mul_pd(x[i], _mm512_set1_pd(LOG2_E)), shifter);
+        }
+        for i in 0..N {
+            let k_float = _mm512_sub_pd(t[i], shifter);
+            r[i] = _mm512_sub_pd(
+                _mm512_sub_pd(x[i], _mm512_mul_pd(k_float, _mm512_set1_pd(LN2_HI))),
+                _mm512_mul_pd(k_float, _mm512_set1_pd(LN2_LO)),
+            );
+        }
+        let mut p = [_mm512_set1_pd(EXP_POLY[0]); N];
+        for &c in &EXP_POLY[1..] {
+            for i in 0..N {
+                p[i] = _mm512_add_pd(_mm512_mul_pd(p[i], r[i]), _mm512_set1_pd(c));
+            }
+        }
+        let bias = _mm512_set1_epi64(1023);
+        let mut out = [_mm512_setzero_pd(); N];
+        for i in 0..N {
+            let k = _mm512_sub_epi64(_mm512_castpd_si512(t[i]), _mm512_castpd_si512(shifter));
+            let k1 = _mm512_sub_epi64(
+                _mm512_srli_epi64::<1>(_mm512_add_epi64(k, _mm512_set1_epi64(2048))),
+                _mm512_set1_epi64(1024),
+            );
+            let k2 = _mm512_sub_epi64(k, k1);
+            let s1 = _mm512_castsi512_pd(_mm512_slli_epi64::<52>(_mm512_add_epi64(k1, bias)));
+            let s2 = _mm512_castsi512_pd(_mm512_slli_epi64::<52>(_mm512_add_epi64(k2, bias)));
+            out[i] = _mm512_mul_pd(_mm512_mul_pd(p[i], s1), s2);
+        }
+        out
+    }
+
     /// [`exp_in_place`](super::exp_in_place) on SSE2.
     ///
     /// # Safety

@@ -46,8 +46,8 @@ pub enum SimdKind {
     /// 256-bit AVX2 (four f64 lanes); detected at run time.
     Avx2,
     /// 512-bit AVX-512F (eight f64 lanes) for the two hottest kernels, the forward pass's
-    /// gather and the fused hidden step; every other kernel takes its AVX2 path. Detected at run
-    /// time, and only where AVX2 is too.
+    /// gather and the fused hidden step, and for the sigmoid; every other kernel takes its AVX2
+    /// path. Detected at run time, and only where AVX2 is too.
     Avx512,
     /// 128-bit NEON (two f64 lanes); every aarch64 CPU has it.
     Neon,

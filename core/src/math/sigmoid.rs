@@ -27,9 +27,11 @@ pub fn sigmoid_in_place(level: SimdLevel, values: &mut [f64]) {
         // SAFETY: the CPU runs SSE2 (`SimdLevel`'s invariant: x86-64 always does).
         SimdKind::Sse2 => unsafe { x86::sigmoid_sse2_in_place(values) },
         #[cfg(target_arch = "x86_64")]
-        // SAFETY: the CPU runs AVX2 (`SimdLevel`'s invariant: an `Avx512` level implies it too;
-        // this kernel has no AVX-512 version, so that level takes its AVX2 path).
-        SimdKind::Avx2 | SimdKind::Avx512 => unsafe { x86::sigmoid_avx2_in_place(values) },
+        // SAFETY: the CPU runs AVX2 (`SimdLevel`'s invariant).
+        SimdKind::Avx2 => unsafe { x86::sigmoid_avx2_in_place(values) },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: the CPU runs AVX-512F and AVX2 (`SimdLevel`'s invariant).
+        SimdKind::Avx512 => unsafe { x86::sigmoid_avx512_in_place(values) },
         #[cfg(target_arch = "aarch64")]
         SimdKind::Neon => two_lanes::sigmoid_in_place::<crate::math::neon::Neon>(values),
         #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
@@ -57,7 +59,7 @@ mod two_lanes {
 #[cfg(target_arch = "x86_64")]
 mod x86 {
     use super::*;
-    use crate::math::exp::x86::{exp_pd, exp_pd4, exp_pd4_many};
+    use crate::math::exp::x86::{exp_pd, exp_pd4, exp_pd4_many, exp_pd8_many};
     use std::arch::x86_64::*;
 
     // ANCHOR: sigmoid_sse2
@@ -114,5 +116,33 @@ mod x86 {
             unsafe { _mm256_storeu_pd(c.as_mut_ptr(), _mm256_div_pd(one, _mm256_add_pd(one, e))) };
         }
         sigmoid_sse2_in_place(chunks.into_remainder());
+    }
+
+    /// [`sigmoid_in_place`](super::sigmoid_in_place) on AVX-512F: four eight-lane registers at a
+    /// time (a batch's hidden rows, 32 × H values), the rest on AVX2.
+    ///
+    /// # Safety
+    /// The CPU must run AVX-512F and AVX2, which a `SimdLevel` of kind `Avx512` proves.
+    #[target_feature(enable = "avx512f,avx2")]
+    pub(super) fn sigmoid_avx512_in_place(values: &mut [f64]) {
+        let one = _mm512_set1_pd(1.0);
+        // Negation flips the sign bit (an integer xor: `_mm512_xor_pd` would need AVX-512DQ).
+        let sign = _mm512_set1_epi64(i64::MIN);
+        let mut wide = values.chunks_exact_mut(32);
+        for c in &mut wide {
+            let p = c.as_mut_ptr();
+            // SAFETY: `c` holds 32 doubles, four registers' worth.
+            unsafe {
+                let mut x = [_mm512_setzero_pd(); 4];
+                for (i, x) in x.iter_mut().enumerate() {
+                    let v = _mm512_castpd_si512(_mm512_loadu_pd(p.add(8 * i)));
+                    *x = _mm512_castsi512_pd(_mm512_xor_si512(v, sign));
+                }
+                for (i, e) in exp_pd8_many(x).into_iter().enumerate() {
+                    _mm512_storeu_pd(p.add(8 * i), _mm512_div_pd(one, _mm512_add_pd(one, e)));
+                }
+            }
+        }
+        sigmoid_avx2_in_place(wide.into_remainder());
     }
 }
