@@ -37,6 +37,7 @@
 // ANCHOR_END: layout
 
 pub mod backward;
+mod bands;
 mod barrier;
 pub mod evaluate;
 pub mod finish;
