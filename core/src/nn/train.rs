@@ -52,6 +52,7 @@ use super::bands::{balanced_bands, lane_range, split_evenly, BandSplits};
 use super::barrier::{Progress, SpinBarrier};
 use super::finish::{finish_samples, SampleOutputs};
 use super::hidden_step::{hidden_step_shared, LitPixels};
+use super::profile::{PhaseClock, PhaseTicks, FINISH, HIDDEN_SUMS};
 use super::update::{sgd_step, BatchScale};
 use super::{Network, Params, DEFAULT_HIDDEN, INPUTS, OUTPUTS, PIXEL_VALUE};
 use crate::clock::Stopwatch;
@@ -237,6 +238,28 @@ pub fn train_observed(
     data: &Dataset,
     mut on_epoch: impl FnMut(&EpochReport, &Network),
 ) -> Network {
+    train_team(config, data, &mut on_epoch, false).0
+}
+
+/// [`train`], also returning each thread's time per phase ([`PhaseTicks`], thread 0 first):
+/// what `mnistlearn time-phases` reports. The same bits as an unprofiled run.
+pub fn train_profiled(
+    config: &TrainConfig,
+    data: &Dataset,
+    mut on_epoch: impl FnMut(&EpochReport),
+) -> (Network, Vec<PhaseTicks>) {
+    let (net, profiles) = train_team(config, data, &mut |report, _| on_epoch(report), true);
+    (net, profiles.into_iter().map(|p| p.expect("profiled")).collect())
+}
+
+/// The team's run: thread 0 here, the others spawned; returns the network and, if `profile`,
+/// each thread's phase times.
+fn train_team(
+    config: &TrainConfig,
+    data: &Dataset,
+    on_epoch: &mut dyn FnMut(&EpochReport, &Network),
+    profile: bool,
+) -> (Network, Vec<Option<PhaseTicks>>) {
     assert!(config.batch > 0 && config.threads > 0 && !data.is_empty());
     let mut rng = Rng::from_seed(config.seed);
     let mut net = Network::init(config.hidden, &mut rng);
@@ -244,16 +267,23 @@ pub fn train_observed(
     let bands = balanced_bands(&data.images.pixel_histogram(), config.threads);
     let splits = BandSplits::new(data, &bands);
     let run = Run { team: &team, splits: &splits, config, data };
-    std::thread::scope(|scope| {
-        for (id, band) in bands.iter().enumerate().skip(1) {
-            let band = band.clone();
-            scope.spawn(move || worker(id, run, band, None));
-        }
-        worker(0, run, bands[0].clone(), Some((&mut rng, &mut on_epoch)));
+    let profiles = std::thread::scope(|scope| {
+        let others: Vec<_> = bands
+            .iter()
+            .enumerate()
+            .skip(1)
+            .map(|(id, band)| {
+                let band = band.clone();
+                scope.spawn(move || worker(id, run, band, None, profile))
+            })
+            .collect();
+        let mut profiles = vec![worker(0, run, bands[0].clone(), Some((&mut rng, on_epoch)), profile)];
+        profiles.extend(others.into_iter().map(|t| t.join().expect("a trainer thread panicked")));
+        profiles
     });
     drop(team);
     net.sync_output_transpose();
-    net
+    (net, profiles)
 }
 
 /// Thread 0's extra duties: the shuffle, the loss and accuracy totals, and the epoch log.
@@ -270,9 +300,19 @@ pub(super) struct Run<'a> {
 }
 
 /// The loop every thread runs in lockstep (SPMD, like an OpenMP parallel region): for every
-/// batch, the three phases of the module docs ([`Worker::batch`]).
-fn worker(id: usize, run: Run<'_>, band: Range<usize>, mut leader: Option<Leader<'_>>) {
+/// batch, the three phases of the module docs ([`Worker::batch`]). Returns the thread's phase
+/// times if `profile`.
+fn worker(
+    id: usize,
+    run: Run<'_>,
+    band: Range<usize>,
+    mut leader: Option<Leader<'_>>,
+    profile: bool,
+) -> Option<PhaseTicks> {
     let mut me = Worker::new(id, run, band);
+    if profile {
+        me.phases = PhaseClock::running();
+    }
     let (team, n) = (run.team, run.data.len());
     let mut clock = Stopwatch::start();
 
@@ -291,7 +331,9 @@ fn worker(id: usize, run: Run<'_>, band: Range<usize>, mut leader: Option<Leader
             me.batch(run, order, batch_start, &mut tally);
         }
         // Every thread has finished the epoch's last phase 3 (see "One barrier per batch").
+        let waited = me.phases.stamp();
         team.barrier.wait();
+        me.phases.add_waiting(waited);
 
         if let Some((_, on_epoch)) = leader.as_mut() {
             let report = tally.report(epoch, run.config.epochs, clock.elapsed());
@@ -303,6 +345,7 @@ fn worker(id: usize, run: Run<'_>, band: Range<usize>, mut leader: Option<Leader
             clock.resume();
         }
     }
+    me.phases.into_ticks()
 }
 
 /// Thread 0's running totals over the epoch's batches so far.
@@ -350,6 +393,8 @@ pub(super) struct Worker {
     batches: usize,
     /// A sample's pixel numbers in this thread's band, relative to the band's first row.
     index: Vec<u16>,
+    /// Time per phase, when the run is profiled.
+    phases: PhaseClock,
 }
 
 impl Worker {
@@ -374,6 +419,7 @@ impl Worker {
             ticket: 0,
             batches: 0,
             index: Vec::with_capacity(INPUTS),
+            phases: PhaseClock::default(),
         }
     }
 
@@ -387,10 +433,15 @@ impl Worker {
         let samples = &order[batch_start..batch_start + batch_len];
         let rows = team.hidden_rows[self.batches % 2];
         self.batches += 1;
+        let t0 = self.phases.stamp();
         self.hidden_sums(run, rows, order, batch_start, batch_len);
+        let t1 = self.phases.stamp();
         self.finish_samples(run, rows, samples);
+        let t2 = self.phases.stamp();
         team.barrier.wait();
+        let t3 = self.phases.stamp();
         self.gradients_and_steps(run, rows, samples);
+        self.phases.end_batch([t0, t1, t2, t3]);
         if self.id == 0 {
             for s in 0..batch_len {
                 // SAFETY: phase 3 — slots are read-only for everyone until the last stage has
@@ -433,7 +484,9 @@ impl Worker {
             self.index.clear();
             self.index.extend(index.iter().map(|&k| k - first_row as u16));
             if !first_stage {
+                let waited = self.phases.stamp();
                 team.progress[self.id - 1].wait_for(self.ticket + 1, team.barrier.spins);
+                self.phases.move_to_waiting(HIDDEN_SUMS, waited);
             }
             // SAFETY: row `s` is this thread's from the moment the previous stage has
             // published it until this thread publishes it to the next.
@@ -462,7 +515,9 @@ impl Worker {
         let last = team.threads - 1;
         if self.id != last {
             let batch_start_ticket = self.ticket - samples.len();
+            let waited = self.phases.stamp();
             team.progress[last].wait_for(batch_start_ticket + s1.max(1), team.barrier.spins);
+            self.phases.move_to_waiting(FINISH, waited);
         }
         // This thread's own transpose of w_o: keeping one shared copy in step in phase 3 had
         // both threads writing every one of its cache lines.
