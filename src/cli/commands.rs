@@ -45,7 +45,7 @@ const THREADS: Flag = Flag {
 const SIMD: Flag = Flag {
     name: "--simd",
     value: Some("LEVEL"),
-    help: "auto, scalar, sse2, avx2 (x86-64) or neon (aarch64); simd128 is the browser trainer's (wasm32) [default: auto, or $MNISTLEARN_SIMD]; never changes a bit of the result",
+    help: "auto, scalar, sse2, avx2, avx512 (x86-64) or neon (aarch64); simd128 is the browser trainer's (wasm32) [default: auto, or $MNISTLEARN_SIMD]; never changes a bit of the result",
 };
 
 /// Every command, in the order the overview lists them.

@@ -113,7 +113,11 @@ fn usage_errors_exit_2() {
     fails_with(mnistlearn().args(["train", "--threads", "0"]), 2, &["--threads"]);
     fails_with(mnistlearn().args(["train", "--seed", "-3"]), 2, &["--seed"]);
     fails_with(mnistlearn().args(["train", "--limit", "0"]), 2, &["--limit"]);
-    fails_with(mnistlearn().args(["train", "--simd", "mmx"]), 2, &["--simd", "auto, scalar, sse2, avx2"]);
+    fails_with(
+        mnistlearn().args(["train", "--simd", "mmx"]),
+        2,
+        &["--simd", "auto, scalar, sse2, avx2, avx512, neon, simd128"],
+    );
     fails_with(mnistlearn().args(["train", "--seed", "1", "--seed", "2"]), 2, &["given twice"]);
     fails_with(mnistlearn().args(["test", "extra"]), 2, &["unexpected argument 'extra'"]);
     fails_with(mnistlearn().args(["serve", "--addr", "nowhere"]), 2, &["--addr", "HOST:PORT"]);
@@ -357,7 +361,7 @@ fn time_forward_reports_a_per_sample_time() {
                 return false;
             };
             let Some((ns, rest)) = rest.split_once(" ns/sample (500 samples, best of 1, ") else { return false };
-            is_digits(ns) && ["scalar", "sse2", "avx2"].contains(&rest)
+            is_digits(ns) && ["scalar", "sse2", "avx2", "avx512"].contains(&rest)
         }));
     fails_with(mnistlearn().args(["time-forward", "--repeat", "0"]), 2, &["--repeat"]);
 }

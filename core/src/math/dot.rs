@@ -68,6 +68,9 @@ fn gather(level: SimdLevel, out: &mut [f64], rows: &[f64], stride: usize, idx: &
         #[cfg(target_arch = "x86_64")]
         // SAFETY: the CPU runs AVX2 (`SimdLevel`'s invariant).
         SimdKind::Avx2 => unsafe { x86::weighted_sums_avx2(out, rows, stride, idx, val, carry) },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: the CPU runs AVX-512F and AVX2 (`SimdLevel`'s invariant).
+        SimdKind::Avx512 => unsafe { avx512::weighted_sums_avx512(out, rows, stride, idx, val, carry) },
         #[cfg(target_arch = "aarch64")]
         SimdKind::Neon => two_lanes::weighted_sums::<crate::math::neon::Neon>(out, rows, stride, idx, val, carry),
         #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
@@ -192,6 +195,9 @@ mod two_lanes {
     }
 }
 }
+
+#[cfg(target_arch = "x86_64")]
+mod avx512;
 
 /// The SSE2 and AVX2 gathers. Each entry point checks the shapes first ([`check_shapes`]); the
 /// loops then load without bounds checks.

@@ -45,6 +45,10 @@ pub enum SimdKind {
     Sse2,
     /// 256-bit AVX2 (four f64 lanes); detected at run time.
     Avx2,
+    /// 512-bit AVX-512F (eight f64 lanes) for the two hottest kernels, the forward pass's
+    /// gather and the fused hidden step; every other kernel takes its AVX2 path. Detected at run
+    /// time, and only where AVX2 is too.
+    Avx512,
     /// 128-bit NEON (two f64 lanes); every aarch64 CPU has it.
     Neon,
     /// WebAssembly's 128-bit SIMD (two f64 lanes): in a module compiled with `+simd128`.
@@ -60,12 +64,15 @@ pub enum SimdKind {
 /// [`detect`](SimdLevel::detect), [`available`](SimdLevel::available) and parsing — goes
 /// through [`SimdKind::is_supported`], which asks the CPU (`is_x86_feature_detected!`); only
 /// [`SimdLevel::SCALAR`] needs no question. So a value of kind [`SimdKind::Avx2`] exists only
-/// on a CPU that runs AVX2, and one of kind [`SimdKind::Sse2`] only on x86-64, where SSE2 is
+/// on a CPU that runs AVX2, one of kind [`SimdKind::Avx512`] only on a CPU that runs both AVX-512F
+/// *and* AVX2 (so its kernels may call AVX2 code), and one of kind [`SimdKind::Sse2`] only on
+/// x86-64, where SSE2 is
 /// part of the base instruction set; one of kind [`SimdKind::Neon`] only on aarch64 (NEON is
 /// part of its base), and one of kind [`SimdKind::Simd128`] only in a wasm32 module compiled
 /// with `+simd128` (whose engine validated it, so runs it). Every kernel entry point matches on
-/// [`kind`](SimdLevel::kind) and calls its `#[target_feature(enable = "avx2")]` (or `"sse2"`)
-/// code only in the arm of that kind; the `unsafe` of that call rests on this invariant instead
+/// [`kind`](SimdLevel::kind) and calls its `#[target_feature(enable = "avx512f")]`, `"avx2"`
+/// (or `"sse2"`) code only in the arm of a kind that guarantees that feature — AVX2 code in the
+/// arms of `Avx2` and `Avx512` — and the `unsafe` of that call rests on this invariant instead
 /// of checking again.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct SimdLevel {
@@ -74,8 +81,8 @@ pub struct SimdLevel {
 
 impl SimdKind {
     /// Every kind, slowest first.
-    pub const ALL: [SimdKind; 5] =
-        [SimdKind::Scalar, SimdKind::Sse2, SimdKind::Avx2, SimdKind::Neon, SimdKind::Simd128];
+    pub const ALL: [SimdKind; 6] =
+        [SimdKind::Scalar, SimdKind::Sse2, SimdKind::Avx2, SimdKind::Avx512, SimdKind::Neon, SimdKind::Simd128];
 
     /// Whether this CPU can run `self`.
     pub fn is_supported(self) -> bool {
@@ -85,6 +92,10 @@ impl SimdKind {
             SimdKind::Sse2 => true,
             #[cfg(target_arch = "x86_64")]
             SimdKind::Avx2 => std::arch::is_x86_feature_detected!("avx2"),
+            #[cfg(target_arch = "x86_64")]
+            SimdKind::Avx512 => {
+                std::arch::is_x86_feature_detected!("avx512f") && std::arch::is_x86_feature_detected!("avx2")
+            }
             #[cfg(target_arch = "aarch64")]
             SimdKind::Neon => true,
             #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
@@ -99,6 +110,7 @@ impl SimdKind {
             SimdKind::Scalar => "scalar",
             SimdKind::Sse2 => "sse2",
             SimdKind::Avx2 => "avx2",
+            SimdKind::Avx512 => "avx512",
             SimdKind::Neon => "neon",
             SimdKind::Simd128 => "simd128",
         }
@@ -153,11 +165,11 @@ impl FromStr for SimdKind {
         SimdKind::ALL
             .into_iter()
             .find(|kind| kind.name() == s)
-            .ok_or_else(|| format!("expected one of auto, scalar, sse2, avx2, neon, simd128, got '{s}'"))
+            .ok_or_else(|| format!("expected one of auto, scalar, sse2, avx2, avx512, neon, simd128, got '{s}'"))
     }
 }
 
-/// A level by name (`scalar`, `sse2`, `avx2`, `neon`, `simd128`), if this CPU runs it.
+/// A level by name (`scalar`, `sse2`, `avx2`, `avx512`, `neon`, `simd128`), if this CPU runs it.
 impl FromStr for SimdLevel {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
@@ -203,6 +215,12 @@ mod tests {
                 SimdKind::Avx2 => std::arch::is_x86_feature_detected!("avx2"),
                 #[cfg(not(target_arch = "x86_64"))]
                 SimdKind::Avx2 => false,
+                #[cfg(target_arch = "x86_64")]
+                SimdKind::Avx512 => {
+                    std::arch::is_x86_feature_detected!("avx512f") && std::arch::is_x86_feature_detected!("avx2")
+                }
+                #[cfg(not(target_arch = "x86_64"))]
+                SimdKind::Avx512 => false,
                 SimdKind::Neon => cfg!(target_arch = "aarch64"),
                 SimdKind::Simd128 => cfg!(all(target_arch = "wasm32", target_feature = "simd128")),
             };
@@ -218,9 +236,9 @@ mod tests {
 
     #[test]
     fn unknown_names_are_refused_with_the_choices() {
-        for bad in ["", "AVX2", "avx512", "auto"] {
+        for bad in ["", "AVX2", "avx512f", "avx-512", "auto"] {
             let err = bad.parse::<SimdLevel>().unwrap_err();
-            assert_eq!(err, format!("expected one of auto, scalar, sse2, avx2, neon, simd128, got '{bad}'"));
+            assert_eq!(err, format!("expected one of auto, scalar, sse2, avx2, avx512, neon, simd128, got '{bad}'"));
         }
     }
 }

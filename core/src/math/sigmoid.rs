@@ -27,8 +27,9 @@ pub fn sigmoid_in_place(level: SimdLevel, values: &mut [f64]) {
         // SAFETY: the CPU runs SSE2 (`SimdLevel`'s invariant: x86-64 always does).
         SimdKind::Sse2 => unsafe { x86::sigmoid_sse2_in_place(values) },
         #[cfg(target_arch = "x86_64")]
-        // SAFETY: the CPU runs AVX2 (`SimdLevel`'s invariant).
-        SimdKind::Avx2 => unsafe { x86::sigmoid_avx2_in_place(values) },
+        // SAFETY: the CPU runs AVX2 (`SimdLevel`'s invariant: an `Avx512` level implies it too;
+        // this kernel has no AVX-512 version, so that level takes its AVX2 path).
+        SimdKind::Avx2 | SimdKind::Avx512 => unsafe { x86::sigmoid_avx2_in_place(values) },
         #[cfg(target_arch = "aarch64")]
         SimdKind::Neon => two_lanes::sigmoid_in_place::<crate::math::neon::Neon>(values),
         #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]

@@ -54,10 +54,11 @@ pub fn finish_samples(
     // The output layer and softmax: four samples per AVX2 pass where possible.
     let mut done = 0;
     #[cfg(target_arch = "x86_64")]
-    if level.kind() == SimdKind::Avx2 && h % 4 == 0 {
+    if matches!(level.kind(), SimdKind::Avx2 | SimdKind::Avx512) && h % 4 == 0 {
         while done + 4 <= n {
             let rows = &hidden_rows[done * h..(done + 4) * h];
-            // SAFETY: the CPU runs AVX2 (`SimdLevel`'s invariant).
+            // SAFETY: the CPU runs AVX2 (`SimdLevel`'s invariant: an `Avx512` level implies it
+            // too, and takes this AVX2 path).
             unsafe { x86::output_softmax_avx2(params, rows, &mut outputs[done..done + 4]) };
             done += 4;
         }

@@ -182,6 +182,10 @@ pub unsafe fn hidden_step_shared(
         // SAFETY: the CPU runs AVX2 (`SimdLevel`'s invariant); `weights` as our caller promised.
         SimdKind::Avx2 => unsafe { x86::hidden_step_avx2(weights, h, lanes, rows, lit, delta_rows, lr, scale) },
         #[cfg(target_arch = "x86_64")]
+        // SAFETY: the CPU runs AVX-512F and AVX2 (`SimdLevel`'s invariant); `weights` as our
+        // caller promised.
+        SimdKind::Avx512 => unsafe { avx512::hidden_step_avx512(weights, h, lanes, rows, lit, delta_rows, lr, scale) },
+        #[cfg(target_arch = "x86_64")]
         // SAFETY: `weights` as our caller promised.
         SimdKind::Sse2 => unsafe { x86::hidden_step_sse2(weights, h, lanes, rows, lit, delta_rows, lr, scale) },
         #[cfg(target_arch = "aarch64")]
@@ -337,6 +341,9 @@ mod two_lanes {
 }
 
 #[cfg(target_arch = "x86_64")]
+mod avx512;
+
+#[cfg(target_arch = "x86_64")]
 mod x86 {
     use super::*;
     use std::arch::x86_64::*;
@@ -350,7 +357,7 @@ mod x86 {
     /// for every set bit `s` of `masks`, the `4V` doubles at `delta + s·h` and the byte at
     /// `pixels + s` must be readable.
     #[inline(always)]
-    unsafe fn block_avx2<const V: usize>(
+    pub(super) unsafe fn block_avx2<const V: usize>(
         w: *mut f64,
         delta: *const f64,
         h: usize,
@@ -387,7 +394,7 @@ mod x86 {
     /// # Safety
     /// As [`block_avx2`], for `2V` doubles (SSE2 is part of x86-64).
     #[inline(always)]
-    unsafe fn block_sse2<const V: usize>(
+    pub(super) unsafe fn block_sse2<const V: usize>(
         w: *mut f64,
         delta: *const f64,
         h: usize,

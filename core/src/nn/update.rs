@@ -60,8 +60,9 @@ pub fn sgd_step(level: SimdLevel, weights: &mut [f64], grads: &mut [f64], lr: f6
         // SAFETY: the CPU runs SSE2 (`SimdLevel`'s invariant: x86-64 always does).
         SimdKind::Sse2 => unsafe { x86::sgd_step_sse2(weights, grads, lr, scale) },
         #[cfg(target_arch = "x86_64")]
-        // SAFETY: the CPU runs AVX2 (`SimdLevel`'s invariant).
-        SimdKind::Avx2 => unsafe { x86::sgd_step_avx2(weights, grads, lr, scale) },
+        // SAFETY: the CPU runs AVX2 (`SimdLevel`'s invariant: an `Avx512` level implies it too;
+        // this kernel has no AVX-512 version, so that level takes its AVX2 path).
+        SimdKind::Avx2 | SimdKind::Avx512 => unsafe { x86::sgd_step_avx2(weights, grads, lr, scale) },
         #[cfg(target_arch = "aarch64")]
         SimdKind::Neon => two_lanes::sgd_step::<crate::math::neon::Neon>(weights, grads, lr, scale),
         #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]

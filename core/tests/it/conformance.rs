@@ -200,7 +200,7 @@ pub fn softmax_matches_scalar_bits_and_sums_to_one(levels: &[SimdLevel]) -> Resu
 
 pub fn weighted_sums_match_scalar_bits_for_every_width(levels: &[SimdLevel]) -> Result<(), String> {
     let mut g = Gen(4);
-    for width in [1usize, 2, 3, 4, 5, 7, 8, 10, 15, 16, 17, 31, 32, 33, 40, 64, 100] {
+    for width in [1usize, 2, 3, 4, 5, 7, 8, 10, 15, 16, 17, 31, 32, 33, 40, 64, 100, 111, 128, 200] {
         for rows in [0usize, 1, 10, 784] {
             let stride = width + (g.next() % 3) as usize;
             let (matrix, idx, val) = sparse_case(&mut g, rows, width, stride);
@@ -259,6 +259,9 @@ pub fn hidden_step_matches_scalar_bits_and_the_unfused_definition(levels: &[Simd
         (33, 70, 30),
         (16, 1, 10),
         (10, 64, 12),
+        // AVX-512's blocks: 64 lanes, 32, 8, then the AVX2 and SSE2 tails and a single lane.
+        (111, 33, 14),
+        (128, 32, 11),
     ] {
         let weights: Vec<f64> = (0..rows * h).map(|_| g.range(-0.1, 0.1)).collect();
         let delta: Vec<f64> = (0..batch * h).map(|_| g.range(-0.01, 0.01)).collect();
