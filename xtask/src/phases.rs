@@ -72,17 +72,23 @@ pub fn parse(text: &str) -> Result<Profile, String> {
 /// batch's cycles as the wall clock saw them.
 pub fn render(p: &Profile) -> String {
     let mut out = format!(
-        "### h = {}: {} epochs, {} batches, {} threads, {}\n\n",
+        "### h = {}: {} epoch{}, {} batches, {} threads, {}\n\n",
         p.hidden,
         p.epochs,
+        if p.epochs == 1 { "" } else { "s" },
         group(p.batches as f64),
         p.threads,
         p.simd
     );
+    // `time-phases` counts the time-stamp counter on x86-64 and nanoseconds elsewhere.
+    let clock = if cfg!(target_arch = "x86_64") {
+        "TSC cycles (the time-stamp counter, which ticks at a constant"
+    } else {
+        "ticks of the clock (here it ticks at"
+    };
     out += &format!(
-        "Cycles are TSC cycles (the time-stamp counter, which ticks at a constant {:.2} GHz on this machine \
-         whatever the cores' clock) per batch, so a phase's seconds are its cycles ÷ {:.2}·10⁹; \
-         × floor is how many times its floor the phase takes.\n\n",
+        "Cycles are {clock} {:.2} GHz on this machine whatever the cores' clock) per batch, so a phase's seconds \
+         are its cycles ÷ {:.2}·10⁹; × floor is how many times its floor the phase takes.\n\n",
         p.tsc_ghz, p.tsc_ghz
     );
     out += "| phase | cycles per batch | floor | × floor | how the floor is counted |\n|---|--:|--:|--:|---|\n";
@@ -180,6 +186,34 @@ mod tests {
         assert!(page.contains("| whole batch, by the wall clock | 231,111 |"), "{page}");
         let rows = page.lines().filter(|l| l.starts_with("| ")).count();
         assert_eq!(rows, 1 + 3 + 1, "{page}");
+    }
+
+    /// What `mnistlearn time-phases --epochs 1` printed (2 threads, AVX-512, a busy machine).
+    const PRINTED: &str = concat!(
+        r#"{"batches":1875,"epochs":1,"hidden":32,"lit_pixels_per_batch":4796.8832,"#,
+        r#""phases":[{"cycles_per_batch":78656.81546666667,"#,
+        r#""floor":"each lit pixel adds its row of H weights: 2·H·4797 flop (4797 cycles) or 8·H bytes from L2"#,
+        r#" (19188 cycles),"#,
+        r#" the larger","floor_cycles_per_batch":19187.5328,"phase":"hidden sums"},"#,
+        r#"{"cycles_per_batch":21232.312533333334,"floor":"per sample,"#,
+        r#" the output layer and its backprop: 2 × 2·10·H flop","floor_cycles_per_batch":640.0,"#,
+        r#""phase":"output and deltas"},{"cycles_per_batch":100832.02613333333,"#,
+        r#""floor":"the hidden gradient 2·H flop per lit pixel,"#,
+        r#" the output gradient 2·10·H per sample (steps not counted)","floor_cycles_per_batch":5116.8832,"#,
+        r#""phase":"gradients and steps"},{"cycles_per_batch":31702.864533333333,"#,
+        r#""floor":"none: threads waiting for each other","floor_cycles_per_batch":0.0,"phase":"waiting"}],"#,
+        r#""simd":"avx512","threads":2,"train_seconds":0.186916792,"tsc_ghz":2.5999950170249595}"#,
+    );
+
+    #[test]
+    fn reads_what_time_phases_prints() {
+        let p = parse(PRINTED).unwrap();
+        assert_eq!((p.hidden, p.epochs, p.batches), (32, 1, 1875));
+        let names: Vec<&str> = p.phases.iter().map(|x| x.name.as_str()).collect();
+        assert_eq!(names, ["hidden sums", "output and deltas", "gradients and steps", "waiting"]);
+        let page = render(&p);
+        assert!(page.contains("### h = 32: 1 epoch, 1,875 batches, 2 threads, avx512"), "{page}");
+        assert!(page.contains("| hidden sums | 78,657 | 19,188 | 4.1× | each lit pixel"), "{page}");
     }
 
     #[test]
