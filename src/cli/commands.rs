@@ -3,7 +3,7 @@
 //! the same rows, so the help cannot drift from what is parsed.
 
 use super::args::Args;
-use super::{figures, predict, serve, test, time_forward, train};
+use super::{figures, predict, serve, test, time_forward, time_phases, train};
 use crate::Error;
 
 // ANCHOR: flag_table
@@ -235,6 +235,24 @@ pub const COMMANDS: &[Command] = &[
             SIMD,
         ],
         run: time_forward::run_time_forward,
+    },
+    Command {
+        name: "time-phases",
+        positional: None,
+        summary: "train with a clock on each phase of every batch (used by `cargo xtask bench`)",
+        details: "Runs the trainer as `train` does (the default recipe; --epochs, --hidden, --threads and\n\
+                  --simd as given), timing each thread's hidden sums, output and deltas, gradients and steps,\n\
+                  and waits, and prints one JSON object: cycles per batch for each phase (time-stamp counter\n\
+                  cycles on x86-64, nanoseconds elsewhere) beside a floor counted from the run's work.\n\
+                  Saves nothing.",
+        flags: &[
+            DATA,
+            Flag { name: "--epochs", value: Some("N"), help: "passes over the training set, 1-10000 [default: 3]" },
+            Flag { name: "--hidden", value: Some("N"), help: "hidden units, 1-4096 [default: 32]" },
+            THREADS,
+            SIMD,
+        ],
+        run: time_phases::run_time_phases,
     },
 ];
 // ANCHOR_END: flag_table

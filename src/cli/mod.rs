@@ -1,4 +1,4 @@
-//! The command line: `mnistlearn train | test | serve | predict | figures | time-forward`. Thin by design — parsing
+//! The command line: `mnistlearn train | test | serve | predict | figures | time-forward | time-phases`. Thin by design — parsing
 //! and printing only; the work lives in the library.
 //!
 //! Every command and every flag is declared once, in [`COMMANDS`]: the parser accepts exactly
@@ -14,7 +14,7 @@
 //! | `commands.rs`     | [`COMMANDS`]: every command and flag, declared once   |
 //! | `args.rs`         | [`Args`]: the parser and its typed accessors          |
 //! | `help.rs`         | the help texts, generated from the table              |
-//! | `train.rs`, `test.rs`, `predict.rs`, `serve.rs`, `time_forward.rs`, `figures.rs` | one command's body each |
+//! | `train.rs`, `test.rs`, `predict.rs`, `serve.rs`, `time_forward.rs`, `time_phases.rs`, `figures.rs` | one command's body each |
 //! | `epoch_log.rs`    | `train --log`'s JSON lines                            |
 
 use std::ffi::OsString;
@@ -29,6 +29,7 @@ mod predict;
 mod serve;
 mod test;
 mod time_forward;
+mod time_phases;
 mod train;
 
 pub use args::Args;

@@ -365,3 +365,26 @@ fn time_forward_reports_a_per_sample_time() {
         }));
     fails_with(mnistlearn().args(["time-forward", "--repeat", "0"]), 2, &["--repeat"]);
 }
+
+#[test]
+fn time_phases_prints_each_phase_beside_its_floor() {
+    let out = mnistlearn()
+        .args(["time-phases", "--epochs", "1", "--hidden", "16", "--threads", "2", "--data"])
+        .arg(fixture_dir())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    assert_eq!(json["hidden"], 16);
+    assert_eq!(json["threads"], 2);
+    // The fixture's 2,000 training images in batches of 32, one epoch.
+    assert_eq!(json["batches"], 2000u64.div_ceil(32));
+    let phases = json["phases"].as_array().unwrap();
+    let names: Vec<&str> = phases.iter().map(|p| p["phase"].as_str().unwrap()).collect();
+    assert_eq!(names, ["hidden sums", "output and deltas", "gradients and steps", "waiting"]);
+    for p in &phases[..3] {
+        assert!(p["cycles_per_batch"].as_f64().unwrap() > 0.0, "{p}");
+        assert!(p["floor_cycles_per_batch"].as_f64().unwrap() > 0.0, "{p}");
+    }
+    fails_with(mnistlearn().args(["time-phases", "--epochs", "0"]), 2, &["--epochs"]);
+}

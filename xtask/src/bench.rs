@@ -1,9 +1,14 @@
 //! `cargo xtask bench [--runs N] [--skip-numpy] [--serve-only]`: speed, measured, never assumed.
 //!
 //! In one run, on the same data and machine:
-//! * our default 30-epoch training (best of `--runs`, default 3), its wall time and peak RSS;
+//! * our default 30-epoch training against the shared NumPy peer (`../shared/bench/numpy_peer.py`
+//!   beside the project: the same recipe as a careful NumPy programmer writes it;
+//!   `scripts/reference_numpy.py` when it is missing, and the table says so), alternated,
+//!   `--runs` pairs (default 3): each side's median and the median of the per-pair ratios, so a
+//!   load that comes and goes falls on both sides;
+//! * the same at widths h = 128 and h = 512 (3 epochs) against `scripts/reference_numpy.py`;
 //! * the scalar single-thread reference path, to confirm the fast path wrote the same bytes;
-//! * the NumPy reference of the same recipe (`scripts/reference_numpy.py`), and the ratio;
+//! * where a training batch's time goes (`mnistlearn time-phases`), each phase beside its floor;
 //! * the bare forward pass per sample (`mnistlearn time-forward`);
 //! * the drawing server's round trip over loopback: p50/p99 for one client, and requests/s
 //!   with several concurrent clients.
@@ -14,39 +19,18 @@
 
 use std::io::Read;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Instant;
 
+use serde_json::json;
+
 use crate::fetch::{self, content_sha256, FetchOptions};
-use crate::util::{build_release, parse_overall, parse_training_seconds, python_with_numpy, HttpClient, Server};
-
-/// Runs a command, returning stdout, wall seconds and peak RSS in MiB (from `wait4`).
-fn run_measured(cmd: &mut Command, what: &str) -> Result<(String, f64, f64), String> {
-    let started = Instant::now();
-    let mut child = cmd.stdout(Stdio::piped()).spawn().map_err(|e| format!("{what}: cannot start: {e}"))?;
-    let mut stdout = String::new();
-    child.stdout.take().expect("piped").read_to_string(&mut stdout).map_err(|e| format!("{what}: {e}"))?;
-    let (status, rss_kib) = wait_with_rusage(&mut child).map_err(|e| format!("{what}: {e}"))?;
-    let wall = started.elapsed().as_secs_f64();
-    if status != 0 {
-        return Err(format!("{what}: exited with status {status}"));
-    }
-    Ok((stdout, wall, rss_kib as f64 / 1024.0))
-}
-
-/// `wait4` on the child: its exit status and its peak resident set size (KiB on Linux).
-fn wait_with_rusage(child: &mut Child) -> std::io::Result<(i32, i64)> {
-    let pid = child.id() as libc::pid_t;
-    let mut status: libc::c_int = 0;
-    // SAFETY: plain FFI with valid out-pointers; rusage is a C struct for which zero is valid.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-    if r < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    let code = if libc::WIFEXITED(status) { libc::WEXITSTATUS(status) } else { -1 };
-    Ok((code, usage.ru_maxrss))
-}
+use crate::pairs::{
+    alternate, median, run_measured, run_ours, run_peer, run_reference, runs_list, seconds, times, with_runs, Runner,
+    Timed,
+};
+use crate::phases;
+use crate::util::{build_release, python_with_numpy, HttpClient, Server};
 
 struct Options {
     runs: usize,
@@ -74,6 +58,13 @@ fn parse(args: &[String]) -> Result<Options, String> {
     Ok(options)
 }
 
+/// The widths compared besides the default 32, at this many epochs (short: the ratio is per batch).
+const WIDTHS: [u32; 2] = [128, 512];
+const WIDTH_EPOCHS: u32 = 3;
+/// The widths profiled phase by phase (`mnistlearn time-phases`), at this many epochs.
+const PROFILED: [u32; 2] = [32, 512];
+const PROFILE_EPOCHS: u32 = 3;
+
 pub fn run(args: &[String]) -> Result<(), String> {
     let options = parse(args)?;
     let root = crate::paths::project_root();
@@ -96,86 +87,143 @@ pub fn run(args: &[String]) -> Result<(), String> {
         );
         return Ok(());
     }
+    let runs = options.runs;
+    let python = if options.numpy { Some(python_with_numpy()?) } else { None };
+    let numpy = python.as_ref().and_then(|py| {
+        let out = Command::new(py).args(["-c", "import numpy; print(numpy.__version__)"]).output().ok()?;
+        Some(format!("NumPy {}", String::from_utf8_lossy(&out.stdout).trim()))
+    });
+    let load_at_start = load_average();
 
-    // (a) Our default training, best of N.
+    // (a) Our default training against the NumPy peer, alternated.
     let fast_weights = out_dir.join("weights-fast.bin");
-    let mut best: Option<(f64, f64, f64, String)> = None;
-    for run in 1..=options.runs {
-        let mut cmd = Command::new(&bin);
-        cmd.arg("train").arg("--data").arg(&data).arg("--out").arg(&fast_weights);
-        let (stdout, wall, rss) = run_measured(&mut cmd, "mnistlearn train")?;
-        let lines: Vec<String> = stdout.lines().map(String::from).collect();
-        let train_s = parse_training_seconds(&lines).ok_or("bench: no 'Training time' line")?;
-        let test = parse_overall(&lines).map(|(p, _, _)| p).unwrap_or(f64::NAN);
-        println!(
-            "bench: run {run}: training {train_s:.3} s, process {wall:.3} s, peak RSS {rss:.1} MiB, test {test:.2}%"
-        );
-        if best.as_ref().is_none_or(|b| train_s < b.0) {
-            best = Some((train_s, wall, rss, format!("{test:.2}%")));
-        }
-    }
-    let (train_s, wall_s, rss_mib, test_acc) = best.expect("at least one run");
-    let fast_sha = content_sha256(&fast_weights).map_err(|e| e.to_string())?;
+    let shared_peer = root.join("../shared/bench/numpy_peer.py");
+    let peer_found = shared_peer.is_file();
+    let peer_name = if peer_found {
+        "NumPy peer (`../shared/bench/numpy_peer.py`)".to_string()
+    } else {
+        "NumPy reference (`scripts/reference_numpy.py`: the shared peer `../shared/bench/numpy_peer.py` was not found)"
+            .to_string()
+    };
+    let mut ours = || run_ours(&bin, &data, &fast_weights, &[]);
+    let mut theirs = || match &python {
+        Some(py) if peer_found => run_peer(py, &shared_peer, &data),
+        Some(py) => run_reference(py, &root, &data, 30, 32),
+        None => unreachable!("theirs runs only with NumPy"),
+    };
+    let headline = alternate(runs, &mut ours, python.as_ref().map(|_| &mut theirs as Runner))?;
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let level = mnistlearn_core::math::SimdLevel::detect();
+    let train_s = median(&headline.ours_s());
     table.push((
-        format!("mnistlearn train, 30 epochs (training loop, {threads} threads, {level})"),
-        format!("{train_s:.3} s"),
+        format!("mnistlearn train, 30 epochs (training loop, {threads} threads, {level}), median of {runs}"),
+        with_runs(&headline.ours_s(), seconds),
     ));
-    table.push(("mnistlearn train, whole process (load + train + save + test)".into(), format!("{wall_s:.3} s")));
-    table.push(("mnistlearn train, peak RSS".into(), format!("{rss_mib:.1} MiB")));
-    table.push(("mnistlearn test accuracy".into(), test_acc));
     json.insert("train_seconds".into(), train_s.into());
+    json.insert("train_seconds_runs".into(), headline.ours_s().into());
+    if !headline.theirs.is_empty() {
+        let ratios = headline.ratios();
+        table.push((
+            format!("{peer_name}, 30 epochs (training loop), median of {runs}"),
+            with_runs(&headline.theirs_s(), seconds),
+        ));
+        table.push((
+            format!("**speed-up over the NumPy peer** (training loop, median of the {runs} per-pair ratios)"),
+            format!("**{}**{}", times(median(&ratios)), runs_list(&ratios, times)),
+        ));
+        json.insert(
+            "peer".into(),
+            if peer_found { "../shared/bench/numpy_peer.py" } else { "scripts/reference_numpy.py" }.into(),
+        );
+        json.insert("peer_train_seconds".into(), median(&headline.theirs_s()).into());
+        json.insert("peer_train_seconds_runs".into(), headline.theirs_s().into());
+        json.insert("speedup_vs_peer".into(), median(&ratios).into());
+        json.insert("speedup_vs_peer_runs".into(), ratios.into());
+    }
+    let wall_s = median(&headline.ours.iter().map(|t| t.wall_s).collect::<Vec<_>>());
+    let rss_mib = headline.ours.iter().map(|t| t.rss_mib).fold(0.0, f64::max);
+    table.push(("mnistlearn train, whole process (load + train + save + test), median".into(), seconds(wall_s)));
+    table.push(("mnistlearn train, peak RSS".into(), format!("{rss_mib:.1} MiB")));
     json.insert("process_seconds".into(), wall_s.into());
     json.insert("peak_rss_mib".into(), rss_mib.into());
+    if !headline.theirs.is_empty() {
+        let peer_wall = median(&headline.theirs.iter().map(|t| t.wall_s).collect::<Vec<_>>());
+        let peer_rss = headline.theirs.iter().map(|t| t.rss_mib).fold(0.0, f64::max);
+        table.push((
+            "NumPy peer, whole process (median) / peak RSS".into(),
+            format!("{peer_wall:.3} s / {peer_rss:.1} MiB"),
+        ));
+    }
+    let accuracy = |t: &[Timed]| t.last().and_then(|t| t.test).map_or("?".to_string(), |p| format!("{p:.2}%"));
+    if headline.theirs.is_empty() {
+        table.push(("mnistlearn test accuracy".into(), accuracy(&headline.ours)));
+    } else {
+        table.push((
+            "test accuracy: mnistlearn / NumPy peer".into(),
+            format!("{} / {}", accuracy(&headline.ours), accuracy(&headline.theirs)),
+        ));
+    }
+    let fast_sha = content_sha256(&fast_weights).map_err(|e| e.to_string())?;
 
     // (b) The scalar, single-thread reference path must write the same bytes.
     let scalar_weights = out_dir.join("weights-scalar.bin");
-    let mut cmd = Command::new(&bin);
-    cmd.arg("train").arg("--data").arg(&data).arg("--out").arg(&scalar_weights).args([
-        "--simd",
-        "scalar",
-        "--threads",
-        "1",
-    ]);
-    let (stdout, _, _) = run_measured(&mut cmd, "mnistlearn train --simd scalar --threads 1")?;
-    let scalar_s = parse_training_seconds(&stdout.lines().map(String::from).collect::<Vec<_>>()).unwrap_or(f64::NAN);
+    let scalar = run_ours(&bin, &data, &scalar_weights, &["--simd", "scalar", "--threads", "1"])?;
     let scalar_sha = content_sha256(&scalar_weights).map_err(|e| e.to_string())?;
     let identical = scalar_sha == fast_sha;
-    table.push(("scalar reference path, 1 thread (training loop)".into(), format!("{scalar_s:.3} s")));
+    table.push(("scalar reference path, 1 thread (training loop)".into(), seconds(scalar.train_s)));
     table.push((
         "weights.bin identical to the scalar reference".into(),
         if identical { "yes".into() } else { "NO".into() },
     ));
-    json.insert("scalar_train_seconds".into(), scalar_s.into());
+    json.insert("scalar_train_seconds".into(), scalar.train_s.into());
     json.insert("identical_to_scalar".into(), identical.into());
     json.insert("weights_sha256".into(), fast_sha.clone().into());
 
-    // (c) The NumPy reference.
-    if options.numpy {
-        let python = python_with_numpy()?;
-        let numpy_json = out_dir.join("numpy.json");
-        let mut cmd = Command::new(python);
-        cmd.arg(root.join("scripts/reference_numpy.py")).arg("--data").arg(&data).arg("--json").arg(&numpy_json);
-        let (_, numpy_wall, numpy_rss) = run_measured(&mut cmd, "scripts/reference_numpy.py")?;
-        let report: serde_json::Value = serde_json::from_str(
-            &std::fs::read_to_string(&numpy_json).map_err(|e| format!("{}: {e}", numpy_json.display()))?,
-        )
-        .map_err(|e| format!("{}: {e}", numpy_json.display()))?;
-        let numpy_s = report["train_seconds"].as_f64().ok_or("numpy.json: no train_seconds")?;
-        let ratio = numpy_s / train_s;
-        table.push(("NumPy reference, 30 epochs (training loop)".into(), format!("{numpy_s:.3} s")));
-        table.push((
-            "NumPy reference, whole process / peak RSS".into(),
-            format!("{numpy_wall:.3} s / {numpy_rss:.1} MiB"),
-        ));
-        table.push(("NumPy test accuracy".into(), format!("{}%", report["test_accuracy"])));
-        table.push(("speed-up over NumPy (training loop)".into(), format!("{ratio:.1}×")));
-        json.insert("numpy_train_seconds".into(), numpy_s.into());
-        json.insert("speedup_vs_numpy".into(), ratio.into());
+    // (c) Wider networks against the NumPy reference at the same width.
+    if let Some(py) = &python {
+        let mut widths = Vec::new();
+        for hidden in WIDTHS {
+            let (h, e) = (hidden.to_string(), WIDTH_EPOCHS.to_string());
+            let weights = out_dir.join(format!("weights-h{hidden}.bin"));
+            let mut ours = || run_ours(&bin, &data, &weights, &["--hidden", &h, "--epochs", &e]);
+            let mut theirs = || run_reference(py, &root, &data, WIDTH_EPOCHS, hidden);
+            let pairs = alternate(runs, &mut ours, Some(&mut theirs))?;
+            let ratios = pairs.ratios();
+            table.push((
+                format!(
+                    "h = {hidden}, {WIDTH_EPOCHS} epochs (training loop): mnistlearn / `scripts/reference_numpy.py \
+                     --hidden {hidden}`, medians of {runs}"
+                ),
+                format!("{} / {}", seconds(median(&pairs.ours_s())), seconds(median(&pairs.theirs_s()))),
+            ));
+            table.push((
+                format!("speed-up at h = {hidden} (median of the {runs} per-pair ratios)"),
+                with_runs(&ratios, times),
+            ));
+            widths.push(json!({"hidden": hidden, "epochs": WIDTH_EPOCHS, "train_seconds": pairs.ours_s(),
+                "numpy_train_seconds": pairs.theirs_s(), "speedup": median(&ratios), "speedup_runs": ratios}));
+        }
+        json.insert("widths".into(), widths.into());
     }
 
-    // (d) The bare forward pass.
+    // (d) Where a batch's time goes, phase by phase.
+    let mut profile_page = String::new();
+    let mut profiles = Vec::new();
+    for hidden in PROFILED {
+        match time_phases(&bin, &data, hidden) {
+            Ok((profile, raw)) => {
+                profile_page += &phases::render(&profile);
+                profile_page += "\n";
+                profiles.push(raw);
+            }
+            Err(e) => {
+                println!("bench: {e}");
+                profile_page += &format!("h = {hidden}: not measured ({}).\n\n", e.replace('\n', " "));
+            }
+        }
+    }
+    json.insert("phases".into(), profiles.into());
+    // (e) The bare forward pass.
     let mut cmd = Command::new(&bin);
     cmd.arg("time-forward").arg("--data").arg(&data).arg("--weights").arg(&fast_weights);
     let (stdout, _, _) = run_measured(&mut cmd, "mnistlearn time-forward")?;
@@ -188,7 +236,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
     table.push(("forward pass per sample (raw bytes → probabilities)".into(), format!("{forward_ns:.0} ns")));
     json.insert("forward_ns_per_sample".into(), forward_ns.into());
 
-    // (e) The server round trip.
+    // (f) The server round trip.
     let serve = bench_serve(&bin, &fast_weights, &data)?;
     table.push((
         "serve round trip, 1 client, p50 / p99".into(),
@@ -209,8 +257,8 @@ pub fn run(args: &[String]) -> Result<(), String> {
         println!("| {k:width$} | {v} |");
     }
     let page = root.join(MEASUREMENTS);
-    std::fs::write(&page, measurements_page(&root, options.runs, &table))
-        .map_err(|e| format!("{}: {e}", page.display()))?;
+    let notes = PageNotes { runs, load_at_start, numpy, profile: profile_page };
+    std::fs::write(&page, measurements_page(&root, &table, &notes)).map_err(|e| format!("{}: {e}", page.display()))?;
     println!("bench: wrote {MEASUREMENTS}");
     let path = root.join("target/bench.json");
     std::fs::write(&path, serde_json::to_string_pretty(&serde_json::Value::Object(json)).unwrap())
@@ -222,11 +270,52 @@ pub fn run(args: &[String]) -> Result<(), String> {
     Ok(())
 }
 
+/// `mnistlearn time-phases` at width `hidden`: the parsed profile and its JSON as printed.
+fn time_phases(bin: &Path, data: &Path, hidden: u32) -> Result<(phases::Profile, serde_json::Value), String> {
+    let output = Command::new(bin)
+        .arg("time-phases")
+        .arg("--data")
+        .arg(data)
+        .args(["--hidden", &hidden.to_string(), "--epochs", &PROFILE_EPOCHS.to_string()])
+        .output()
+        .map_err(|e| format!("mnistlearn time-phases: cannot start: {e}"))?;
+    if !output.status.success() {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let first = stderr.lines().next().unwrap_or("no message");
+        return Err(format!("`mnistlearn time-phases` failed: {first}"));
+    }
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let profile = phases::parse(&stdout)?;
+    println!(
+        "bench: time-phases --hidden {hidden}: {} phases, training {:.3} s",
+        profile.phases.len(),
+        profile.train_seconds
+    );
+    Ok((profile, serde_json::from_str(stdout.trim()).map_err(|e| e.to_string())?))
+}
+
 /// The generated page of measurements (commit it after a `bench` run on purpose).
 const MEASUREMENTS: &str = "book/src/measurements.md";
 
-/// The measurements page: when, on what and at which commit, then the table.
-fn measurements_page(root: &Path, runs: usize, table: &[(String, String)]) -> String {
+/// The first field of /proc/loadavg: the 1-minute load average.
+fn load_average() -> Option<String> {
+    std::fs::read_to_string("/proc/loadavg").ok().and_then(|l| l.split(' ').next().map(str::to_string))
+}
+
+/// What the measurements page says besides the table.
+struct PageNotes {
+    runs: usize,
+    load_at_start: Option<String>,
+    /// `NumPy 2.4.6`, when NumPy ran.
+    numpy: Option<String>,
+    /// The per-phase profile's Markdown (may be empty).
+    profile: String,
+}
+
+/// The measurements page: when, on what and at which commit, then the table, then the profile.
+fn measurements_page(root: &Path, table: &[(String, String)], notes: &PageNotes) -> String {
+    let runs = notes.runs;
+    let s = if runs == 1 { "" } else { "s" };
     let output = |program: &str, args: &[&str]| {
         Command::new(program)
             .args(args)
@@ -249,28 +338,45 @@ fn measurements_page(root: &Path, runs: usize, table: &[(String, String)]) -> St
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
     let kernel =
         std::fs::read_to_string("/proc/sys/kernel/osrelease").map_or_else(|_| "".into(), |k| format!(" {}", k.trim()));
-    let load = std::fs::read_to_string("/proc/loadavg").ok().and_then(|l| l.split(' ').next().map(str::to_string));
+    let load = match (&notes.load_at_start, load_average()) {
+        (Some(start), Some(end)) => format!("; load average {start} as it started, {end} as it finished"),
+        (None, Some(end)) => format!("; load average {end} as it finished"),
+        _ => String::new(),
+    };
     let mut page = String::from(
         "# Measurements\n\n<!-- Written by `cargo xtask bench`: run it again rather than editing this page. -->\n\n",
     );
     page += &format!(
-        "Measured by `cargo xtask bench --runs {runs}` on {} at commit `{commit}`{}, on {cpu} ({cpus} logical CPUs, {} {}{kernel}, {}){}.\n\n",
+        "Measured by `cargo xtask bench --runs {runs}` on {} at commit `{commit}`{}, on {cpu} ({cpus} logical CPUs, {} {}{kernel}, {}{}){load}.\n\n",
         utc_now(),
         if dirty { " with uncommitted changes" } else { "" },
         std::env::consts::OS,
         std::env::consts::ARCH,
         output("rustc", &["--version"]),
-        load.map_or(String::new(), |l| format!("; load average {l} as it finished")),
+        notes.numpy.as_ref().map_or(String::new(), |v| format!(", {v}")),
     );
-    page += "Our training is the best of the runs; the references run once. Timings are not golden: they change with \
-             the machine and its load, so compare two builds only on one machine, in one session, alternating them. \
-             What never changes is the weights: the fast path's `weights.bin` must be the scalar reference's, byte \
-             for byte (the command fails otherwise).\n\n| measure | result |\n|---|---|\n";
+    page += &format!(
+        "Each comparison alternates the two programs, {runs} pair{s} in a row (mnistlearn first in each pair), and \
+         gives each side's median (its runs in brackets) and the median of the per-pair ratios, so that a \
+         load which comes and goes falls on both sides. All times are the training loop only, as each program \
+         reports it (data loading and testing excluded). Timings are not golden: they change with the machine and \
+         its load, so compare two builds only on one machine, in one session, alternating them. What never \
+         changes is the weights: the fast path's `weights.bin` must be the scalar reference's, byte for byte (the \
+         command fails otherwise).\n\n| measure | result |\n|---|---|\n"
+    );
     for (k, v) in table {
         page += &format!("| {k} | {v} |\n");
     }
     page += "\nFor comparison, the original (NASM) reported 60–135 s for its 30 epochs, \"hardware dependent\", and \
              about 700 µs per round trip of its drawing app.\n";
+    if !notes.profile.is_empty() {
+        page += &format!(
+            "\n## Where a training batch's time goes\n\n`mnistlearn time-phases` trains {PROFILE_EPOCHS} epochs and \
+             counts the cycles each phase of a batch takes, beside the phase's floor: the fewest cycles its arithmetic \
+             or its memory traffic allows on this machine, counted as the last column says.\n\n{}",
+            notes.profile
+        );
+    }
     page
 }
 

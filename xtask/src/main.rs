@@ -17,7 +17,9 @@ mod flood;
 mod fuzz;
 mod links;
 mod mathjax;
+mod pairs;
 mod paths;
+mod phases;
 mod redrawn;
 mod seeds;
 mod soak;
@@ -79,13 +81,16 @@ pub const COMMANDS: &[Command] = &[
     },
     Command {
         name: "bench",
-        summary: "time training against NumPy, the forward pass, the server → book/src/measurements.md",
-        details: "Also the scalar single-thread path (same bytes?), the forward pass per sample and the \
-                  server's p50/p99 and requests/s. The machine is shared and noisy: compare builds only \
-                  within one session, alternating them.",
+        summary: "training vs the NumPy peer, per phase, forward pass, server → book/src/measurements.md",
+        details: "Our 30-epoch training alternates with the shared NumPy peer (../shared/bench/numpy_peer.py, or \
+                  scripts/reference_numpy.py without it), N pairs: each side's median and the median of the \
+                  per-pair ratios; the same at h = 128 and 512 (3 epochs) against scripts/reference_numpy.py. \
+                  Also the scalar single-thread path (same bytes?), cycles per batch of each training phase \
+                  beside its floor (mnistlearn time-phases), the forward pass per sample and the server's \
+                  p50/p99 and requests/s. The machine is shared and noisy: check `uptime` first.",
         flags: &[
-            ("--runs N", "time our training N times and keep the best (default: 3)"),
-            ("--skip-numpy", "leave out the NumPy reference (the slowest part)"),
+            ("--runs N", "alternated pairs of each comparison, medians reported (default: 3)"),
+            ("--skip-numpy", "leave out NumPy: our training alone, N runs, no ratios"),
             ("--serve-only", "measure only the server's round trip and throughput"),
         ],
         run: bench::run,

@@ -37,11 +37,13 @@
 // ANCHOR_END: layout
 
 pub mod backward;
+mod bands;
 mod barrier;
 pub mod evaluate;
 pub mod finish;
 pub mod forward;
 pub mod hidden_step;
+pub mod profile;
 pub mod reference;
 pub mod session;
 pub mod train;

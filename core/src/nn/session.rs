@@ -8,7 +8,8 @@
 //! ends on the same bits as `train` and `train_reference` however it is sliced
 //! (`core/tests/it/session.rs`).
 
-use super::train::{balanced_bands, BandSplits, EpochReport, Run, Tally, Team, TrainConfig, Worker};
+use super::bands::{balanced_bands, BandSplits};
+use super::train::{EpochReport, Run, Tally, Team, TrainConfig, Worker};
 use super::{Network, INPUTS};
 use crate::clock::Stopwatch;
 use crate::data::shuffle::Rng;

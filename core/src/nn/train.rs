@@ -3,7 +3,7 @@
 //!
 //! Thread `t` owns a band of input pixels — rows `band` of the transposed hidden weights — for
 //! the whole run, so that 200 KB matrix never travels between cores. Each mini-batch takes
-//! three phases, separated by barriers:
+//! three phases:
 //!
 //! 1. **Hidden sums, as a pipeline over the bands.** A hidden unit's sum runs over the pixels in
 //!    ascending order; thread 0 adds the terms of its (lowest) band for a sample and hands the
@@ -19,6 +19,28 @@
 //!
 //! No element is ever computed by more than one thread and no sum is ever split, so the result
 //! is bit-identical for any thread count; the division of work only decides who computes what.
+//!
+// ANCHOR: one_barrier
+//! # One barrier per batch
+//!
+//! Only phase 3 needs every thread's phase 2 (each band's step sums over *all* the batch's
+//! deltas), so only there do the threads meet at a barrier. The other two hand-overs ride on
+//! the pipeline's own progress counters, which say more than a barrier would:
+//!
+//! * **Phase 1 → 2.** A sample's sums are complete when the last stage has passed it, so a
+//!   thread starts phase 2 as soon as the last stage has passed *its* samples (and at least the
+//!   batch's first one).
+//! * **Phase 3 → the next batch.** A thread goes straight on into the next batch's phase 1: its
+//!   band's rows are its own, and it has just stepped them. Stage `t` takes a sample only after
+//!   stage `t − 1` has, so when the last stage has passed the batch's first sample, every thread
+//!   has finished the previous batch's phase 3 — which is what phase 2 waits for before it reads
+//!   the parameters that phase 3 stepped, or overwrites the deltas and outputs it read.
+//!   Meanwhile phase 1 writes its sums into the *other* of two row buffers (batches alternate
+//!   between them), since a slower thread may still be reading this batch's activations.
+//!
+//! The threads meet at a barrier once more at the end of each epoch, before thread 0 reads the
+//! whole network for the log and reshuffles.
+// ANCHOR_END: one_barrier
 
 use std::cell::UnsafeCell;
 use std::ops::Range;
@@ -26,9 +48,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use super::backward::add_assign;
+use super::bands::{balanced_bands, lane_range, split_evenly, BandSplits};
 use super::barrier::{Progress, SpinBarrier};
 use super::finish::{finish_samples, SampleOutputs};
 use super::hidden_step::{hidden_step_shared, LitPixels};
+use super::profile::{PhaseClock, PhaseTicks, FINISH, HIDDEN_SUMS};
 use super::update::{sgd_step, BatchScale};
 use super::{Network, Params, DEFAULT_HIDDEN, INPUTS, OUTPUTS, PIXEL_VALUE};
 use crate::clock::Stopwatch;
@@ -101,12 +125,13 @@ pub(super) struct Team {
     b_output: *mut f64,
     identity: *const u16,
     identity_len: usize,
-    /// `[batch][H]`: row `s` is sample `s`'s hidden activations (points into `_rows.0`).
-    hidden_rows: *mut f64,
-    /// `[batch][H]`: row `s` is sample `s`'s hidden deltas (points into `_rows.1`).
+    /// Two `[batch][H]` matrices, used by alternate batches: row `s` is sample `s`'s hidden
+    /// sums, then its activations (points into `_rows[0..2]`; see "One barrier per batch").
+    hidden_rows: [*mut f64; 2],
+    /// `[batch][H]`: row `s` is sample `s`'s hidden deltas (points into `_rows[2]`).
     delta_hidden_rows: *mut f64,
-    /// The buffers behind the two row pointers; their heap blocks stay put when the team moves.
-    _rows: (AlignedF64s, AlignedF64s),
+    /// The buffers behind the row pointers; their heap blocks stay put when the team moves.
+    _rows: [AlignedF64s; 3],
     /// Slot `s`: what phase 2 leaves for phase 3 about sample `s` of the current batch.
     slots: Vec<UnsafeCell<SampleOutputs>>,
     pub(super) order: UnsafeCell<Vec<u32>>,
@@ -128,7 +153,7 @@ impl Team {
         assert_eq!(net.hidden(), h);
         let batch = config.batch.min(data.len());
         assert!(batch <= u16::MAX as usize + 1, "batch indices are u16");
-        let mut rows = (AlignedF64s::zeros(batch * h), AlignedF64s::zeros(batch * h));
+        let mut rows: [AlignedF64s; 3] = std::array::from_fn(|_| AlignedF64s::zeros(batch * h));
         Team {
             hidden: h,
             threads,
@@ -138,8 +163,8 @@ impl Team {
             b_output: net.b_output.as_mut_ptr(),
             identity: net.identity.as_ptr(),
             identity_len: net.identity.len(),
-            hidden_rows: rows.0.as_mut_ptr(),
-            delta_hidden_rows: rows.1.as_mut_ptr(),
+            hidden_rows: [rows[0].as_mut_ptr(), rows[1].as_mut_ptr()],
+            delta_hidden_rows: rows[2].as_mut_ptr(),
             _rows: rows,
             slots: (0..batch).map(|_| UnsafeCell::new(SampleOutputs::default())).collect(),
             order: UnsafeCell::new((0..data.len() as u32).collect()),
@@ -200,71 +225,6 @@ impl Team {
     }
 }
 
-/// Splits `0..n` into `parts` contiguous ranges of near-equal size; returns range `i`.
-fn split_evenly(n: usize, parts: usize, i: usize) -> (usize, usize) {
-    (n * i / parts, n * (i + 1) / parts)
-}
-
-// ANCHOR: balanced_bands
-/// Pixel-row bands with about equal non-zero counts over the training set, so the threads
-/// of phases 1 and 3 see about the same work. Only a division of work: it changes no result.
-pub(super) fn balanced_bands(histogram: &[u64], threads: usize) -> Vec<Range<usize>> {
-    let weights: Vec<u64> = histogram.iter().map(|&c| c + 1).collect();
-    let total: u64 = weights.iter().sum();
-    let (mut bands, mut start, mut acc) = (Vec::with_capacity(threads), 0, 0u64);
-    for t in 0..threads {
-        let target = total * (t as u64 + 1) / threads as u64;
-        let mut end = start;
-        while end < INPUTS && acc + weights[end] <= target {
-            acc += weights[end];
-            end += 1;
-        }
-        if t + 1 == threads {
-            end = INPUTS;
-        }
-        bands.push(start..end);
-        start = end;
-    }
-    bands
-}
-// ANCHOR_END: balanced_bands
-
-/// Where each image's (ascending) pixel list crosses from one band to the next, computed once
-/// per run so the per-sample loop needs no search: image `i`'s pixels in band `t` are positions
-/// `at[i·(T+1) + t] .. at[i·(T+1) + t + 1]` of its list.
-pub(super) struct BandSplits {
-    bands: usize,
-    at: Vec<u16>,
-}
-
-impl BandSplits {
-    pub(super) fn new(data: &Dataset, bands: &[Range<usize>]) -> BandSplits {
-        let mut at = Vec::with_capacity(data.len() * (bands.len() + 1));
-        for i in 0..data.len() {
-            let index = data.images.get(i).index;
-            at.push(0);
-            for band in bands {
-                at.push(index.partition_point(|&k| (k as usize) < band.end) as u16);
-            }
-        }
-        BandSplits { bands: bands.len(), at }
-    }
-
-    #[inline(always)]
-    fn range(&self, image: usize, band: usize) -> (usize, usize) {
-        let base = image * (self.bands + 1) + band;
-        (self.at[base] as usize, self.at[base + 1] as usize)
-    }
-}
-
-/// Thread `id`'s hidden units: whole groups of eight lanes (a 64-byte line of a weight row), so
-/// no two threads ever write the same cache line.
-fn lane_range(hidden: usize, threads: usize, id: usize) -> Range<usize> {
-    let groups = hidden.div_ceil(8);
-    let (g0, g1) = split_evenly(groups, threads, id);
-    (g0 * 8).min(hidden)..(g1 * 8).min(hidden)
-}
-
 /// Trains a network on `data` as `config` says; `on_epoch` is called after every epoch.
 pub fn train(config: &TrainConfig, data: &Dataset, mut on_epoch: impl FnMut(&EpochReport)) -> Network {
     train_observed(config, data, |report, _| on_epoch(report))
@@ -278,6 +238,28 @@ pub fn train_observed(
     data: &Dataset,
     mut on_epoch: impl FnMut(&EpochReport, &Network),
 ) -> Network {
+    train_team(config, data, &mut on_epoch, false).0
+}
+
+/// [`train`], also returning each thread's time per phase ([`PhaseTicks`], thread 0 first):
+/// what `mnistlearn time-phases` reports. The same bits as an unprofiled run.
+pub fn train_profiled(
+    config: &TrainConfig,
+    data: &Dataset,
+    mut on_epoch: impl FnMut(&EpochReport),
+) -> (Network, Vec<PhaseTicks>) {
+    let (net, profiles) = train_team(config, data, &mut |report, _| on_epoch(report), true);
+    (net, profiles.into_iter().map(|p| p.expect("profiled")).collect())
+}
+
+/// The team's run: thread 0 here, the others spawned; returns the network and, if `profile`,
+/// each thread's phase times.
+fn train_team(
+    config: &TrainConfig,
+    data: &Dataset,
+    on_epoch: &mut dyn FnMut(&EpochReport, &Network),
+    profile: bool,
+) -> (Network, Vec<Option<PhaseTicks>>) {
     assert!(config.batch > 0 && config.threads > 0 && !data.is_empty());
     let mut rng = Rng::from_seed(config.seed);
     let mut net = Network::init(config.hidden, &mut rng);
@@ -285,16 +267,23 @@ pub fn train_observed(
     let bands = balanced_bands(&data.images.pixel_histogram(), config.threads);
     let splits = BandSplits::new(data, &bands);
     let run = Run { team: &team, splits: &splits, config, data };
-    std::thread::scope(|scope| {
-        for (id, band) in bands.iter().enumerate().skip(1) {
-            let band = band.clone();
-            scope.spawn(move || worker(id, run, band, None));
-        }
-        worker(0, run, bands[0].clone(), Some((&mut rng, &mut on_epoch)));
+    let profiles = std::thread::scope(|scope| {
+        let others: Vec<_> = bands
+            .iter()
+            .enumerate()
+            .skip(1)
+            .map(|(id, band)| {
+                let band = band.clone();
+                scope.spawn(move || worker(id, run, band, None, profile))
+            })
+            .collect();
+        let mut profiles = vec![worker(0, run, bands[0].clone(), Some((&mut rng, on_epoch)), profile)];
+        profiles.extend(others.into_iter().map(|t| t.join().expect("a trainer thread panicked")));
+        profiles
     });
     drop(team);
     net.sync_output_transpose();
-    net
+    (net, profiles)
 }
 
 /// Thread 0's extra duties: the shuffle, the loss and accuracy totals, and the epoch log.
@@ -311,9 +300,19 @@ pub(super) struct Run<'a> {
 }
 
 /// The loop every thread runs in lockstep (SPMD, like an OpenMP parallel region): for every
-/// batch, the three phases of the module docs ([`Worker::batch`]).
-fn worker(id: usize, run: Run<'_>, band: Range<usize>, mut leader: Option<Leader<'_>>) {
+/// batch, the three phases of the module docs ([`Worker::batch`]). Returns the thread's phase
+/// times if `profile`.
+fn worker(
+    id: usize,
+    run: Run<'_>,
+    band: Range<usize>,
+    mut leader: Option<Leader<'_>>,
+    profile: bool,
+) -> Option<PhaseTicks> {
     let mut me = Worker::new(id, run, band);
+    if profile {
+        me.phases = PhaseClock::running();
+    }
     let (team, n) = (run.team, run.data.len());
     let mut clock = Stopwatch::start();
 
@@ -331,17 +330,22 @@ fn worker(id: usize, run: Run<'_>, band: Range<usize>, mut leader: Option<Leader
         for batch_start in (0..n).step_by(run.config.batch) {
             me.batch(run, order, batch_start, &mut tally);
         }
+        // Every thread has finished the epoch's last phase 3 (see "One barrier per batch").
+        let waited = me.phases.stamp();
+        team.barrier.wait();
+        me.phases.add_waiting(waited);
 
         if let Some((_, on_epoch)) = leader.as_mut() {
             let report = tally.report(epoch, run.config.epochs, clock.elapsed());
             // The clock stops while the caller works: `elapsed` is the trainer's own time.
             clock.pause();
-            // SAFETY: after phase 3's barrier the other threads write nothing until the next
-            // epoch's first barrier, which waits for this thread.
+            // SAFETY: after the epoch's last barrier the other threads write nothing until the
+            // next epoch's first barrier, which waits for this thread.
             on_epoch(&report, &unsafe { team.snapshot() });
             clock.resume();
         }
     }
+    me.phases.into_ticks()
 }
 
 /// Thread 0's running totals over the epoch's batches so far.
@@ -385,6 +389,12 @@ pub(super) struct Worker {
     w_output_t: Vec<f64>,
     /// Samples this thread has passed through phase 1 since the start (its `progress`).
     ticket: usize,
+    /// Batches this thread has begun: their parity picks the hidden-row buffer.
+    batches: usize,
+    /// A sample's pixel numbers in this thread's band, relative to the band's first row.
+    index: Vec<u16>,
+    /// Time per phase, when the run is profiled.
+    phases: PhaseClock,
 }
 
 impl Worker {
@@ -407,32 +417,41 @@ impl Worker {
             labels: Vec::with_capacity(batch),
             w_output_t: vec![0.0; h * OUTPUTS],
             ticket: 0,
+            batches: 0,
+            index: Vec::with_capacity(INPUTS),
+            phases: PhaseClock::default(),
         }
     }
 
     /// The mini-batch `order[batch_start..]` (at most `config.batch` samples): the three
-    /// phases of the module docs, with a barrier after each; thread 0 adds the samples' losses
-    /// and hits to `tally`.
+    /// phases of the module docs, with one barrier, before phase 3; thread 0 adds the samples'
+    /// losses and hits to `tally`.
     #[inline]
     pub(super) fn batch(&mut self, run: Run<'_>, order: &[u32], batch_start: usize, tally: &mut Tally) {
         let team = run.team;
         let batch_len = run.config.batch.min(order.len() - batch_start);
         let samples = &order[batch_start..batch_start + batch_len];
-        self.hidden_sums(run, order, batch_start, batch_len);
+        let rows = team.hidden_rows[self.batches % 2];
+        self.batches += 1;
+        let t0 = self.phases.stamp();
+        self.hidden_sums(run, rows, order, batch_start, batch_len);
+        let t1 = self.phases.stamp();
+        self.finish_samples(run, rows, samples);
+        let t2 = self.phases.stamp();
         team.barrier.wait();
-        self.finish_samples(run, samples);
-        team.barrier.wait();
-        self.gradients_and_steps(run, samples);
+        let t3 = self.phases.stamp();
+        self.gradients_and_steps(run, rows, samples);
+        self.phases.end_batch([t0, t1, t2, t3]);
         if self.id == 0 {
             for s in 0..batch_len {
-                // SAFETY: phase 3 — slots are read-only for everyone.
+                // SAFETY: phase 3 — slots are read-only for everyone until the last stage has
+                // passed the next batch's first sample, which waits for this thread's phase 1.
                 let slot = unsafe { &*team.slots[s].get() };
                 tally.loss_sum = tally.loss_sum + slot.loss;
                 tally.correct += slot.correct as usize;
             }
             tally.samples += batch_len;
         }
-        team.barrier.wait();
     }
 
     // ANCHOR: phase1
@@ -440,12 +459,14 @@ impl Worker {
     /// over the pixel bands — this thread adds its band's terms to each sample's sums and hands
     /// them on to the next thread.
     #[inline]
-    fn hidden_sums(&mut self, run: Run<'_>, order: &[u32], batch_start: usize, batch_len: usize) {
+    fn hidden_sums(&mut self, run: Run<'_>, rows: *mut f64, order: &[u32], batch_start: usize, batch_len: usize) {
         let (team, data, h, level) = (run.team, run.data, run.team.hidden, run.config.level);
         let first_stage = self.id == 0;
         let samples = &order[batch_start..batch_start + batch_len];
-        // SAFETY: phase 1 — parameters are read-only for everyone.
-        let w_hidden_t = unsafe { std::slice::from_raw_parts(team.w_hidden_t, INPUTS * h) };
+        let first_row = self.band.start;
+        // SAFETY: the band's rows are this thread's own: it stepped them in the last phase 3,
+        // and no other thread ever touches them (other threads may be stepping theirs).
+        let band_rows = unsafe { std::slice::from_raw_parts(team.w_hidden_t.add(first_row * h), self.band.len() * h) };
         for (s, &sample) in samples.iter().enumerate() {
             // Start loading the samples to come (a hint; no result changes).
             if let Some(&ahead) = order.get(batch_start + s + 8) {
@@ -459,16 +480,21 @@ impl Worker {
             let (index, bytes) = (&image.index[lo..hi], &image.value[lo..hi]);
             self.value.clear();
             self.value.extend(bytes.iter().map(|&v| PIXEL_VALUE[v as usize]));
+            // Pixel numbers relative to the band, to index `band_rows`.
+            self.index.clear();
+            self.index.extend(index.iter().map(|&k| k - first_row as u16));
             if !first_stage {
+                let waited = self.phases.stamp();
                 team.progress[self.id - 1].wait_for(self.ticket + 1, team.barrier.spins);
+                self.phases.move_to_waiting(HIDDEN_SUMS, waited);
             }
             // SAFETY: row `s` is this thread's from the moment the previous stage has
             // published it until this thread publishes it to the next.
-            let sums = unsafe { std::slice::from_raw_parts_mut(team.hidden_rows.add(s * h), h) };
+            let sums = unsafe { std::slice::from_raw_parts_mut(rows.add(s * h), h) };
             if first_stage {
-                weighted_sums(level, sums, w_hidden_t, h, index, &self.value);
+                weighted_sums(level, sums, band_rows, h, &self.index, &self.value);
             } else {
-                weighted_sums_continue(level, sums, w_hidden_t, h, index, &self.value);
+                weighted_sums_continue(level, sums, band_rows, h, &self.index, &self.value);
             }
             self.ticket += 1;
             team.progress[self.id].0.store(self.ticket, Ordering::Release);
@@ -480,11 +506,22 @@ impl Worker {
     /// Phase 2: the rest of the forward pass and both deltas for this thread's share of the
     /// batch's samples.
     #[inline]
-    fn finish_samples(&mut self, run: Run<'_>, samples: &[u32]) {
+    fn finish_samples(&mut self, run: Run<'_>, rows: *mut f64, samples: &[u32]) {
         let (team, h) = (run.team, run.team.hidden);
+        let (s0, s1) = split_evenly(samples.len(), team.threads, self.id);
+        // Wait until the last stage of phase 1 has passed this thread's samples — and at least
+        // the batch's first, which means every thread has finished the last batch's phase 3
+        // (see "One barrier per batch" in the module docs).
+        let last = team.threads - 1;
+        if self.id != last {
+            let batch_start_ticket = self.ticket - samples.len();
+            let waited = self.phases.stamp();
+            team.progress[last].wait_for(batch_start_ticket + s1.max(1), team.barrier.spins);
+            self.phases.move_to_waiting(FINISH, waited);
+        }
         // This thread's own transpose of w_o: keeping one shared copy in step in phase 3 had
         // both threads writing every one of its cache lines.
-        // SAFETY: phase 2 — parameters are read-only for everyone.
+        // SAFETY: phase 2 — parameters are read-only for everyone (the wait above).
         let w_output = unsafe { std::slice::from_raw_parts(team.w_output, OUTPUTS * h) };
         for (o, row) in w_output.chunks_exact(h).enumerate() {
             for (j, &w) in row.iter().enumerate() {
@@ -493,7 +530,6 @@ impl Worker {
         }
         // SAFETY: as above.
         let params = unsafe { team.params(&self.w_output_t) };
-        let (s0, s1) = split_evenly(samples.len(), team.threads, self.id);
         self.labels.clear();
         self.labels.extend(samples[s0..s1].iter().map(|&sample| run.data.labels[sample as usize]));
         // SAFETY: slots, hidden rows and delta rows `s0..s1` belong to this thread in phase 2
@@ -501,7 +537,7 @@ impl Worker {
         let (outputs, hidden, delta_hidden) = unsafe {
             (
                 std::slice::from_raw_parts_mut(UnsafeCell::raw_get(team.slots.as_ptr().add(s0)), s1 - s0),
-                std::slice::from_raw_parts_mut(team.hidden_rows.add(s0 * h), (s1 - s0) * h),
+                std::slice::from_raw_parts_mut(rows.add(s0 * h), (s1 - s0) * h),
                 std::slice::from_raw_parts_mut(team.delta_hidden_rows.add(s0 * h), (s1 - s0) * h),
             )
         };
@@ -513,13 +549,15 @@ impl Worker {
     /// Phase 3: the gradients and steps of the parameters this thread owns — its band of
     /// hidden-weight rows, its hidden biases, its output units.
     #[inline]
-    fn gradients_and_steps(&mut self, run: Run<'_>, samples: &[u32]) {
+    fn gradients_and_steps(&mut self, run: Run<'_>, rows: *mut f64, samples: &[u32]) {
         let (team, h, level, lr) = (run.team, run.team.hidden, run.config.level, run.config.lr);
         let batch_len = samples.len();
-        // SAFETY: phase 3 — slots and the two row matrices are read-only for everyone.
+        // SAFETY: phase 3 — slots, this batch's hidden rows and the delta rows are read-only for
+        // everyone: the next batch's phase 1 writes the other row buffer, and its phase 2 waits
+        // for every thread's phase 3.
         let (hidden_rows, delta_hidden_rows) = unsafe {
             (
-                std::slice::from_raw_parts(team.hidden_rows, batch_len * h),
+                std::slice::from_raw_parts(rows, batch_len * h),
                 std::slice::from_raw_parts(team.delta_hidden_rows, batch_len * h),
             )
         };
@@ -585,52 +623,4 @@ impl Worker {
         }
     }
     // ANCHOR_END: phase3
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn bands_cover_every_row_once() {
-        let hist: Vec<u64> = (0..INPUTS as u64).map(|k| (k * 7919) % 100).collect();
-        for threads in 1..=6 {
-            let bands = balanced_bands(&hist, threads);
-            assert_eq!(bands.len(), threads);
-            assert_eq!(bands[0].start, 0);
-            assert_eq!(bands[threads - 1].end, INPUTS);
-            for w in bands.windows(2) {
-                assert_eq!(w[0].end, w[1].start);
-            }
-        }
-    }
-
-    #[test]
-    fn lane_ranges_cover_every_unit_once_in_whole_lines() {
-        for hidden in [1usize, 7, 8, 10, 32, 33, 100] {
-            for threads in 1..=6 {
-                let mut next = 0;
-                for id in 0..threads {
-                    let r = lane_range(hidden, threads, id);
-                    assert_eq!(r.start, next);
-                    assert!(r.start % 8 == 0 || r.is_empty());
-                    next = r.end;
-                }
-                assert_eq!(next, hidden);
-            }
-        }
-    }
-
-    #[test]
-    fn split_evenly_covers_range() {
-        for parts in 1..5 {
-            let mut next = 0;
-            for i in 0..parts {
-                let (a, b) = split_evenly(32, parts, i);
-                assert_eq!(a, next);
-                next = b;
-            }
-            assert_eq!(next, 32);
-        }
-    }
 }

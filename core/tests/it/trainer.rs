@@ -11,3 +11,23 @@ fn the_fast_trainer_equals_the_reference_at_every_level_and_thread_count() {
     let data = common::fixture_train(Some(1000));
     conformance::the_fast_trainer_equals_the_reference(&data, &SimdLevel::available(), 1..=4).unwrap();
 }
+
+/// A profiled run (what `mnistlearn time-phases` reports) ends on the same bits as a plain one,
+/// times every batch on every thread, and never leaves a phase with a negative (wrapped) time.
+#[test]
+fn a_profiled_run_gives_the_same_bits_and_times_every_batch() {
+    use mnistlearn_core::nn::train::{train, train_profiled, TrainConfig};
+    let data = common::fixture_train(Some(1000));
+    for threads in 1..=3 {
+        let config = TrainConfig { epochs: 2, threads, ..TrainConfig::default() };
+        let plain = train(&config, &data, |_| {});
+        let (net, profiles) = train_profiled(&config, &data, |_| {});
+        assert_eq!(net, plain, "{threads} threads");
+        assert_eq!(profiles.len(), threads);
+        for p in &profiles {
+            assert_eq!(p.batches, 2 * 1000u64.div_ceil(32), "{threads} threads");
+            assert!(p.ticks[0] > 0 && p.ticks[1] > 0 && p.ticks[2] > 0, "{threads} threads: {p:?}");
+            assert!(p.ticks.iter().all(|&t| t < u64::MAX / 4), "{threads} threads: a phase wrapped: {p:?}");
+        }
+    }
+}

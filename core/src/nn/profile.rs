@@ -1,0 +1,95 @@
+//! Where a training run's time goes, phase by phase: what `mnistlearn time-phases` measures for
+//! the measurements page. Stamps are read only when a run asks for them
+//! ([`train_profiled`](super::train::train_profiled)); a plain run pays one untaken branch per
+//! stamp. Time is never an input of the arithmetic, so a profiled run ends on the same bits.
+
+/// The phases of a batch, in the order [`PhaseTicks::ticks`] keeps them.
+pub const PHASES: [&str; 4] = ["hidden sums", "output and deltas", "gradients and steps", "waiting"];
+
+/// One thread's time in each phase, summed over a run, in [`ticks`].
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct PhaseTicks {
+    /// `ticks[i]`: time in phase [`PHASES`]`[i]`. "waiting" is the barrier and the pipeline's
+    /// progress waits; the other phases exclude them.
+    pub ticks: [u64; 4],
+    /// Batches this thread took part in.
+    pub batches: u64,
+}
+
+/// Indices into [`PhaseTicks::ticks`].
+pub(super) const HIDDEN_SUMS: usize = 0;
+pub(super) const FINISH: usize = 1;
+pub(super) const GRADIENTS: usize = 2;
+pub(super) const WAITING: usize = 3;
+
+/// A time stamp: the time-stamp counter on x86-64 (a read costs about 20 cycles, where a clock
+/// call would cost a few times that, thousands of times per epoch); nanoseconds elsewhere.
+#[inline(always)]
+pub fn ticks() -> u64 {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: `rdtsc` exists on every x86-64 CPU and has no preconditions.
+    #[allow(unused_unsafe)]
+    return unsafe { std::arch::x86_64::_rdtsc() };
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        static START: std::sync::OnceLock<crate::clock::Instant> = std::sync::OnceLock::new();
+        START.get_or_init(crate::clock::now).elapsed().as_nanos() as u64
+    }
+}
+
+/// A thread's stopwatch over the phases: inert (no clock reads) unless the run is profiled.
+#[derive(Debug, Default)]
+pub(super) struct PhaseClock(Option<PhaseTicks>);
+
+impl PhaseClock {
+    pub(super) fn running() -> PhaseClock {
+        PhaseClock(Some(PhaseTicks::default()))
+    }
+
+    /// A time stamp if the run is profiled (0 otherwise: no clock read).
+    #[inline(always)]
+    pub(super) fn stamp(&self) -> u64 {
+        if self.0.is_some() {
+            ticks()
+        } else {
+            0
+        }
+    }
+
+    /// Counts the time since `since` as waiting, not as part of `phase` (whose stamps enclose it).
+    #[inline(always)]
+    pub(super) fn move_to_waiting(&mut self, phase: usize, since: u64) {
+        if let Some(p) = self.0.as_mut() {
+            let waited = ticks() - since;
+            p.ticks[WAITING] += waited;
+            // Wrapping: the phase's own span is added when the batch ends (`end_batch`).
+            p.ticks[phase] = p.ticks[phase].wrapping_sub(waited);
+        }
+    }
+
+    /// Counts the time since `since` as waiting.
+    #[inline(always)]
+    pub(super) fn add_waiting(&mut self, since: u64) {
+        if let Some(p) = self.0.as_mut() {
+            p.ticks[WAITING] += ticks() - since;
+        }
+    }
+
+    /// Ends a batch whose phases began at `starts` (hidden sums, output and deltas, the
+    /// barrier, gradients and steps), the last one ending now.
+    #[inline(always)]
+    pub(super) fn end_batch(&mut self, starts: [u64; 4]) {
+        if let Some(p) = self.0.as_mut() {
+            let [t0, t1, t2, t3] = starts;
+            p.ticks[HIDDEN_SUMS] = p.ticks[HIDDEN_SUMS].wrapping_add(t1 - t0);
+            p.ticks[FINISH] = p.ticks[FINISH].wrapping_add(t2 - t1);
+            p.ticks[WAITING] += t3 - t2;
+            p.ticks[GRADIENTS] += ticks() - t3;
+            p.batches += 1;
+        }
+    }
+
+    pub(super) fn into_ticks(self) -> Option<PhaseTicks> {
+        self.0
+    }
+}

@@ -1,0 +1,226 @@
+//! The per-phase profile on the measurements page: `mnistlearn time-phases` prints one JSON object
+//! (cycles per batch of each phase of a training step, beside the floor that phase could reach);
+//! this reads it and renders it as a Markdown table. The phases are whatever the JSON lists, in
+//! its order: the trainer decides how it splits a batch, the page only shows it.
+
+use serde_json::Value;
+
+/// One `mnistlearn time-phases` run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Profile {
+    pub hidden: u64,
+    pub threads: u64,
+    pub simd: String,
+    pub epochs: u64,
+    pub batches: u64,
+    pub train_seconds: f64,
+    /// The time-stamp counter's rate, in GHz: what turns the cycles back into seconds.
+    pub tsc_ghz: f64,
+    pub phases: Vec<Phase>,
+}
+
+/// One phase of a training step.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Phase {
+    pub name: String,
+    pub cycles_per_batch: f64,
+    /// `None` when the JSON gives no floor (null or absent) for this phase.
+    pub floor_cycles_per_batch: Option<f64>,
+    /// How the floor is counted, in words.
+    pub floor: String,
+}
+
+/// Parses `time-phases`' stdout. Errors name the field that was missing or of the wrong type.
+pub fn parse(text: &str) -> Result<Profile, String> {
+    let value: Value = serde_json::from_str(text.trim()).map_err(|e| format!("time-phases: not JSON ({e})"))?;
+    let uint = |key: &str| value[key].as_u64().ok_or_else(|| format!("time-phases: no unsigned integer \"{key}\""));
+    let float = |v: &Value, key: &str| {
+        v[key].as_f64().filter(|x| x.is_finite()).ok_or_else(|| format!("time-phases: no finite number \"{key}\""))
+    };
+    let list = value["phases"].as_array().ok_or("time-phases: no \"phases\" list")?;
+    let mut phases = Vec::with_capacity(list.len());
+    for (i, p) in list.iter().enumerate() {
+        let name = p["phase"].as_str().ok_or_else(|| format!("time-phases: phase {i} has no \"phase\" name"))?;
+        let cycles = float(p, "cycles_per_batch").map_err(|e| format!("{e} in phase '{name}'"))?;
+        let floor_cycles = match &p["floor_cycles_per_batch"] {
+            Value::Null => None,
+            v => Some(v.as_f64().filter(|x| x.is_finite()).ok_or_else(|| {
+                format!("time-phases: \"floor_cycles_per_batch\" of phase '{name}' is not a finite number")
+            })?),
+        };
+        phases.push(Phase {
+            name: name.to_string(),
+            cycles_per_batch: cycles,
+            floor_cycles_per_batch: floor_cycles,
+            floor: p["floor"].as_str().unwrap_or("").to_string(),
+        });
+    }
+    Ok(Profile {
+        hidden: uint("hidden")?,
+        threads: uint("threads")?,
+        simd: value["simd"].as_str().ok_or("time-phases: no \"simd\" string")?.to_string(),
+        epochs: uint("epochs")?,
+        batches: uint("batches")?,
+        train_seconds: float(&value, "train_seconds")?,
+        tsc_ghz: float(&value, "tsc_ghz")?,
+        phases,
+    })
+}
+
+/// The profile as a Markdown section: a heading, what the cycles are, and the table
+/// (phase | cycles per batch | floor | × floor | how the floor is counted), closed by the whole
+/// batch's cycles as the wall clock saw them.
+pub fn render(p: &Profile) -> String {
+    let mut out = format!(
+        "### h = {}: {} epoch{}, {} batches, {} threads, {}\n\n",
+        p.hidden,
+        p.epochs,
+        if p.epochs == 1 { "" } else { "s" },
+        group(p.batches as f64),
+        p.threads,
+        p.simd
+    );
+    // `time-phases` counts the time-stamp counter on x86-64 and nanoseconds elsewhere.
+    let clock = if cfg!(target_arch = "x86_64") {
+        "TSC cycles (the time-stamp counter, which ticks at a constant"
+    } else {
+        "ticks of the clock (here it ticks at"
+    };
+    out += &format!(
+        "Cycles are {clock} {:.2} GHz on this machine whatever the cores' clock) per batch, so a phase's seconds \
+         are its cycles ÷ {:.2}·10⁹; × floor is how many times its floor the phase takes.\n\n",
+        p.tsc_ghz, p.tsc_ghz
+    );
+    out += "| phase | cycles per batch | floor | × floor | how the floor is counted |\n|---|--:|--:|--:|---|\n";
+    for phase in &p.phases {
+        let (floor, times) = match phase.floor_cycles_per_batch {
+            Some(f) if f > 0.0 => (group(f), format!("{:.1}×", phase.cycles_per_batch / f)),
+            Some(f) => (group(f), "—".to_string()),
+            None => ("—".to_string(), "—".to_string()),
+        };
+        out += &format!(
+            "| {} | {} | {floor} | {times} | {} |\n",
+            cell(&phase.name),
+            group(phase.cycles_per_batch),
+            cell(&phase.floor)
+        );
+    }
+    if p.batches > 0 {
+        let whole = p.train_seconds * p.tsc_ghz * 1e9 / p.batches as f64;
+        out += &format!(
+            "| whole batch, by the wall clock | {} | | | training {:.3} s × {:.2} GHz ÷ {} batches |\n",
+            group(whole),
+            p.train_seconds,
+            p.tsc_ghz,
+            group(p.batches as f64)
+        );
+    }
+    out
+}
+
+/// A table cell: no line breaks, and a `|` that would end the cell escaped.
+fn cell(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ").replace('|', "\\|")
+}
+
+/// A count rounded to a whole number, thousands grouped with commas: `1234567.4` → `1,234,567`.
+fn group(x: f64) -> String {
+    let digits = format!("{:.0}", x.abs());
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if x < 0.0 && digits != "0" {
+        out.insert(0, '-');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SAMPLE: &str = r#"{"hidden":32,"threads":2,"simd":"avx2","epochs":3,"batches":5625,"train_seconds":0.5,
+        "tsc_ghz":2.6,"phases":[
+          {"phase":"hidden sums","cycles_per_batch":12345.0,"floor_cycles_per_batch":5000.0,"floor":"FLOPs ÷ 16/cycle"},
+          {"phase":"barriers | waits","cycles_per_batch":800.4,"floor_cycles_per_batch":0.0,"floor":"none:\nideally zero"},
+          {"phase":"output","cycles_per_batch":1500,"floor_cycles_per_batch":null,"floor":"","extra":1}]}"#;
+
+    #[test]
+    fn parses_every_phase_in_order() {
+        let p = parse(SAMPLE).unwrap();
+        assert_eq!((p.hidden, p.threads, p.simd.as_str(), p.epochs, p.batches), (32, 2, "avx2", 3, 5625));
+        assert_eq!((p.train_seconds, p.tsc_ghz), (0.5, 2.6));
+        let names: Vec<&str> = p.phases.iter().map(|x| x.name.as_str()).collect();
+        assert_eq!(names, ["hidden sums", "barriers | waits", "output"]);
+        assert_eq!(p.phases[0].floor_cycles_per_batch, Some(5000.0));
+        assert_eq!(p.phases[2].cycles_per_batch, 1500.0);
+        assert_eq!(p.phases[2].floor_cycles_per_batch, None);
+    }
+
+    #[test]
+    fn errors_name_the_missing_field() {
+        let missing_ghz = SAMPLE.replace("\"tsc_ghz\":2.6,", "");
+        assert!(parse(&missing_ghz).unwrap_err().contains("\"tsc_ghz\""));
+        let bad_cycles = SAMPLE.replace("\"cycles_per_batch\":1500", "\"cycles_per_batch\":\"many\"");
+        let e = parse(&bad_cycles).unwrap_err();
+        assert!(e.contains("cycles_per_batch") && e.contains("'output'"), "{e}");
+        let bad_floor = SAMPLE.replace("\"floor_cycles_per_batch\":5000.0", "\"floor_cycles_per_batch\":\"x\"");
+        assert!(parse(&bad_floor).unwrap_err().contains("'hidden sums'"));
+        assert!(parse("Usage: mnistlearn").unwrap_err().contains("not JSON"));
+        assert!(parse(r#"{"hidden":32}"#).unwrap_err().contains("phases"));
+    }
+
+    #[test]
+    fn renders_one_row_per_phase_with_its_ratio_to_the_floor() {
+        let page = render(&parse(SAMPLE).unwrap());
+        assert!(page.contains("constant 2.60 GHz"), "{page}");
+        assert!(page.contains("| hidden sums | 12,345 | 5,000 | 2.5× | FLOPs ÷ 16/cycle |"), "{page}");
+        // A '|' in a name is escaped and a line break in the text folded, so the table keeps its columns.
+        assert!(page.contains("| barriers \\| waits | 800 | 0 | — | none: ideally zero |"), "{page}");
+        assert!(page.contains("| output | 1,500 | — | — |  |"), "{page}");
+        // 0.5 s × 2.6e9 / 5625 = 231,111 cycles for the whole batch.
+        assert!(page.contains("| whole batch, by the wall clock | 231,111 |"), "{page}");
+        let rows = page.lines().filter(|l| l.starts_with("| ")).count();
+        assert_eq!(rows, 1 + 3 + 1, "{page}");
+    }
+
+    /// What `mnistlearn time-phases --epochs 1` printed (2 threads, AVX-512, a busy machine).
+    const PRINTED: &str = concat!(
+        r#"{"batches":1875,"epochs":1,"hidden":32,"lit_pixels_per_batch":4796.8832,"#,
+        r#""phases":[{"cycles_per_batch":78656.81546666667,"#,
+        r#""floor":"each lit pixel adds its row of H weights: 2·H·4797 flop (4797 cycles) or 8·H bytes from L2"#,
+        r#" (19188 cycles),"#,
+        r#" the larger","floor_cycles_per_batch":19187.5328,"phase":"hidden sums"},"#,
+        r#"{"cycles_per_batch":21232.312533333334,"floor":"per sample,"#,
+        r#" the output layer and its backprop: 2 × 2·10·H flop","floor_cycles_per_batch":640.0,"#,
+        r#""phase":"output and deltas"},{"cycles_per_batch":100832.02613333333,"#,
+        r#""floor":"the hidden gradient 2·H flop per lit pixel,"#,
+        r#" the output gradient 2·10·H per sample (steps not counted)","floor_cycles_per_batch":5116.8832,"#,
+        r#""phase":"gradients and steps"},{"cycles_per_batch":31702.864533333333,"#,
+        r#""floor":"none: threads waiting for each other","floor_cycles_per_batch":0.0,"phase":"waiting"}],"#,
+        r#""simd":"avx512","threads":2,"train_seconds":0.186916792,"tsc_ghz":2.5999950170249595}"#,
+    );
+
+    #[test]
+    fn reads_what_time_phases_prints() {
+        let p = parse(PRINTED).unwrap();
+        assert_eq!((p.hidden, p.epochs, p.batches), (32, 1, 1875));
+        let names: Vec<&str> = p.phases.iter().map(|x| x.name.as_str()).collect();
+        assert_eq!(names, ["hidden sums", "output and deltas", "gradients and steps", "waiting"]);
+        let page = render(&p);
+        assert!(page.contains("### h = 32: 1 epoch, 1,875 batches, 2 threads, avx512"), "{page}");
+        assert!(page.contains("| hidden sums | 78,657 | 19,188 | 4.1× | each lit pixel"), "{page}");
+    }
+
+    #[test]
+    fn groups_thousands() {
+        assert_eq!(group(0.4), "0");
+        assert_eq!(group(999.6), "1,000");
+        assert_eq!(group(1_234_567.4), "1,234,567");
+        assert_eq!(group(-12_345.0), "-12,345");
+    }
+}
