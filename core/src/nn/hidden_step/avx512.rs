@@ -54,8 +54,78 @@ unsafe fn block_avx512<const V: usize>(
 }
 // ANCHOR_END: hidden_step_avx512
 
+/// Adds the sample of the lowest set bit of `bits` (the batch order) to the four registers
+/// `acc`, and clears the bit. (A function, not a closure: a closure would not inline into the
+/// AVX-512 code.)
+///
+/// # Safety
+/// The CPU must run AVX-512F; `bits` must not be 0; for its lowest set bit `s`, the 32 doubles
+/// at `delta + s·h` and the byte at `pixels + s` must be readable.
+#[inline(always)]
+unsafe fn add_next_sample(acc: &mut [__m512d; 4], bits: &mut u64, delta: *const f64, h: usize, pixels: *const u8) {
+    // SAFETY: AVX-512F and every pointer are the caller's guarantee (above).
+    unsafe {
+        let s = bits.trailing_zeros() as usize;
+        *bits &= *bits - 1;
+        let x = _mm512_set1_pd(PIXEL_VALUE[*pixels.add(s) as usize]);
+        let d = delta.add(s * h);
+        for (v, a) in acc.iter_mut().enumerate() {
+            *a = _mm512_add_pd(*a, _mm512_mul_pd(_mm512_loadu_pd(d.add(8 * v)), x));
+        }
+    }
+}
+
+/// [`block_avx512`] with four registers for each of two rows at once (32 lanes of row 0 with
+/// mask `masks[0]`, the same lanes of row 1): two independent chains of adds, so one row's
+/// latency hides behind the other's (the arguments are those of `block_avx512`, one per row).
+///
+/// # Safety
+/// As [`block_avx512`] for each row: `w[i]` valid for 32 doubles no other thread touches, and
+/// for every set bit `s` of `masks[i]`, the 32 doubles at `delta + s·h` and the byte at
+/// `pixels[i] + s` readable.
+#[inline(always)]
+unsafe fn block_pair_avx512(
+    w: [*mut f64; 2],
+    delta: *const f64,
+    h: usize,
+    masks: [u64; 2],
+    pixels: [*const u8; 2],
+    lr: f64,
+    scale: BatchScale,
+) {
+    // SAFETY: AVX-512F and every pointer are the caller's guarantee (above).
+    unsafe {
+        let (mut a0, mut a1) = ([_mm512_setzero_pd(); 4], [_mm512_setzero_pd(); 4]);
+        let [mut b0, mut b1] = masks;
+        while b0 != 0 && b1 != 0 {
+            add_next_sample(&mut a0, &mut b0, delta, h, pixels[0]);
+            add_next_sample(&mut a1, &mut b1, delta, h, pixels[1]);
+        }
+        while b0 != 0 {
+            add_next_sample(&mut a0, &mut b0, delta, h, pixels[0]);
+        }
+        while b1 != 0 {
+            add_next_sample(&mut a1, &mut b1, delta, h, pixels[1]);
+        }
+        let lr = _mm512_set1_pd(lr);
+        for (acc, w) in [a0, a1].iter().zip(w) {
+            for (v, a) in acc.iter().enumerate() {
+                let mean = match scale.exact_reciprocal() {
+                    Some(r) => _mm512_mul_pd(*a, _mm512_set1_pd(r)),
+                    None => _mm512_div_pd(*a, _mm512_set1_pd(scale.n())),
+                };
+                let p = w.add(8 * v);
+                _mm512_storeu_pd(p, _mm512_sub_pd(_mm512_loadu_pd(p), _mm512_mul_pd(lr, mean)));
+            }
+        }
+    }
+}
+
 /// [`hidden_step_shared`](super::hidden_step_shared) on AVX-512F: blocks of 64 lanes (eight
-/// registers, h = 128 and 512), then 32 (h = 32) and 8, then AVX2, SSE2 and single lanes.
+/// registers, h = 128 and 512), then 32 and 8, then AVX2, SSE2 and single lanes. Rows of
+/// exactly 32 lanes (h = 32) with a batch of at most 64 go two at a time instead
+/// ([`block_pair_avx512`]): four registers of one row are a chain of adds as long as the row's
+/// samples with only four of them in flight, so a row alone waits on add latency.
 ///
 /// # Safety
 /// The CPU must run AVX-512F and AVX2, `check` must have passed, and `weights` must be as
@@ -72,6 +142,30 @@ pub(super) unsafe fn hidden_step_avx512(
     scale: BatchScale,
 ) {
     let (delta, end) = (delta_rows.as_ptr(), lanes.end);
+    if lanes.len() == 32 && lit.words == 1 {
+        let first = lanes.start;
+        // The lit row waiting for a partner: its weights, mask and bytes.
+        let mut waiting: Option<(*mut f64, u64, *const u8)> = None;
+        rows_loop(rows, lit, delta_rows, h, |row, masks, pixels| {
+            // SAFETY: lanes `first..first + 32 <= h` (checked) of row `row < rows` are ours by the
+            // caller's guarantee, and `rows_loop` vouches for the deltas and pixels of `masks`'
+            // samples, the waiting row's too (nothing records into `lit` meanwhile).
+            unsafe {
+                let w = weights.add(row * h + first);
+                match waiting.take() {
+                    None => waiting = Some((w, masks[0], pixels)),
+                    Some((w0, m0, p0)) => {
+                        block_pair_avx512([w0, w], delta.add(first), h, [m0, masks[0]], [p0, pixels], lr, scale)
+                    }
+                }
+            }
+        });
+        if let Some((w0, m0, p0)) = waiting {
+            // SAFETY: as above; `block_avx512::<4>` reads the masks as a slice of one word.
+            unsafe { block_avx512::<4>(w0, delta.add(first), h, &[m0], p0, lr, scale) };
+        }
+        return;
+    }
     rows_loop(rows, lit, delta_rows, h, |row, masks, pixels| {
         // SAFETY: every block covers lanes `j..` below `lanes.end <= h` (checked) of row
         // `row < rows`: ours by the caller's guarantee. `rows_loop` vouches for the deltas and
