@@ -1,14 +1,20 @@
 //! `mnistlearn time-phases`: a training run with each thread's time per phase, beside each
 //! phase's floor — the profile on the measurements page (`cargo xtask bench`).
 //!
-//! The floors are estimates of what the phase's arithmetic needs at least, from counts of the
-//! run's work (lit pixels, hidden units, samples), in the model of issue #22: per core, two
-//! multiplies and two adds per cycle, each one SIMD register wide, and 32 bytes per cycle from
-//! the L2 cache. They ignore the exps, logs and divisions, so they are lower bounds, not targets.
+//! The floors are lower bounds on what a phase's arithmetic needs, from counts of the run's work
+//! (lit pixels, hidden units, samples) and what one core can do per clock cycle: the larger of
+//! its floating-point operations (a multiply or an add each; never fused, by the contract) at
+//! [`fp_ops_per_cycle`], and its bytes from the L2 cache at 64 per cycle. They ignore the exps,
+//! logs, divisions and everything else, so they bound from below; they are not targets.
+//!
+//! Cycles are counted by the time-stamp counter, which ticks at a fixed rate; the core's own
+//! clock is usually faster (turbo). So the floors, counted in core cycles, are converted at the
+//! core clock measured here ([`core_ghz`]): a chain of dependent integer multiplies, 3 cycles
+//! each on every x86-64 core of the last decade.
 
 use std::time::Instant;
 
-use mnistlearn_core::nn::profile::{PhaseTicks, PHASES};
+use mnistlearn_core::nn::profile::{ticks, PhaseTicks, PHASES};
 use mnistlearn_core::nn::train::{train_profiled, TrainConfig};
 use mnistlearn_core::nn::{MAX_HIDDEN, OUTPUTS};
 
@@ -17,8 +23,59 @@ use super::print_lines;
 use crate::io::dataset::load_train;
 use crate::Error;
 
-/// Bytes per cycle and core the L2 cache delivers, in the model.
-const L2_BYTES_PER_CYCLE: f64 = 32.0;
+/// Bytes per core cycle the L2 cache can deliver to a core (64 on Intel's cores since Skylake
+/// server and AMD's since Zen 2; issue #22 took 32, which the measured hidden sums at h = 512 beat).
+const L2_BYTES_PER_CYCLE: f64 = 64.0;
+
+/// Floating-point operations (a multiply or an add, each on a whole register) one core issues
+/// per cycle at `simd`: three 256-bit, two 512-bit ports on Intel's Golden/Redwood Cove cores
+/// (measured on this machine with a loop of independent `vmulpd`/`vaddpd` pairs: 0.66 and 1.02
+/// core cycles per pair), times the lanes of the register.
+fn fp_ops_per_cycle(simd: &str) -> f64 {
+    match simd {
+        "avx512" => 2.0 * 8.0,
+        "avx2" => 3.0 * 4.0,
+        "scalar" => 3.0,
+        _ => 3.0 * 2.0,
+    }
+}
+
+/// The core's clock in GHz, from a chain of dependent 64-bit multiplies (3 cycles each), and the
+/// time-stamp counter's rate over the same interval. `None` where the counter is not a TSC.
+#[cfg(target_arch = "x86_64")]
+fn core_and_tsc_ghz() -> Option<(f64, f64)> {
+    // Five short chains, the fastest kept: a chain that was preempted only looks slower.
+    const ROUNDS: u64 = 1_500_000;
+    (0..5)
+        .map(|_| {
+            let (started, ticks) = (Instant::now(), ticks());
+            // Four dependent multiplies per round, in assembly: compiled Rust would keep `x` in
+            // memory between steps (to honour a `black_box`) or fold the chain away.
+            // SAFETY: register arithmetic only.
+            unsafe {
+                std::arch::asm!(
+                    "2:",
+                    "imul {x}, {x}",
+                    "imul {x}, {x}",
+                    "imul {x}, {x}",
+                    "imul {x}, {x}",
+                    "dec {n}",
+                    "jnz 2b",
+                    x = inout(reg) 3u64 => _,
+                    n = inout(reg) ROUNDS => _,
+                    options(nomem, nostack),
+                );
+            }
+            let ns = started.elapsed().as_nanos() as f64;
+            (12.0 * ROUNDS as f64 / ns, (self::ticks() - ticks) as f64 / ns)
+        })
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn core_and_tsc_ghz() -> Option<(f64, f64)> {
+    None
+}
 
 pub(super) fn run_time_phases(args: &Args) -> Result<(), Error> {
     let defaults = TrainConfig::default();
@@ -31,17 +88,19 @@ pub(super) fn run_time_phases(args: &Args) -> Result<(), Error> {
         ..defaults
     };
     let data = load_train(&args.path("--data", "data"), None)?;
-    let started = (Instant::now(), mnistlearn_core::nn::profile::ticks());
+    let started = (Instant::now(), ticks());
     let (_, profiles) = train_profiled(&config, &data, |_| {});
-    let ticks_per_ns =
-        (mnistlearn_core::nn::profile::ticks() - started.1) as f64 / started.0.elapsed().as_nanos() as f64;
+    let ticks_per_ns = (ticks() - started.1) as f64 / started.0.elapsed().as_nanos() as f64;
     let train_seconds = started.0.elapsed().as_secs_f64();
+    // Core cycles per tick: the floors are counted in core cycles (1 where ticks are ns).
+    let clocks = core_and_tsc_ghz();
+    let core_per_tick = clocks.map_or(1.0, |(core, tsc)| core / tsc);
 
     // The run's work, per batch: lit (sample, pixel) pairs and samples.
     let batches = profiles[0].batches as f64;
     let lit_pairs = data.images.pixel_histogram().iter().sum::<u64>() as f64 * config.epochs as f64 / batches;
     let samples = (data.len() * config.epochs) as f64 / batches;
-    let report = phase_report(&config, &profiles, lit_pairs, samples);
+    let report = phase_report(&config, &profiles, lit_pairs, samples, core_per_tick);
     let json = serde_json::json!({
         "hidden": config.hidden,
         "threads": config.threads,
@@ -50,6 +109,7 @@ pub(super) fn run_time_phases(args: &Args) -> Result<(), Error> {
         "batches": profiles[0].batches,
         "train_seconds": train_seconds,
         "tsc_ghz": ticks_per_ns,
+        "core_ghz": clocks.map(|(core, _)| core),
         "lit_pixels_per_batch": lit_pairs,
         "phases": report,
     });
@@ -57,37 +117,39 @@ pub(super) fn run_time_phases(args: &Args) -> Result<(), Error> {
 }
 
 /// Each phase's mean time per batch over the threads, beside its floor.
-fn phase_report(config: &TrainConfig, profiles: &[PhaseTicks], lit_pairs: f64, samples: f64) -> serde_json::Value {
+fn phase_report(
+    config: &TrainConfig,
+    profiles: &[PhaseTicks],
+    lit_pairs: f64,
+    samples: f64,
+    core_per_tick: f64,
+) -> serde_json::Value {
     let (h, threads) = (config.hidden as f64, config.threads as f64);
-    let lanes = match config.level.name() {
-        "scalar" => 1.0,
-        "avx512" => 8.0,
-        "avx2" => 4.0,
-        _ => 2.0,
-    };
-    let flops_per_cycle = 4.0 * lanes * threads;
-    let l2_per_cycle = L2_BYTES_PER_CYCLE * threads;
-    // (cycles, how they are counted) per phase.
+    // Per tick, for the whole team.
+    let flops_per_tick = fp_ops_per_cycle(config.level.name()) * threads * core_per_tick;
+    let l2_per_tick = L2_BYTES_PER_CYCLE * threads * core_per_tick;
+    let pairs = format!("{lit_pairs:.0} lit pixels");
+    // (ticks, how they are counted) per phase.
     let floors: [(f64, String); 4] = [
         {
-            let flop = 2.0 * h * lit_pairs / flops_per_cycle;
-            let l2 = 8.0 * h * lit_pairs / l2_per_cycle;
+            let flop = 2.0 * h * lit_pairs / flops_per_tick;
+            let l2 = 8.0 * h * lit_pairs / l2_per_tick;
+            (flop.max(l2), format!("{pairs} × a row of H weights: 2·H flop ({flop:.0}) or 8·H bytes from L2 ({l2:.0})"))
+        },
+        (
+            4.0 * OUTPUTS as f64 * h * samples / flops_per_tick,
+            "per sample, the output layer and its backprop: 2 × 2·10·H flop (σ, exp, ln not counted)".into(),
+        ),
+        {
+            let flop = (2.0 * h * lit_pairs + 2.0 * OUTPUTS as f64 * h * samples) / flops_per_tick;
+            let l2 = 8.0 * h * lit_pairs / l2_per_tick;
             (
                 flop.max(l2),
                 format!(
-                    "each lit pixel adds its row of H weights: 2·H·{lit_pairs:.0} flop ({flop:.0} cycles) or 8·H bytes from L2 ({l2:.0} cycles), the larger"
+                    "{pairs} × 2·H flop, 2·10·H per sample for the output layer ({flop:.0}), or a delta row of 8·H bytes per lit pixel from L2 ({l2:.0}); steps not counted"
                 ),
             )
         },
-        (
-            4.0 * OUTPUTS as f64 * h * samples / flops_per_cycle,
-            "per sample, the output layer and its backprop: 2 × 2·10·H flop".into(),
-        ),
-        (
-            (2.0 * h * lit_pairs + 2.0 * OUTPUTS as f64 * h * samples) / flops_per_cycle,
-            "the hidden gradient 2·H flop per lit pixel, the output gradient 2·10·H per sample (steps not counted)"
-                .into(),
-        ),
         (0.0, "none: threads waiting for each other".into()),
     ];
     let phases: Vec<serde_json::Value> = PHASES

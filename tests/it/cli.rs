@@ -379,6 +379,11 @@ fn time_phases_prints_each_phase_beside_its_floor() {
     assert_eq!(json["threads"], 2);
     // The fixture's 2,000 training images in batches of 32, one epoch.
     assert_eq!(json["batches"], 2000u64.div_ceil(32));
+    if cfg!(target_arch = "x86_64") {
+        // Floors are converted at the core clock measured beside the time-stamp counter.
+        let (core, tsc) = (json["core_ghz"].as_f64().unwrap(), json["tsc_ghz"].as_f64().unwrap());
+        assert!(core > 0.1 && tsc > 0.1, "{json}");
+    }
     let phases = json["phases"].as_array().unwrap();
     let names: Vec<&str> = phases.iter().map(|p| p["phase"].as_str().unwrap()).collect();
     assert_eq!(names, ["hidden sums", "output and deltas", "gradients and steps", "waiting"]);
