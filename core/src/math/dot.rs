@@ -104,6 +104,49 @@ pub fn weighted_sums_continue_scalar(out: &mut [f64], rows: &[f64], stride: usiz
 }
 // ANCHOR_END: weighted_sums
 
+// ANCHOR: pixel_sums
+/// The forward pass's sums straight from an image's sparse pixels: [`weighted_sums`] (or its
+/// `_continue` if `carry`) with `val[t] = table[bytes[t]]` and row `idx[t] − first_row` of `rows`
+/// (`rows` holds rows `first_row..` of a larger matrix, so a thread can pass its band). The same
+/// operations in the same order, so the same bits; the point is speed: the AVX-512 kernel reads
+/// the bytes and pixel numbers as the image stores them, where the trainer used to convert and
+/// renumber every sample's pixels into two buffers first.
+#[allow(clippy::too_many_arguments)]
+pub fn pixel_sums(
+    level: SimdLevel,
+    out: &mut [f64],
+    rows: &[f64],
+    first_row: usize,
+    stride: usize,
+    idx: &[u16],
+    bytes: &[u8],
+    table: &[f64; 256],
+    carry: bool,
+) {
+    assert_eq!(idx.len(), bytes.len(), "one byte per index");
+    #[cfg(target_arch = "x86_64")]
+    if level.kind() == SimdKind::Avx512 {
+        // SAFETY: the CPU runs AVX-512F and AVX2 (`SimdLevel`'s invariant).
+        return unsafe { avx512::pixel_sums_avx512(out, rows, first_row, stride, idx, bytes, table, carry) };
+    }
+    // Elsewhere: convert a stretch of pixels at a time and gather them (a sum split into
+    // consecutive stretches performs the same operations in the same order).
+    let (mut index, mut value) = ([0u16; 256], [0.0f64; 256]);
+    let mut carry = carry;
+    for (idx, bytes) in idx.chunks(256).zip(bytes.chunks(256)) {
+        for ((i, v), (&k, &b)) in index.iter_mut().zip(value.iter_mut()).zip(idx.iter().zip(bytes)) {
+            *i = k.checked_sub(first_row as u16).expect("pixel before the first row");
+            *v = table[b as usize];
+        }
+        gather(level, out, rows, stride, &index[..idx.len()], &value[..idx.len()], carry);
+        carry = true;
+    }
+    if idx.is_empty() && !carry {
+        out.fill(0.0);
+    }
+}
+// ANCHOR_END: pixel_sums
+
 // ANCHOR: accumulate_outer
 /// `acc[(idx[t] − first_row)·stride + i] += d[i] · val[t]` for ascending `t`.
 ///

@@ -59,7 +59,7 @@ use crate::clock::Stopwatch;
 use crate::data::shuffle::{fisher_yates, Rng};
 use crate::data::Dataset;
 use crate::math::aligned::AlignedF64s;
-use crate::math::dot::{weighted_sums, weighted_sums_continue};
+use crate::math::dot::{pixel_sums, weighted_sums};
 use crate::math::SimdLevel;
 
 /// Everything that determines a training run. Two runs with equal configs (whatever `threads`
@@ -380,7 +380,6 @@ pub(super) struct Worker {
     outputs: Range<usize>,
     /// `0, 1, …, batch−1`: the index list that makes `weighted_sums` sum over a batch.
     batch_identity: Vec<u16>,
-    value: Vec<f64>,
     lit: LitPixels,
     grad_row: Vec<f64>,
     grad_bias: Vec<f64>,
@@ -391,8 +390,6 @@ pub(super) struct Worker {
     ticket: usize,
     /// Batches this thread has begun: their parity picks the hidden-row buffer.
     batches: usize,
-    /// A sample's pixel numbers in this thread's band, relative to the band's first row.
-    index: Vec<u16>,
     /// Time per phase, when the run is profiled.
     phases: PhaseClock,
 }
@@ -411,14 +408,12 @@ impl Worker {
             lanes,
             outputs: o_start..o_end,
             batch_identity: (0..batch as u16).collect(),
-            value: Vec::with_capacity(INPUTS),
             grad_row: vec![0.0; h],
             delta_column: Vec::with_capacity(batch),
             labels: Vec::with_capacity(batch),
             w_output_t: vec![0.0; h * OUTPUTS],
             ticket: 0,
             batches: 0,
-            index: Vec::with_capacity(INPUTS),
             phases: PhaseClock::default(),
         }
     }
@@ -478,11 +473,6 @@ impl Worker {
             let image = data.images.get(sample as usize);
             let (lo, hi) = run.splits.range(sample as usize, self.id);
             let (index, bytes) = (&image.index[lo..hi], &image.value[lo..hi]);
-            self.value.clear();
-            self.value.extend(bytes.iter().map(|&v| PIXEL_VALUE[v as usize]));
-            // Pixel numbers relative to the band, to index `band_rows`.
-            self.index.clear();
-            self.index.extend(index.iter().map(|&k| k - first_row as u16));
             if !first_stage {
                 let waited = self.phases.stamp();
                 team.progress[self.id - 1].wait_for(self.ticket + 1, team.barrier.spins);
@@ -491,11 +481,7 @@ impl Worker {
             // SAFETY: row `s` is this thread's from the moment the previous stage has
             // published it until this thread publishes it to the next.
             let sums = unsafe { std::slice::from_raw_parts_mut(rows.add(s * h), h) };
-            if first_stage {
-                weighted_sums(level, sums, band_rows, h, &self.index, &self.value);
-            } else {
-                weighted_sums_continue(level, sums, band_rows, h, &self.index, &self.value);
-            }
+            pixel_sums(level, sums, band_rows, first_row, h, index, bytes, &PIXEL_VALUE, !first_stage);
             self.ticket += 1;
             team.progress[self.id].0.store(self.ticket, Ordering::Release);
         }

@@ -50,11 +50,12 @@ macro_rules! ensure_eq {
 }
 
 /// Every check of the kernels, by name, for a driver that runs them all.
-pub const KERNEL_CHECKS: [(&str, fn(&[SimdLevel]) -> Result<(), String>); 7] = [
+pub const KERNEL_CHECKS: [(&str, fn(&[SimdLevel]) -> Result<(), String>); 8] = [
     ("exp, ln, sigmoid", elementwise_kernels_match_scalar_bits_on_every_level),
     ("softmax", softmax_matches_scalar_bits_and_sums_to_one),
     ("weighted sums", weighted_sums_match_scalar_bits_for_every_width),
     ("weighted sums continued", a_sum_continued_in_stretches_equals_the_whole_sum),
+    ("pixel sums", pixel_sums_equal_the_gather_of_converted_pixels),
     ("SGD step", sgd_step_matches_scalar_bits_for_power_of_two_and_other_batches),
     ("hidden step", hidden_step_matches_scalar_bits_and_the_unfused_definition),
     ("finish samples", finishing_samples_in_groups_matches_the_per_sample_scalar_code),
@@ -214,6 +215,39 @@ pub fn weighted_sums_match_scalar_bits_for_every_width(levels: &[SimdLevel]) -> 
                     out.iter().zip(&reference).all(|(a, b)| a.to_bits() == b.to_bits()),
                     "{level} width {width} rows {rows}"
                 );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `pixel_sums` (the forward pass straight from an image's pixels, in a band of rows) equals the
+/// scalar gather of the converted values over the renumbered rows, started or continued, at every
+/// level: widths around each block size, pixel lists longer than one conversion stretch.
+pub fn pixel_sums_equal_the_gather_of_converted_pixels(levels: &[SimdLevel]) -> Result<(), String> {
+    use mnistlearn_core::math::dot::{pixel_sums, weighted_sums_continue_scalar};
+    use mnistlearn_core::nn::PIXEL_VALUE;
+    let mut g = Gen(11);
+    for width in [1usize, 3, 7, 8, 9, 31, 32, 33, 64, 65, 100, 128] {
+        for (first_row, rows) in [(0usize, 0usize), (0, 1), (5, 40), (300, 484), (0, 784)] {
+            let stride = width + (g.next() % 3) as usize;
+            let matrix: Vec<f64> = (0..rows * stride).map(|_| g.range(-0.5, 0.5)).collect();
+            let idx: Vec<u16> = (0..rows).filter(|_| g.next() % 3 != 0).map(|k| (first_row + k) as u16).collect();
+            let bytes: Vec<u8> = idx.iter().map(|_| 1 + (g.next() % 255) as u8).collect();
+            let local: Vec<u16> = idx.iter().map(|&k| k - first_row as u16).collect();
+            let val: Vec<f64> = bytes.iter().map(|&b| PIXEL_VALUE[b as usize]).collect();
+            let start: Vec<f64> = (0..width).map(|_| g.range(-1.0, 1.0)).collect();
+            for carry in [false, true] {
+                let mut reference = if carry { start.clone() } else { vec![0.0; width] };
+                weighted_sums_continue_scalar(&mut reference, &matrix, stride, &local, &val);
+                for &level in levels {
+                    let mut out = if carry { start.clone() } else { vec![f64::NAN; width] };
+                    pixel_sums(level, &mut out, &matrix, first_row, stride, &idx, &bytes, &PIXEL_VALUE, carry);
+                    ensure!(
+                        out.iter().zip(&reference).all(|(a, b)| a.to_bits() == b.to_bits()),
+                        "{level} width {width} rows {first_row}+{rows} carry {carry}"
+                    );
+                }
             }
         }
     }

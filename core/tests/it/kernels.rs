@@ -163,6 +163,11 @@ fn a_sum_continued_in_stretches_equals_the_whole_sum() {
 }
 
 #[test]
+fn pixel_sums_equal_the_gather_of_converted_pixels() {
+    conformance::pixel_sums_equal_the_gather_of_converted_pixels(&SimdLevel::available()).unwrap();
+}
+
+#[test]
 fn sgd_step_matches_scalar_bits_for_power_of_two_and_other_batches() {
     conformance::sgd_step_matches_scalar_bits_for_power_of_two_and_other_batches(&SimdLevel::available()).unwrap();
 }
