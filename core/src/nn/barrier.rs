@@ -5,7 +5,7 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 // ANCHOR: spin_barrier
-/// A barrier for a few threads that meet ~170,000 times per run (three times per batch):
+/// A barrier for a few threads that meet ~56,000 times per run (once per batch):
 /// spinning briefly is much cheaper than a futex sleep (see [`spin_until`]).
 pub(super) struct SpinBarrier {
     count: usize,
