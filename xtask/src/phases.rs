@@ -16,6 +16,9 @@ pub struct Profile {
     pub train_seconds: f64,
     /// The time-stamp counter's rate, in GHz: what turns the cycles back into seconds.
     pub tsc_ghz: f64,
+    /// The cores' clock `time-phases` measured, in GHz (x86-64 only): the floors are counted in
+    /// core cycles and converted to counter cycles at this rate.
+    pub core_ghz: Option<f64>,
     pub phases: Vec<Phase>,
 }
 
@@ -63,6 +66,7 @@ pub fn parse(text: &str) -> Result<Profile, String> {
         batches: uint("batches")?,
         train_seconds: float(&value, "train_seconds")?,
         tsc_ghz: float(&value, "tsc_ghz")?,
+        core_ghz: value["core_ghz"].as_f64().filter(|x| x.is_finite() && *x > 0.0),
         phases,
     })
 }
@@ -91,6 +95,13 @@ pub fn render(p: &Profile) -> String {
          are its cycles ÷ {:.2}·10⁹; × floor is how many times its floor the phase takes.\n\n",
         p.tsc_ghz, p.tsc_ghz
     );
+    if let Some(core) = p.core_ghz {
+        out += &format!(
+            "The floors are counted in core cycles (what one core issues per cycle: two 512-bit or three \
+             256-bit multiplies or adds, 64 bytes from L2) and converted at the cores' clock, measured \
+             beside the counter: {core:.2} GHz.\n\n"
+        );
+    }
     out += "| phase | cycles per batch | floor | × floor | how the floor is counted |\n|---|--:|--:|--:|---|\n";
     for phase in &p.phases {
         let (floor, times) = match phase.floor_cycles_per_batch {
@@ -186,6 +197,14 @@ mod tests {
         assert!(page.contains("| whole batch, by the wall clock | 231,111 |"), "{page}");
         let rows = page.lines().filter(|l| l.starts_with("| ")).count();
         assert_eq!(rows, 1 + 3 + 1, "{page}");
+    }
+
+    #[test]
+    fn names_the_core_clock_the_floors_were_converted_at_when_it_was_measured() {
+        assert!(!render(&parse(SAMPLE).unwrap()).contains("cores' clock, measured"));
+        let with_clock = SAMPLE.replace("\"tsc_ghz\":2.6,", "\"tsc_ghz\":2.6,\"core_ghz\":3.571,");
+        let page = render(&parse(&with_clock).unwrap());
+        assert!(page.contains("measured beside the counter: 3.57 GHz."), "{page}");
     }
 
     /// What `mnistlearn time-phases --epochs 1` printed (2 threads, AVX-512, a busy machine).
