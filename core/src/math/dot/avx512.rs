@@ -1,4 +1,5 @@
-//! The AVX-512 gather: [`weighted_sums`](super::weighted_sums) on eight-lane registers.
+//! The AVX-512 gather: [`weighted_sums`](super::weighted_sums) and
+//! [`pixel_sums`](super::pixel_sums) on eight-lane registers.
 //!
 //! The forward pass spends about a third of training here. Each lane of a `zmm` register holds
 //! one output and performs the scalar sequence (`acc = acc + w·x`, the product rounded before
@@ -9,22 +10,81 @@
 use super::check_shapes;
 use std::arch::x86_64::*;
 
+/// A gather's inputs: for input `t`, the row it reads and the value that weighs it. Two kinds,
+/// one block: values given as doubles ([`Weighted`]), or an image's pixels as the store keeps
+/// them ([`Pixels`]). Each compiles to its own loop (the block is inlined).
+trait Inputs {
+    fn len(&self) -> usize;
+    /// Row of input `t`. # Safety: `t < self.len()`.
+    unsafe fn row(&self, t: usize) -> usize;
+    /// Value of input `t`. # Safety: `t < self.len()`.
+    unsafe fn value(&self, t: usize) -> f64;
+}
+
+/// `weighted_sums`' inputs: rows `idx[t]`, values `val[t]` (`val.len() >= idx.len()`).
+struct Weighted<'a> {
+    idx: &'a [u16],
+    val: &'a [f64],
+}
+
+impl Inputs for Weighted<'_> {
+    #[inline(always)]
+    fn len(&self) -> usize {
+        self.idx.len()
+    }
+    #[inline(always)]
+    unsafe fn row(&self, t: usize) -> usize {
+        // SAFETY: `t < len` (the caller's guarantee).
+        unsafe { *self.idx.get_unchecked(t) as usize }
+    }
+    #[inline(always)]
+    unsafe fn value(&self, t: usize) -> f64 {
+        // SAFETY: `t < len <= val.len()` (the caller's guarantee and the type's).
+        unsafe { *self.val.get_unchecked(t) }
+    }
+}
+
+/// `pixel_sums`' inputs: rows `idx[t] − first_row`, values `table[bytes[t]]`
+/// (`bytes.len() >= idx.len()`, every `idx[t] >= first_row`).
+struct Pixels<'a> {
+    idx: &'a [u16],
+    bytes: &'a [u8],
+    table: &'a [f64; 256],
+    first_row: usize,
+}
+
+impl Inputs for Pixels<'_> {
+    #[inline(always)]
+    fn len(&self) -> usize {
+        self.idx.len()
+    }
+    #[inline(always)]
+    unsafe fn row(&self, t: usize) -> usize {
+        // SAFETY: `t < len` (the caller's guarantee).
+        unsafe { *self.idx.get_unchecked(t) as usize - self.first_row }
+    }
+    #[inline(always)]
+    unsafe fn value(&self, t: usize) -> f64 {
+        // SAFETY: `t < len <= bytes.len()`; a byte indexes the 256-entry table.
+        unsafe { *self.table.get_unchecked(*self.bytes.get_unchecked(t) as usize) }
+    }
+}
+
 // ANCHOR: gather_block_avx512
 /// `V` eight-lane accumulators stay in registers while all inputs stream past.
 ///
 /// # Safety
-/// The CPU must run AVX-512F; `out` must be valid for `8V` doubles, and for every `t`, `rows +
-/// idx[t]·stride` must point at `8V` readable doubles; `val.len() >= idx.len()`.
+/// The CPU must run AVX-512F; `out` must be valid for `8V` doubles, and for every input `t`,
+/// `rows + row(t)·stride` must point at `8V` readable doubles.
 #[inline(always)]
 unsafe fn gather_block_avx512<const V: usize>(
     out: *mut f64,
     rows: *const f64,
     stride: usize,
-    idx: &[u16],
-    val: &[f64],
+    inputs: &impl Inputs,
     carry: bool,
 ) {
-    // SAFETY: AVX-512F and every pointer are the caller's guarantee (above).
+    // SAFETY: AVX-512F and every pointer are the caller's guarantee (above); `t < len`.
     unsafe {
         let mut acc = [_mm512_setzero_pd(); V];
         if carry {
@@ -32,9 +92,9 @@ unsafe fn gather_block_avx512<const V: usize>(
                 *a = _mm512_loadu_pd(out.add(8 * v));
             }
         }
-        for t in 0..idx.len() {
-            let x = _mm512_set1_pd(*val.get_unchecked(t));
-            let row = rows.add(*idx.get_unchecked(t) as usize * stride);
+        for t in 0..inputs.len() {
+            let x = _mm512_set1_pd(inputs.value(t));
+            let row = rows.add(inputs.row(t) * stride);
             for (v, a) in acc.iter_mut().enumerate() {
                 *a = _mm512_add_pd(*a, _mm512_mul_pd(_mm512_loadu_pd(row.add(8 * v)), x));
             }
@@ -46,8 +106,36 @@ unsafe fn gather_block_avx512<const V: usize>(
 }
 // ANCHOR_END: gather_block_avx512
 
-/// [`weighted_sums`](super::weighted_sums) on AVX-512F: blocks of 64 lanes (eight registers,
-/// e.g. h = 128 and 512), then 32 (h = 32) and 8, then the AVX2 gather for the rest.
+/// The blocks of 64 lanes (eight registers, e.g. h = 128 and 512), then 32 (h = 32) and 8;
+/// returns how many lanes they covered (the rest do not fill a register).
+///
+/// # Safety
+/// The CPU must run AVX-512F, and every input's row must have `out.len()` values inside `rows`.
+#[inline(always)]
+unsafe fn blocks_avx512(out: &mut [f64], rows: &[f64], stride: usize, inputs: &impl Inputs, carry: bool) -> usize {
+    let (width, o, r) = (out.len(), out.as_mut_ptr(), rows.as_ptr());
+    let mut i = 0;
+    // SAFETY: each block covers lanes `i..` below `width` of `out` and of the rows (the
+    // caller's guarantee), on a CPU that runs AVX-512F.
+    unsafe {
+        while i + 64 <= width {
+            gather_block_avx512::<8>(o.add(i), r.add(i), stride, inputs, carry);
+            i += 64;
+        }
+        while i + 32 <= width {
+            gather_block_avx512::<4>(o.add(i), r.add(i), stride, inputs, carry);
+            i += 32;
+        }
+        while i + 8 <= width {
+            gather_block_avx512::<1>(o.add(i), r.add(i), stride, inputs, carry);
+            i += 8;
+        }
+    }
+    i
+}
+
+/// [`weighted_sums`](super::weighted_sums) on AVX-512F, then the AVX2 gather for the lanes
+/// that do not fill a register.
 ///
 /// # Safety
 /// The CPU must run AVX-512F and AVX2, which a `SimdLevel` of kind `Avx512` proves.
@@ -61,25 +149,10 @@ pub(super) fn weighted_sums_avx512(
     carry: bool,
 ) {
     check_shapes(out.len(), rows.len(), stride, idx, val);
-    let (width, o, r) = (out.len(), out.as_mut_ptr(), rows.as_ptr());
-    let mut i = 0;
-    // SAFETY: each block covers lanes `i..` below `width` of `out` and of rows that
-    // `check_shapes` found inside `rows`; this function runs only where AVX-512F does.
-    unsafe {
-        while i + 64 <= width {
-            gather_block_avx512::<8>(o.add(i), r.add(i), stride, idx, val, carry);
-            i += 64;
-        }
-        while i + 32 <= width {
-            gather_block_avx512::<4>(o.add(i), r.add(i), stride, idx, val, carry);
-            i += 32;
-        }
-        while i + 8 <= width {
-            gather_block_avx512::<1>(o.add(i), r.add(i), stride, idx, val, carry);
-            i += 8;
-        }
-    }
-    if i < width {
+    // SAFETY: `check_shapes` found every row inside `rows`; this function runs only where
+    // AVX-512F does.
+    let i = unsafe { blocks_avx512(out, rows, stride, &Weighted { idx, val }, carry) };
+    if i < out.len() {
         // Lanes `i..` are the same sums over rows shifted by `i`: the AVX2 gather's blocks of
         // four and two, then single lanes. (With no inputs, `rows` may be shorter than `i`.)
         let rows = rows.get(i..).unwrap_or_default();
@@ -87,46 +160,8 @@ pub(super) fn weighted_sums_avx512(
     }
 }
 
-/// [`gather_block_avx512`] reading an image's pixels as stored: `x = table[bytes[t]]`, row
-/// `idx[t] − first_row`.
-///
-/// # Safety
-/// As [`gather_block_avx512`], with `bytes.len() >= idx.len()` and every `idx[t] >= first_row`.
-#[inline(always)]
-#[allow(clippy::too_many_arguments)]
-unsafe fn pixel_block_avx512<const V: usize>(
-    out: *mut f64,
-    rows: *const f64,
-    first_row: usize,
-    stride: usize,
-    idx: &[u16],
-    bytes: &[u8],
-    table: &[f64; 256],
-    carry: bool,
-) {
-    // SAFETY: AVX-512F and every pointer are the caller's guarantee (above).
-    unsafe {
-        let mut acc = [_mm512_setzero_pd(); V];
-        if carry {
-            for (v, a) in acc.iter_mut().enumerate() {
-                *a = _mm512_loadu_pd(out.add(8 * v));
-            }
-        }
-        for t in 0..idx.len() {
-            let x = _mm512_set1_pd(*table.get_unchecked(*bytes.get_unchecked(t) as usize));
-            let row = rows.add((*idx.get_unchecked(t) as usize - first_row) * stride);
-            for (v, a) in acc.iter_mut().enumerate() {
-                *a = _mm512_add_pd(*a, _mm512_mul_pd(_mm512_loadu_pd(row.add(8 * v)), x));
-            }
-        }
-        for (v, a) in acc.iter().enumerate() {
-            _mm512_storeu_pd(out.add(8 * v), *a);
-        }
-    }
-}
-
-/// [`pixel_sums`](super::pixel_sums) on AVX-512F: blocks as [`weighted_sums_avx512`], then the
-/// generic path for lanes that do not fill a register.
+/// [`pixel_sums`](super::pixel_sums) on AVX-512F, then the AVX2 level's path for the lanes that
+/// do not fill a register.
 ///
 /// # Safety
 /// The CPU must run AVX-512F and AVX2, which a `SimdLevel` of kind `Avx512` proves.
@@ -143,6 +178,7 @@ pub(super) fn pixel_sums_avx512(
     carry: bool,
 ) {
     let width = out.len();
+    assert_eq!(idx.len(), bytes.len(), "one byte per index");
     if !idx.is_empty() {
         // The shapes the unchecked loop relies on: every row `idx[t] − first_row` has `width`
         // values inside `rows`.
@@ -151,24 +187,9 @@ pub(super) fn pixel_sums_avx512(
         assert!(width <= stride, "output wider than a row");
         assert!((hi as usize - first_row) * stride + width <= rows.len(), "row index out of range");
     }
-    let (o, r) = (out.as_mut_ptr(), rows.as_ptr());
-    let mut i = 0;
-    // SAFETY: each block covers lanes `i..` below `width` of `out` and of rows found inside
-    // `rows` above; this function runs only where AVX-512F does.
-    unsafe {
-        while i + 64 <= width {
-            pixel_block_avx512::<8>(o.add(i), r.add(i), first_row, stride, idx, bytes, table, carry);
-            i += 64;
-        }
-        while i + 32 <= width {
-            pixel_block_avx512::<4>(o.add(i), r.add(i), first_row, stride, idx, bytes, table, carry);
-            i += 32;
-        }
-        while i + 8 <= width {
-            pixel_block_avx512::<1>(o.add(i), r.add(i), first_row, stride, idx, bytes, table, carry);
-            i += 8;
-        }
-    }
+    // SAFETY: the rows were found inside `rows` above; this function runs only where AVX-512F
+    // does.
+    let i = unsafe { blocks_avx512(out, rows, stride, &Pixels { idx, bytes, table, first_row }, carry) };
     if i < width {
         // The last lanes: the same sums over rows shifted by `i`, on the AVX2 level's path.
         let level = crate::math::SimdLevel::new(crate::math::SimdKind::Avx2).expect("AVX-512 implies AVX2");
