@@ -15,9 +15,15 @@ use std::arch::x86_64::*;
 /// them ([`Pixels`]). Each compiles to its own loop (the block is inlined).
 trait Inputs {
     fn len(&self) -> usize;
-    /// Row of input `t`. # Safety: `t < self.len()`.
+    /// Row of input `t`.
+    ///
+    /// # Safety
+    /// `t < self.len()`.
     unsafe fn row(&self, t: usize) -> usize;
-    /// Value of input `t`. # Safety: `t < self.len()`.
+    /// Value of input `t`.
+    ///
+    /// # Safety
+    /// `t < self.len()`.
     unsafe fn value(&self, t: usize) -> f64;
 }
 
