@@ -41,6 +41,18 @@ unsafe fn block_avx512<const V: usize>(
                 add_next_sample(&mut acc, &mut bits, delta.add(64 * word * h), h, pixels.add(64 * word));
             }
         }
+        step(w, &acc, lr, scale);
+    }
+}
+
+/// The step of `8V` weights at `w` by their summed gradients `acc`: `w = w − lr·(g / n)`.
+///
+/// # Safety
+/// The CPU must run AVX-512F; `w` must be valid for `8V` doubles that no other thread touches.
+#[inline(always)]
+unsafe fn step<const V: usize>(w: *mut f64, acc: &[__m512d; V], lr: f64, scale: BatchScale) {
+    // SAFETY: AVX-512F and `w` are the caller's guarantee (above).
+    unsafe {
         let lr = _mm512_set1_pd(lr);
         for (v, a) in acc.iter().enumerate() {
             let mean = match scale.exact_reciprocal() {
@@ -114,17 +126,8 @@ unsafe fn block_pair_avx512(
         while b1 != 0 {
             add_next_sample(&mut a1, &mut b1, delta, h, pixels[1]);
         }
-        let lr = _mm512_set1_pd(lr);
-        for (acc, w) in [a0, a1].iter().zip(w) {
-            for (v, a) in acc.iter().enumerate() {
-                let mean = match scale.exact_reciprocal() {
-                    Some(r) => _mm512_mul_pd(*a, _mm512_set1_pd(r)),
-                    None => _mm512_div_pd(*a, _mm512_set1_pd(scale.n())),
-                };
-                let p = w.add(8 * v);
-                _mm512_storeu_pd(p, _mm512_sub_pd(_mm512_loadu_pd(p), _mm512_mul_pd(lr, mean)));
-            }
-        }
+        step(w[0], &a0, lr, scale);
+        step(w[1], &a1, lr, scale);
     }
 }
 
