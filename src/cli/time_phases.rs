@@ -40,15 +40,15 @@ fn fp_ops_per_cycle(simd: &str) -> f64 {
     }
 }
 
-/// The core's clock in GHz, from a chain of dependent 64-bit multiplies (3 cycles each), and the
-/// time-stamp counter's rate over the same interval. `None` where the counter is not a TSC.
+/// The core's clock in GHz, from a chain of dependent 64-bit multiplies (3 cycles each). `None`
+/// where the ticks are not a time-stamp counter's (they are nanoseconds there).
 #[cfg(target_arch = "x86_64")]
-fn core_and_tsc_ghz() -> Option<(f64, f64)> {
+fn core_ghz() -> Option<f64> {
     // Five short chains, the fastest kept: a chain that was preempted only looks slower.
     const ROUNDS: u64 = 1_500_000;
     (0..5)
         .map(|_| {
-            let (started, ticks) = (Instant::now(), ticks());
+            let started = Instant::now();
             // Four dependent multiplies per round, in assembly: compiled Rust would keep `x` in
             // memory between steps (to honour a `black_box`) or fold the chain away.
             // SAFETY: register arithmetic only.
@@ -66,14 +66,13 @@ fn core_and_tsc_ghz() -> Option<(f64, f64)> {
                     options(nomem, nostack),
                 );
             }
-            let ns = started.elapsed().as_nanos() as f64;
-            (12.0 * ROUNDS as f64 / ns, (self::ticks() - ticks) as f64 / ns)
+            12.0 * ROUNDS as f64 / started.elapsed().as_nanos() as f64
         })
-        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .max_by(f64::total_cmp)
 }
 
 #[cfg(not(target_arch = "x86_64"))]
-fn core_and_tsc_ghz() -> Option<(f64, f64)> {
+fn core_ghz() -> Option<f64> {
     None
 }
 
@@ -90,11 +89,11 @@ pub(super) fn run_time_phases(args: &Args) -> Result<(), Error> {
     let data = load_train(&args.path("--data", "data"), None)?;
     let started = (Instant::now(), ticks());
     let (_, profiles) = train_profiled(&config, &data, |_| {});
-    let ticks_per_ns = (ticks() - started.1) as f64 / started.0.elapsed().as_nanos() as f64;
-    let train_seconds = started.0.elapsed().as_secs_f64();
+    let (elapsed, ticked) = (started.0.elapsed(), ticks() - started.1);
+    let ticks_per_ns = ticked as f64 / elapsed.as_nanos() as f64;
     // Core cycles per tick: the floors are counted in core cycles (1 where ticks are ns).
-    let clocks = core_and_tsc_ghz();
-    let core_per_tick = clocks.map_or(1.0, |(core, tsc)| core / tsc);
+    let core_ghz = core_ghz();
+    let core_per_tick = core_ghz.map_or(1.0, |core| core / ticks_per_ns);
 
     // The run's work, per batch: lit (sample, pixel) pairs and samples.
     let batches = profiles[0].batches as f64;
@@ -107,9 +106,9 @@ pub(super) fn run_time_phases(args: &Args) -> Result<(), Error> {
         "simd": config.level.name(),
         "epochs": config.epochs,
         "batches": profiles[0].batches,
-        "train_seconds": train_seconds,
+        "train_seconds": elapsed.as_secs_f64(),
         "tsc_ghz": ticks_per_ns,
-        "core_ghz": clocks.map(|(core, _)| core),
+        "core_ghz": core_ghz,
         "lit_pixels_per_batch": lit_pairs,
         "phases": report,
     });
@@ -129,11 +128,12 @@ fn phase_report(
     let flops_per_tick = fp_ops_per_cycle(config.level.name()) * threads * core_per_tick;
     let l2_per_tick = L2_BYTES_PER_CYCLE * threads * core_per_tick;
     let pairs = format!("{lit_pairs:.0} lit pixels");
+    // Both the hidden sums and the gradients read a row of H doubles per lit pixel.
+    let l2 = 8.0 * h * lit_pairs / l2_per_tick;
     // (ticks, how they are counted) per phase.
     let floors: [(f64, String); 4] = [
         {
             let flop = 2.0 * h * lit_pairs / flops_per_tick;
-            let l2 = 8.0 * h * lit_pairs / l2_per_tick;
             (flop.max(l2), format!("{pairs} × a row of H weights: 2·H flop ({flop:.0}) or 8·H bytes from L2 ({l2:.0})"))
         },
         (
@@ -142,7 +142,6 @@ fn phase_report(
         ),
         {
             let flop = (2.0 * h * lit_pairs + 2.0 * OUTPUTS as f64 * h * samples) / flops_per_tick;
-            let l2 = 8.0 * h * lit_pairs / l2_per_tick;
             (
                 flop.max(l2),
                 format!(
