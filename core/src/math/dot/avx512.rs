@@ -188,7 +188,14 @@ pub(super) fn pixel_sums_avx512(
     if !idx.is_empty() {
         // The shapes the unchecked loop relies on: every row `idx[t] − first_row` has `width`
         // values inside `rows`.
-        let (lo, hi) = idx.iter().fold((u16::MAX, 0u16), |(lo, hi), &k| (lo.min(k), hi.max(k)));
+        // A plain loop, not `fold` with a closure: the closure would inherit this function's
+        // target features, which the generic `fold` lacks, so it could not be inlined — a call
+        // per pixel, a quarter of the gather's time. The loop compiles to vector min and max.
+        let (mut lo, mut hi) = (u16::MAX, 0u16);
+        for &k in idx {
+            lo = lo.min(k);
+            hi = hi.max(k);
+        }
         assert!(lo as usize >= first_row, "pixel before the first row");
         assert!(width <= stride, "output wider than a row");
         assert!((hi as usize - first_row) * stride + width <= rows.len(), "row index out of range");
