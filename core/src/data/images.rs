@@ -115,12 +115,24 @@ impl Images {
 #[inline(always)]
 fn prefetch_bytes(p: *const u8, len: usize) {
     #[cfg(target_arch = "x86_64")]
-    for offset in (0..len).step_by(64) {
-        // SAFETY: prefetch never faults; the addresses are inside the given range anyway.
-        unsafe { std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p.add(offset) as *const i8) };
+    {
+        // Every line the bytes touch: from the one holding the first byte to the one holding
+        // the last (stepping by 64 from `p` itself would miss the last when `p` is mid-line).
+        let first = p as usize & !63;
+        let end = p as usize + len;
+        for line in (first..end).step_by(64) {
+            // SAFETY: prefetch never faults, whatever the address.
+            unsafe { std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(line as *const i8) };
+        }
     }
     #[cfg(not(target_arch = "x86_64"))]
     let _ = (p, len);
+}
+
+/// Prefetches the cache lines of `values`: a hint only, which changes no result.
+#[inline(always)]
+pub(crate) fn prefetch_lines<T>(values: &[T]) {
+    prefetch_bytes(values.as_ptr() as *const u8, std::mem::size_of_val(values));
 }
 
 /// Images with their labels.

@@ -57,6 +57,7 @@ use super::update::{sgd_step, BatchScale};
 use super::{Network, Params, DEFAULT_HIDDEN, INPUTS, OUTPUTS, PIXEL_VALUE};
 use crate::clock::Stopwatch;
 use crate::data::shuffle::{fisher_yates, Rng};
+use crate::data::images::prefetch_lines;
 use crate::data::Dataset;
 use crate::math::aligned::AlignedF64s;
 use crate::math::dot::{pixel_sums, weighted_sums};
@@ -548,6 +549,19 @@ impl Worker {
             )
         };
         let scale = BatchScale::new(batch_len);
+        // The other threads' samples' activations and deltas were written on their cores in
+        // phase 2. Ask for all their lines at once, so the transfers overlap; the loops below
+        // would otherwise meet them one at a time. Only while they fit a third of a 48 KB L1
+        // cache, beside the weight rows the step streams (at h = 32 they are 8 KB: 4% faster
+        // batches on 2 threads; at h = 512, 128 KB, it was 2% slower). A hint: no result changes.
+        let (s0, s1) = split_evenly(batch_len, team.threads, self.id);
+        let remote_rows = batch_len - (s1 - s0);
+        if 2 * remote_rows * h * std::mem::size_of::<f64>() <= 16 << 10 {
+            for s in (0..s0).chain(s1..batch_len) {
+                prefetch_lines(&delta_hidden_rows[s * h..(s + 1) * h]);
+                prefetch_lines(&hidden_rows[s * h..(s + 1) * h]);
+            }
+        }
 
         // The batch's pixels in this band, by row, for `hidden_step`. (Recorded here rather than
         // in phase 1, where the scattered byte stores would compete with the weight rows for
