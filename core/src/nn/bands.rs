@@ -3,6 +3,7 @@
 //! value of the network: a division of work can make a run faster or slower, never different.
 
 use std::ops::Range;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::INPUTS;
 use crate::data::Dataset;
@@ -64,6 +65,58 @@ impl BandSplits {
     }
 }
 
+// ANCHOR: phase2_split
+/// Which samples of a full batch each thread finishes in phase 2: thread `t` takes
+/// `bounds[t]..bounds[t + 1]`. The split starts even and follows the run: the thread that
+/// arrives last at the barrier before phase 3 gives one of its samples to a neighbour (thread 0
+/// to thread 1, thread `t` to thread `t − 1`). The pipeline's first stages finish phase 1
+/// early, so they come to take more (at h = 32 on two threads, about 20 of 32, where an even
+/// split left thread 0 waiting at the barrier for 10k cycles a batch). Only a division of work:
+/// a sample's phase 2 is the same operations whichever thread performs it.
+///
+/// The bounds are atomics only to be shared: they change only inside the barrier, by the last
+/// thread to arrive ([`SpinBarrier::wait_then`](super::barrier::SpinBarrier::wait_then)),
+/// which orders every read and write of them, so relaxed accesses suffice.
+pub(super) struct Phase2Split {
+    batch: usize,
+    bounds: Vec<AtomicUsize>,
+}
+
+impl Phase2Split {
+    pub(super) fn new(batch: usize, threads: usize) -> Phase2Split {
+        let bounds = (0..=threads)
+            .map(|t| AtomicUsize::new(split_evenly(batch, threads, t.min(threads - 1)).0))
+            .collect::<Vec<_>>();
+        bounds[threads].store(batch, Ordering::Relaxed);
+        Phase2Split { batch, bounds }
+    }
+
+    /// Thread `id`'s samples of a batch of `len` (a shorter last batch is split evenly).
+    pub(super) fn range(&self, len: usize, id: usize) -> (usize, usize) {
+        let threads = self.bounds.len() - 1;
+        if len != self.batch {
+            return split_evenly(len, threads, id);
+        }
+        (self.bounds[id].load(Ordering::Relaxed), self.bounds[id + 1].load(Ordering::Relaxed))
+    }
+
+    /// Thread `id` arrived last at the barrier: it gives one of its samples away, if it has one.
+    /// Call only inside the barrier, as the last to arrive.
+    pub(super) fn give_away(&self, id: usize) {
+        let threads = self.bounds.len() - 1;
+        let (lo, hi) = (self.bounds[id].load(Ordering::Relaxed), self.bounds[id + 1].load(Ordering::Relaxed));
+        if threads < 2 || lo == hi {
+            return;
+        }
+        if id == 0 {
+            self.bounds[1].store(hi - 1, Ordering::Relaxed);
+        } else {
+            self.bounds[id].store(lo + 1, Ordering::Relaxed);
+        }
+    }
+}
+// ANCHOR_END: phase2_split
+
 /// Thread `id`'s hidden units: whole groups of eight lanes (a 64-byte line of a weight row), so
 /// no two threads ever write the same cache line.
 pub(super) fn lane_range(hidden: usize, threads: usize, id: usize) -> Range<usize> {
@@ -104,6 +157,25 @@ mod tests {
                 assert_eq!(next, hidden);
             }
         }
+    }
+
+    #[test]
+    fn phase2_split_moves_one_sample_from_the_last_to_arrive() {
+        let ranges = |split: &Phase2Split, len| (0..3).map(|t| split.range(len, t)).collect::<Vec<_>>();
+        let split = Phase2Split::new(32, 3);
+        assert_eq!(ranges(&split, 32), [(0, 10), (10, 21), (21, 32)]);
+        split.give_away(2);
+        assert_eq!(ranges(&split, 32), [(0, 10), (10, 22), (22, 32)], "thread 2 gives to thread 1");
+        split.give_away(0);
+        assert_eq!(ranges(&split, 32), [(0, 9), (9, 22), (22, 32)], "thread 0 gives to thread 1");
+        assert_eq!(ranges(&split, 7), [(0, 2), (2, 4), (4, 7)], "a short last batch is split evenly");
+        for _ in 0..20 {
+            split.give_away(0);
+        }
+        assert_eq!(split.range(32, 0), (0, 0), "down to no samples, and no further");
+        let single = Phase2Split::new(32, 1);
+        single.give_away(0);
+        assert_eq!(single.range(32, 0), (0, 32));
     }
 
     #[test]

@@ -21,11 +21,20 @@ impl SpinBarrier {
     }
 
     pub(super) fn wait(&self) {
+        self.wait_then(|| ());
+    }
+
+    /// [`SpinBarrier::wait`], where the thread that arrives last runs `last` before it lets the
+    /// others go: whatever `last` writes, every thread sees once it has passed the barrier, and
+    /// everything the others did before arriving, `last` sees.
+    pub(super) fn wait_then(&self, last: impl FnOnce()) {
         if self.count == 1 {
+            last();
             return;
         }
         let generation = self.generation.load(Ordering::Acquire);
         if self.arrived.fetch_add(1, Ordering::AcqRel) + 1 == self.count {
+            last();
             self.arrived.store(0, Ordering::Relaxed);
             self.generation.fetch_add(1, Ordering::Release);
         } else {

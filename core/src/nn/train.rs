@@ -10,9 +10,9 @@
 //!    partial sums on to thread 1, which continues them with its band while thread 0 starts on
 //!    the next sample, and so on. The sum is still one sequential chain of operations — only the
 //!    core performing each stretch of it changes.
-//! 2. **The rest of each sample, by samples.** Samples are divided between threads: bias and
-//!    σ, the output layer, softmax, loss, `delta_out` and the full `delta_hidden` row of each
-//!    sample (the output layer is tiny).
+//! 2. **The rest of each sample, by samples.** Samples are divided between threads (not evenly:
+//!    see `Phase2Split`): bias and σ, the output layer, softmax, loss, `delta_out` and the full
+//!    `delta_hidden` row of each sample (the output layer is tiny).
 //! 3. **Gradients and steps, by parameters.** Thread `t` sums and steps the hidden weights of
 //!    its band, some output units and some hidden biases: each gradient element is summed over
 //!    the batch in sample order by exactly one thread.
@@ -48,7 +48,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use super::backward::add_assign;
-use super::bands::{balanced_bands, lane_range, split_evenly, BandSplits};
+use super::bands::{balanced_bands, lane_range, split_evenly, BandSplits, Phase2Split};
 use super::barrier::{Progress, SpinBarrier};
 use super::finish::{finish_samples, SampleOutputs};
 use super::hidden_step::{hidden_step_shared, LitPixels};
@@ -56,8 +56,8 @@ use super::profile::{PhaseClock, PhaseTicks, FINISH, HIDDEN_SUMS};
 use super::update::{sgd_step, BatchScale};
 use super::{Network, Params, DEFAULT_HIDDEN, INPUTS, OUTPUTS, PIXEL_VALUE};
 use crate::clock::Stopwatch;
-use crate::data::shuffle::{fisher_yates, Rng};
 use crate::data::images::prefetch_lines;
+use crate::data::shuffle::{fisher_yates, Rng};
 use crate::data::Dataset;
 use crate::math::aligned::AlignedF64s;
 use crate::math::dot::{pixel_sums, weighted_sums};
@@ -140,6 +140,8 @@ pub(super) struct Team {
     /// `progress[t]`: how many samples (counted from the start of the run) thread `t` has
     /// finished its stretch of in phase 1; thread `t + 1` waits on it.
     progress: Vec<Progress>,
+    /// Who finishes which samples in phase 2.
+    phase2: Phase2Split,
 }
 
 // SAFETY: the raw pointers point into buffers owned by `train`, which outlive the thread scope;
@@ -171,6 +173,7 @@ impl Team {
             order: UnsafeCell::new((0..data.len() as u32).collect()),
             barrier: SpinBarrier::new(threads),
             progress: (0..threads).map(|_| Progress(AtomicUsize::new(0))).collect(),
+            phase2: Phase2Split::new(batch, threads),
         }
     }
 
@@ -387,6 +390,8 @@ pub(super) struct Worker {
     delta_column: Vec<f64>,
     labels: Vec<u8>,
     w_output_t: Vec<f64>,
+    /// The samples this thread finished in the current batch's phase 2.
+    finished: Range<usize>,
     /// Samples this thread has passed through phase 1 since the start (its `progress`).
     ticket: usize,
     /// Batches this thread has begun: their parity picks the hidden-row buffer.
@@ -413,6 +418,7 @@ impl Worker {
             delta_column: Vec::with_capacity(batch),
             labels: Vec::with_capacity(batch),
             w_output_t: vec![0.0; h * OUTPUTS],
+            finished: 0..0,
             ticket: 0,
             batches: 0,
             phases: PhaseClock::default(),
@@ -434,7 +440,7 @@ impl Worker {
         let t1 = self.phases.stamp();
         self.finish_samples(run, rows, samples);
         let t2 = self.phases.stamp();
-        team.barrier.wait();
+        team.barrier.wait_then(|| team.phase2.give_away(self.id));
         let t3 = self.phases.stamp();
         self.gradients_and_steps(run, rows, samples);
         self.phases.end_batch([t0, t1, t2, t3]);
@@ -495,7 +501,8 @@ impl Worker {
     #[inline]
     fn finish_samples(&mut self, run: Run<'_>, rows: *mut f64, samples: &[u32]) {
         let (team, h) = (run.team, run.team.hidden);
-        let (s0, s1) = split_evenly(samples.len(), team.threads, self.id);
+        let (s0, s1) = team.phase2.range(samples.len(), self.id);
+        self.finished = s0..s1;
         // Wait until the last stage of phase 1 has passed this thread's samples — and at least
         // the batch's first, which means every thread has finished the last batch's phase 3
         // (see "One barrier per batch" in the module docs).
@@ -554,7 +561,7 @@ impl Worker {
         // would otherwise meet them one at a time. Only while they fit a third of a 48 KB L1
         // cache, beside the weight rows the step streams (at h = 32 they are 8 KB: 4% faster
         // batches on 2 threads; at h = 512, 128 KB, it was 2% slower). A hint: no result changes.
-        let (s0, s1) = split_evenly(batch_len, team.threads, self.id);
+        let (s0, s1) = (self.finished.start, self.finished.end);
         let remote_rows = batch_len - (s1 - s0);
         if 2 * remote_rows * h * std::mem::size_of::<f64>() <= 16 << 10 {
             for s in (0..s0).chain(s1..batch_len) {
