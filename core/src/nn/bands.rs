@@ -70,7 +70,7 @@ impl BandSplits {
 /// `bounds[t]..bounds[t + 1]`. The split starts even and follows the run: the thread that
 /// arrives last at the barrier before phase 3 gives one of its samples to a neighbour (thread 0
 /// to thread 1, thread `t` to thread `t − 1`). The pipeline's first stages finish phase 1
-/// early, so they come to take more (at h = 32 on two threads, about 20 of 32, where an even
+/// early, so they come to take more (at h = 32 on two threads, about 23 of 32, where an even
 /// split left thread 0 waiting at the barrier for 10k cycles a batch). Only a division of work:
 /// a sample's phase 2 is the same operations whichever thread performs it.
 ///

@@ -559,8 +559,9 @@ impl Worker {
         // The other threads' samples' activations and deltas were written on their cores in
         // phase 2. Ask for all their lines at once, so the transfers overlap; the loops below
         // would otherwise meet them one at a time. Only while they fit a third of a 48 KB L1
-        // cache, beside the weight rows the step streams (at h = 32 they are 8 KB: 4% faster
-        // batches on 2 threads; at h = 512, 128 KB, it was 2% slower). A hint: no result changes.
+        // cache, beside the weight rows the step streams (at h = 32, 12 KB at most: 2-4% faster
+        // batches on 2 threads; at h = 512, up to 128 KB, it was 2% slower). A hint: no result
+        // changes.
         let (s0, s1) = (self.finished.start, self.finished.end);
         let remote_rows = batch_len - (s1 - s0);
         if 2 * remote_rows * h * std::mem::size_of::<f64>() <= 16 << 10 {
