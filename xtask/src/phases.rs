@@ -73,7 +73,7 @@ pub fn parse(text: &str) -> Result<Profile, String> {
 
 /// The profile as a Markdown section: a heading, what the cycles are, and the table
 /// (phase | cycles per batch | floor | × floor | how the floor is counted), closed by the whole
-/// batch's cycles as the wall clock saw them.
+/// batch's cycles as the training loop's own clock saw them (set-up excluded, as `train` reports).
 pub fn render(p: &Profile) -> String {
     let mut out = format!(
         "### h = {}: {} epoch{}, {} batches, {} threads, {}\n\n",
@@ -119,7 +119,7 @@ pub fn render(p: &Profile) -> String {
     if p.batches > 0 {
         let whole = p.train_seconds * p.tsc_ghz * 1e9 / p.batches as f64;
         out += &format!(
-            "| whole batch, by the wall clock | {} | | | training {:.3} s × {:.2} GHz ÷ {} batches |\n",
+            "| whole batch, by the training loop's clock | {} | | | training {:.3} s × {:.2} GHz ÷ {} batches |\n",
             group(whole),
             p.train_seconds,
             p.tsc_ghz,
@@ -194,7 +194,7 @@ mod tests {
         assert!(page.contains("| barriers \\| waits | 800 | 0 | — | none: ideally zero |"), "{page}");
         assert!(page.contains("| output | 1,500 | — | — |  |"), "{page}");
         // 0.5 s × 2.6e9 / 5625 = 231,111 cycles for the whole batch.
-        assert!(page.contains("| whole batch, by the wall clock | 231,111 |"), "{page}");
+        assert!(page.contains("| whole batch, by the training loop's clock | 231,111 |"), "{page}");
         let rows = page.lines().filter(|l| l.starts_with("| ")).count();
         assert_eq!(rows, 1 + 3 + 1, "{page}");
     }
