@@ -119,7 +119,8 @@ pub(super) fn run_time_phases(args: &Args) -> Result<(), Error> {
     print_lines(&[json.to_string()])
 }
 
-/// Each phase's mean time per batch over the threads, beside its floor.
+/// Each phase's mean time per batch over the threads, each thread's own (`per_thread`, thread 0
+/// first: how the pipeline shares the work shows there), and the phase's floor.
 fn phase_report(
     config: &TrainConfig,
     profiles: &[PhaseTicks],
@@ -160,10 +161,12 @@ fn phase_report(
         .zip(floors)
         .enumerate()
         .map(|(i, (name, (floor, basis)))| {
-            let mean: f64 = profiles.iter().map(|p| p.ticks[i] as f64 / p.batches as f64).sum::<f64>() / threads;
+            let per_thread: Vec<f64> = profiles.iter().map(|p| p.ticks[i] as f64 / p.batches as f64).collect();
+            let mean = per_thread.iter().sum::<f64>() / threads;
             serde_json::json!({
                 "phase": name,
                 "cycles_per_batch": mean,
+                "per_thread": per_thread,
                 "floor_cycles_per_batch": floor,
                 "floor": basis,
             })

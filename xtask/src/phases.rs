@@ -31,6 +31,8 @@ pub struct Phase {
     pub floor_cycles_per_batch: Option<f64>,
     /// How the floor is counted, in words.
     pub floor: String,
+    /// Each thread's cycles per batch, thread 0 first (empty when the JSON gives none).
+    pub per_thread: Vec<f64>,
 }
 
 /// Parses `time-phases`' stdout. Errors name the field that was missing or of the wrong type.
@@ -51,11 +53,23 @@ pub fn parse(text: &str) -> Result<Profile, String> {
                 format!("time-phases: \"floor_cycles_per_batch\" of phase '{name}' is not a finite number")
             })?),
         };
+        let per_thread = match &p["per_thread"] {
+            Value::Null => Vec::new(),
+            Value::Array(values) => values
+                .iter()
+                .map(|v| v.as_f64().filter(|x| x.is_finite()))
+                .collect::<Option<Vec<f64>>>()
+                .ok_or_else(|| {
+                    format!("time-phases: \"per_thread\" of phase '{name}' holds a value that is not a finite number")
+                })?,
+            _ => return Err(format!("time-phases: \"per_thread\" of phase '{name}' is not a list")),
+        };
         phases.push(Phase {
             name: name.to_string(),
             cycles_per_batch: cycles,
             floor_cycles_per_batch: floor_cycles,
             floor: p["floor"].as_str().unwrap_or("").to_string(),
+            per_thread,
         });
     }
     Ok(Profile {
@@ -102,15 +116,33 @@ pub fn render(p: &Profile) -> String {
              beside the counter: {core:.2} GHz.\n\n"
         );
     }
-    out += "| phase | cycles per batch | floor | × floor | how the floor is counted |\n|---|--:|--:|--:|---|\n";
+    // With more than one thread, each thread's own cycles too: the pipeline's stages and the
+    // waits they cause are not the same for every thread, and the mean hides that.
+    let by_thread = p.phases.iter().any(|phase| phase.per_thread.len() > 1);
+    let threads = if by_thread {
+        let ids: Vec<String> =
+            (0..p.phases.iter().map(|x| x.per_thread.len()).max().unwrap_or(0)).map(|t| t.to_string()).collect();
+        format!(" threads {} |", ids.join(" / "))
+    } else {
+        String::new()
+    };
+    out += &format!(
+        "| phase | cycles per batch |{threads} floor | × floor | how the floor is counted |\n|---|--:|{}--:|--:|---|\n",
+        if by_thread { "--:|" } else { "" }
+    );
     for phase in &p.phases {
         let (floor, times) = match phase.floor_cycles_per_batch {
             Some(f) if f > 0.0 => (group(f), format!("{:.1}×", phase.cycles_per_batch / f)),
             Some(f) => (group(f), "—".to_string()),
             None => ("—".to_string(), "—".to_string()),
         };
+        let own = if by_thread {
+            format!(" {} |", phase.per_thread.iter().map(|&c| group(c)).collect::<Vec<_>>().join(" / "))
+        } else {
+            String::new()
+        };
         out += &format!(
-            "| {} | {} | {floor} | {times} | {} |\n",
+            "| {} | {} |{own} {floor} | {times} | {} |\n",
             cell(&phase.name),
             group(phase.cycles_per_batch),
             cell(&phase.floor)
@@ -119,8 +151,9 @@ pub fn render(p: &Profile) -> String {
     if p.batches > 0 {
         let whole = p.train_seconds * p.tsc_ghz * 1e9 / p.batches as f64;
         out += &format!(
-            "| whole batch, by the training loop's clock | {} | | | training {:.3} s × {:.2} GHz ÷ {} batches |\n",
+            "| whole batch, by the training loop's clock | {} |{} | | training {:.3} s × {:.2} GHz ÷ {} batches |\n",
             group(whole),
+            if by_thread { " |" } else { "" },
             p.train_seconds,
             p.tsc_ghz,
             group(p.batches as f64)
@@ -197,6 +230,28 @@ mod tests {
         assert!(page.contains("| whole batch, by the training loop's clock | 231,111 |"), "{page}");
         let rows = page.lines().filter(|l| l.starts_with("| ")).count();
         assert_eq!(rows, 1 + 3 + 1, "{page}");
+    }
+
+    #[test]
+    fn shows_each_threads_cycles_when_there_are_several() {
+        let with_threads = SAMPLE
+            .replace("\"cycles_per_batch\":12345.0,", "\"cycles_per_batch\":12345.0,\"per_thread\":[10000,14690],")
+            .replace("\"cycles_per_batch\":800.4,", "\"cycles_per_batch\":800.4,\"per_thread\":[1600.8,0],");
+        let p = parse(&with_threads).unwrap();
+        assert_eq!(p.phases[0].per_thread, [10000.0, 14690.0]);
+        assert!(p.phases[2].per_thread.is_empty());
+        let page = render(&p);
+        assert!(page.contains("| phase | cycles per batch | threads 0 / 1 | floor |"), "{page}");
+        assert!(page.contains("| hidden sums | 12,345 | 10,000 / 14,690 | 5,000 | 2.5× |"), "{page}");
+        assert!(page.contains("| output | 1,500 |  | — | — |"), "{page}");
+        assert!(page.contains("| whole batch, by the training loop's clock | 231,111 | | | |"), "{page}");
+        // Every row of the table has the same number of cells (an escaped '|' is not a border).
+        let borders: Vec<usize> =
+            page.lines().filter(|l| l.starts_with('|')).map(|l| l.replace("\\|", "").matches('|').count()).collect();
+        assert!(borders.iter().all(|&b| b == 7), "{borders:?}\n{page}");
+        let bad =
+            SAMPLE.replace("\"cycles_per_batch\":12345.0,", "\"cycles_per_batch\":12345.0,\"per_thread\":[1,\"x\"],");
+        assert!(parse(&bad).unwrap_err().contains("per_thread"));
     }
 
     #[test]
