@@ -70,8 +70,8 @@ impl Images {
     #[inline(always)]
     pub fn prefetch_pixels(&self, i: usize) {
         let image = self.get(i);
-        prefetch_bytes(image.index.as_ptr() as *const u8, std::mem::size_of_val(image.index));
-        prefetch_bytes(image.value.as_ptr(), image.value.len());
+        prefetch_lines(image.index);
+        prefetch_lines(image.value);
     }
 
     /// Hints the CPU to start loading where image `i` is stored.

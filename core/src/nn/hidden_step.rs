@@ -468,22 +468,46 @@ mod x86 {
                     block_avx2::<4>(w, d, h, masks, pixels, lr, scale);
                     j += 16;
                 }
-                while j + 4 <= end {
-                    let (w, d) = at(j);
-                    block_avx2::<1>(w, d, h, masks, pixels, lr, scale);
-                    j += 4;
-                }
-                while j + 2 <= end {
-                    let (w, d) = at(j);
-                    block_sse2::<1>(w, d, h, masks, pixels, lr, scale);
-                    j += 2;
-                }
-                if j < end {
-                    let (w, d) = at(j);
-                    lane(w, d, h, masks, pixels, lr, scale);
-                }
+                blocks_from_four(w, delta, j, end, h, masks, pixels, lr, scale);
             }
         });
+    }
+
+    /// Lanes `j..end` of the row at `w` (delta row 0 at `delta`) in blocks of four (AVX2), then
+    /// two (SSE2), then single lanes: how the AVX2 level ends a row, and the AVX-512 level its
+    /// lanes that do not fill a `zmm`.
+    ///
+    /// # Safety
+    /// The CPU must run AVX2; lanes `j..end` of the row at `w` must be valid doubles no other
+    /// thread touches; for every set bit `s` of `masks`, lanes `j..end` at `delta + s·h` and the
+    /// byte at `pixels + s` must be readable.
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    pub(super) unsafe fn blocks_from_four(
+        w: *mut f64,
+        delta: *const f64,
+        mut j: usize,
+        end: usize,
+        h: usize,
+        masks: &[u64],
+        pixels: *const u8,
+        lr: f64,
+        scale: BatchScale,
+    ) {
+        // SAFETY: every block covers lanes below `end` (the caller's guarantee).
+        unsafe {
+            while j + 4 <= end {
+                block_avx2::<1>(w.add(j), delta.add(j), h, masks, pixels, lr, scale);
+                j += 4;
+            }
+            while j + 2 <= end {
+                block_sse2::<1>(w.add(j), delta.add(j), h, masks, pixels, lr, scale);
+                j += 2;
+            }
+            if j < end {
+                lane(w.add(j), delta.add(j), h, masks, pixels, lr, scale);
+            }
+        }
     }
 
     /// [`hidden_step_shared`] on SSE2.

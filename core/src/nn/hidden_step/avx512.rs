@@ -10,8 +10,8 @@
 use std::arch::x86_64::*;
 use std::ops::Range;
 
-use super::x86::{block_avx2, block_sse2};
-use super::{lane, rows_loop, BatchScale, LitPixels, PIXEL_VALUE};
+use super::x86::blocks_from_four;
+use super::{rows_loop, BatchScale, LitPixels, PIXEL_VALUE};
 
 // ANCHOR: hidden_step_avx512
 /// `V` eight-lane accumulators for lanes `j0..j0+8V` of one row; `w` and `delta` point at the
@@ -199,20 +199,7 @@ pub(super) unsafe fn hidden_step_avx512(
                 block_avx512::<1>(w, d, h, masks, pixels, lr, scale);
                 j += 8;
             }
-            if j + 4 <= end {
-                let (w, d) = at(j);
-                block_avx2::<1>(w, d, h, masks, pixels, lr, scale);
-                j += 4;
-            }
-            if j + 2 <= end {
-                let (w, d) = at(j);
-                block_sse2::<1>(w, d, h, masks, pixels, lr, scale);
-                j += 2;
-            }
-            if j < end {
-                let (w, d) = at(j);
-                lane(w, d, h, masks, pixels, lr, scale);
-            }
+            blocks_from_four(w, delta, j, end, h, masks, pixels, lr, scale);
         }
     });
 }
