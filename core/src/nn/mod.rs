@@ -43,6 +43,7 @@ pub mod evaluate;
 pub mod finish;
 pub mod forward;
 pub mod hidden_step;
+pub mod output_step;
 pub mod profile;
 pub mod reference;
 pub mod session;

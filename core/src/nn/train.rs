@@ -14,8 +14,8 @@
 //!    see `Phase2Split`): bias and σ, the output layer, softmax, loss, `delta_out` and the full
 //!    `delta_hidden` row of each sample (the output layer is tiny).
 //! 3. **Gradients and steps, by parameters.** Thread `t` sums and steps the hidden weights of
-//!    its band, some output units and some hidden biases: each gradient element is summed over
-//!    the batch in sample order by exactly one thread.
+//!    its band and some hidden biases, and the last thread the whole output layer: each
+//!    gradient element is summed over the batch in sample order by exactly one thread.
 //!
 //! No element is ever computed by more than one thread and no sum is ever split, so the result
 //! is bit-identical for any thread count; the division of work only decides who computes what.
@@ -48,10 +48,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use super::backward::add_assign;
-use super::bands::{balanced_bands, lane_range, split_evenly, BandSplits, Phase2Split};
+use super::bands::{balanced_bands, lane_range, BandSplits, Phase2Split};
 use super::barrier::{Progress, SpinBarrier};
 use super::finish::{finish_samples, SampleOutputs};
 use super::hidden_step::{hidden_step_shared, LitPixels};
+use super::output_step::OutputStep;
 use super::profile::{PhaseClock, PhaseTicks, FINISH, HIDDEN_SUMS};
 use super::update::{sgd_step, BatchScale};
 use super::{Network, Params, DEFAULT_HIDDEN, INPUTS, OUTPUTS, PIXEL_VALUE};
@@ -60,7 +61,7 @@ use crate::data::images::prefetch_lines;
 use crate::data::shuffle::{fisher_yates, Rng};
 use crate::data::Dataset;
 use crate::math::aligned::AlignedF64s;
-use crate::math::dot::{pixel_sums, weighted_sums};
+use crate::math::dot::pixel_sums;
 use crate::math::SimdLevel;
 
 /// Everything that determines a training run. Two runs with equal configs (whatever `threads`
@@ -374,20 +375,19 @@ impl Tally {
 }
 
 /// One thread's share of the team: what it owns for the whole run (a band of pixel rows, a
-/// range of hidden lanes, some output units) and its scratch buffers.
+/// range of hidden lanes, perhaps the output layer) and its scratch buffers.
 pub(super) struct Worker {
     id: usize,
     band: Range<usize>,
     /// Hidden lanes whose biases this thread steps.
     lanes: Range<usize>,
-    /// Output units whose weights and bias this thread steps.
-    outputs: Range<usize>,
-    /// `0, 1, …, batch−1`: the index list that makes `weighted_sums` sum over a batch.
-    batch_identity: Vec<u16>,
+    /// Whether this thread steps the output layer's weights and biases (the last one does).
+    output_layer: bool,
+    output_step: OutputStep,
+    /// The batch's `delta_out` rows, gathered from the slots for `output_step`.
+    delta_out: Vec<[f64; OUTPUTS]>,
     lit: LitPixels,
-    grad_row: Vec<f64>,
     grad_bias: Vec<f64>,
-    delta_column: Vec<f64>,
     labels: Vec<u8>,
     w_output_t: Vec<f64>,
     /// The samples this thread finished in the current batch's phase 2.
@@ -404,7 +404,6 @@ impl Worker {
     pub(super) fn new(id: usize, run: Run<'_>, band: Range<usize>) -> Self {
         let h = run.team.hidden;
         let batch = run.config.batch.min(run.data.len());
-        let (o_start, o_end) = split_evenly(OUTPUTS, run.team.threads, id);
         let lanes = lane_range(h, run.team.threads, id);
         Worker {
             id,
@@ -412,10 +411,13 @@ impl Worker {
             band,
             grad_bias: vec![0.0; lanes.len()],
             lanes,
-            outputs: o_start..o_end,
-            batch_identity: (0..batch as u16).collect(),
-            grad_row: vec![0.0; h],
-            delta_column: Vec::with_capacity(batch),
+            // The last thread: the last stage of phase 1, which starts each batch waiting for
+            // the stage before it; work at the end of its phase 3 fills that wait. (Split
+            // between the threads, the output layer cost each of them about as much as all of
+            // it costs one, and the other thread its activation rows from across the cores.)
+            output_layer: id + 1 == run.team.threads,
+            output_step: OutputStep::new(h, batch),
+            delta_out: Vec::with_capacity(batch),
             labels: Vec::with_capacity(batch),
             w_output_t: vec![0.0; h * OUTPUTS],
             finished: 0..0,
@@ -567,7 +569,9 @@ impl Worker {
         if 2 * remote_rows * h * std::mem::size_of::<f64>() <= 16 << 10 {
             for s in (0..s0).chain(s1..batch_len) {
                 prefetch_lines(&delta_hidden_rows[s * h..(s + 1) * h]);
-                prefetch_lines(&hidden_rows[s * h..(s + 1) * h]);
+                if self.output_layer {
+                    prefetch_lines(&hidden_rows[s * h..(s + 1) * h]);
+                }
             }
         }
 
@@ -607,27 +611,19 @@ impl Worker {
             sgd_step(level, b_hidden, &mut self.grad_bias, lr, scale);
         }
 
-        // This thread's output units: g_wo[o][·] = Σ_s delta_out[s][o]·h[s][·], and g_bo[o].
-        for o in self.outputs.clone() {
-            self.delta_column.clear();
+        // The output layer, if this thread owns it (see `output_step`).
+        if self.output_layer {
+            self.delta_out.clear();
             // SAFETY: phase 3 — slots are read-only for everyone.
-            self.delta_column.extend((0..batch_len).map(|s| unsafe { (*team.slots[s].get()).delta_out[o] }));
-            weighted_sums(
-                level,
-                &mut self.grad_row,
-                hidden_rows,
-                h,
-                &self.batch_identity[..batch_len],
-                &self.delta_column,
-            );
-            let grad_b = self.delta_column.iter().fold(0.0, |acc, &d| acc + d);
-            // SAFETY: output unit o's weights and bias are this thread's.
-            unsafe {
-                let w_row = std::slice::from_raw_parts_mut(team.w_output.add(o * h), h);
-                sgd_step(level, w_row, &mut self.grad_row, lr, scale);
-                let b = team.b_output.add(o);
-                *b = *b - lr * scale.mean(grad_b);
-            }
+            self.delta_out.extend((0..batch_len).map(|s| unsafe { (*team.slots[s].get()).delta_out }));
+            // SAFETY: the output layer's weights and biases are this thread's in phase 3.
+            let (w_output, b_output) = unsafe {
+                (
+                    std::slice::from_raw_parts_mut(team.w_output, OUTPUTS * h),
+                    std::slice::from_raw_parts_mut(team.b_output, OUTPUTS),
+                )
+            };
+            self.output_step.step(level, w_output, b_output, hidden_rows, &self.delta_out, lr, scale);
         }
     }
     // ANCHOR_END: phase3

@@ -50,7 +50,7 @@ macro_rules! ensure_eq {
 }
 
 /// Every check of the kernels, by name, for a driver that runs them all.
-pub const KERNEL_CHECKS: [(&str, fn(&[SimdLevel]) -> Result<(), String>); 8] = [
+pub const KERNEL_CHECKS: [(&str, fn(&[SimdLevel]) -> Result<(), String>); 9] = [
     ("exp, ln, sigmoid", elementwise_kernels_match_scalar_bits_on_every_level),
     ("softmax", softmax_matches_scalar_bits_and_sums_to_one),
     ("weighted sums", weighted_sums_match_scalar_bits_for_every_width),
@@ -58,6 +58,7 @@ pub const KERNEL_CHECKS: [(&str, fn(&[SimdLevel]) -> Result<(), String>); 8] = [
     ("pixel sums", pixel_sums_equal_the_gather_of_converted_pixels),
     ("SGD step", sgd_step_matches_scalar_bits_for_power_of_two_and_other_batches),
     ("hidden step", hidden_step_matches_scalar_bits_and_the_unfused_definition),
+    ("output step", output_step_matches_scalar_bits_and_the_definition),
     ("finish samples", finishing_samples_in_groups_matches_the_per_sample_scalar_code),
 ];
 
@@ -356,6 +357,63 @@ pub fn hidden_step_matches_scalar_bits_and_the_unfused_definition(levels: &[Simd
                         "{level} h {h} batch {batch} n {n}"
                     );
                 }
+            }
+        }
+    }
+    Ok(())
+}
+
+pub fn output_step_matches_scalar_bits_and_the_definition(levels: &[SimdLevel]) -> Result<(), String> {
+    use mnistlearn_core::nn::output_step::{output_step_scalar, OutputStep};
+    use mnistlearn_core::nn::OUTPUTS;
+    let mut g = Gen(10);
+    // AVX-512's blocks of eight hidden units, and the units past the last block (7, 13, 33).
+    for (h, batch) in [(32usize, 32usize), (8, 5), (7, 3), (13, 33), (33, 64), (128, 10), (1, 1)] {
+        let w: Vec<f64> = (0..OUTPUTS * h).map(|_| g.range(-0.4, 0.4)).collect();
+        let b: Vec<f64> = (0..OUTPUTS).map(|_| g.range(-0.1, 0.1)).collect();
+        let hidden: Vec<f64> = (0..batch * h).map(|_| g.range(0.0, 1.0)).collect();
+        // delta_out rows as softmax leaves them: one entry p − 1, the rest p (some tiny).
+        let delta: Vec<[f64; OUTPUTS]> = (0..batch)
+            .map(|_| std::array::from_fn(|o| g.range(-1.0, 1.0) * [1.0, 1e-300][(o % 7 == 3) as usize]))
+            .collect();
+        for n in [batch, batch.saturating_sub(1).max(1)] {
+            let scale = BatchScale::new(n);
+            let (hidden, delta) = (&hidden[..n * h], &delta[..n]);
+            // The definition: each gradient a sum over the samples in order, then w − lr·(g/n).
+            let (mut w_def, mut b_def) = (w.clone(), b.clone());
+            for o in 0..OUTPUTS {
+                for j in 0..h {
+                    let mut acc = 0.0;
+                    for s in 0..n {
+                        acc = acc + hidden[s * h + j] * delta[s][o];
+                    }
+                    w_def[o * h + j] = w_def[o * h + j] - 0.1 * (acc / n as f64);
+                }
+                let mut acc = 0.0;
+                for d in delta {
+                    acc = acc + d[o];
+                }
+                b_def[o] = b_def[o] - 0.1 * (acc / n as f64);
+            }
+            let (mut w_ref, mut b_ref) = (w.clone(), b.clone());
+            output_step_scalar(&mut w_ref, &mut b_ref, hidden, delta, 0.1, scale);
+            ensure!(
+                w_ref.iter().chain(&b_ref).zip(w_def.iter().chain(&b_def)).all(|(a, b)| a.to_bits() == b.to_bits()),
+                "scalar h {h} n {n}"
+            );
+            for &level in levels {
+                let mut step = OutputStep::new(h, batch);
+                let (mut w2, mut b2) = (w.clone(), b.clone());
+                // Twice over the same scratch: a second batch must not see the first.
+                for _ in 0..2 {
+                    step.step(level, &mut w2, &mut b2, hidden, delta, 0.1, scale);
+                }
+                let (mut w_twice, mut b_twice) = (w_ref.clone(), b_ref.clone());
+                output_step_scalar(&mut w_twice, &mut b_twice, hidden, delta, 0.1, scale);
+                ensure!(
+                    w2.iter().chain(&b2).zip(w_twice.iter().chain(&b_twice)).all(|(a, b)| a.to_bits() == b.to_bits()),
+                    "{level} h {h} batch {batch} n {n}"
+                );
             }
         }
     }

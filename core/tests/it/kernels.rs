@@ -178,6 +178,11 @@ fn hidden_step_matches_scalar_bits_and_the_unfused_definition() {
 }
 
 #[test]
+fn output_step_matches_scalar_bits_and_the_definition() {
+    conformance::output_step_matches_scalar_bits_and_the_definition(&SimdLevel::available()).unwrap();
+}
+
+#[test]
 fn finishing_samples_in_groups_matches_the_per_sample_scalar_code() {
     conformance::finishing_samples_in_groups_matches_the_per_sample_scalar_code(&SimdLevel::available()).unwrap();
 }
