@@ -21,13 +21,18 @@ pub fn backward_deltas(
     delta_out: &mut [f64; OUTPUTS],
     delta_hidden: &mut [f64],
 ) {
-    for (o, (d, &p)) in delta_out.iter_mut().zip(probabilities).enumerate() {
-        *d = p - if o == label { 1.0 } else { 0.0 };
-    }
+    output_deltas(probabilities, label, delta_out);
     // Backprop through w_o: its rows (one per output) weighted by delta_out.
     weighted_sums(level, delta_hidden, net.w_output, net.hidden, &net.identity[..OUTPUTS], delta_out);
     for (d, &h) in delta_hidden.iter_mut().zip(hidden) {
         *d = *d * sigmoid_derivative_from_output(h);
+    }
+}
+
+/// `delta_out = p − onehot(label)`: softmax and cross-entropy's gradient, together.
+pub fn output_deltas(probabilities: &[f64; OUTPUTS], label: usize, delta_out: &mut [f64; OUTPUTS]) {
+    for (o, (d, &p)) in delta_out.iter_mut().zip(probabilities).enumerate() {
+        *d = p - if o == label { 1.0 } else { 0.0 };
     }
 }
 // ANCHOR_END: deltas
