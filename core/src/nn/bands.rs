@@ -40,6 +40,11 @@ pub(super) fn balanced_bands(histogram: &[u64], threads: usize) -> Vec<Range<usi
 /// Where each image's (ascending) pixel list crosses from one band to the next, computed once
 /// per run so the per-sample loop needs no search: image `i`'s pixels in band `t` are positions
 /// `at[i·(T+1) + t] .. at[i·(T+1) + t + 1]` of its list.
+///
+/// **Invariant** (phase 1 relies on it for memory safety: its gather reads weight rows
+/// unchecked): every pixel in image `i`'s range for band `t` lies in `bands[t]`. `new` checks
+/// that each list ascends strictly, which makes its partition points exact; `Images` only ever
+/// stores ascending lists, so the check never fails.
 pub(super) struct BandSplits {
     bands: usize,
     at: Vec<u16>,
@@ -47,9 +52,18 @@ pub(super) struct BandSplits {
 
 impl BandSplits {
     pub(super) fn new(data: &Dataset, bands: &[Range<usize>]) -> BandSplits {
+        assert!(
+            bands.first().is_none_or(|b| b.start == 0) && bands.windows(2).all(|w| w[0].end == w[1].start),
+            "bands cover the rows from 0 without gaps"
+        );
         let mut at = Vec::with_capacity(data.len() * (bands.len() + 1));
         for i in 0..data.len() {
             let index = data.images.get(i).index;
+            assert!(index.windows(2).all(|w| w[0] < w[1]), "image {i}: pixel list not ascending");
+            assert!(
+                index.last().is_none_or(|&k| bands.last().is_some_and(|b| (k as usize) < b.end)),
+                "image {i}: pixel past the last band"
+            );
             at.push(0);
             for band in bands {
                 at.push(index.partition_point(|&k| (k as usize) < band.end) as u16);

@@ -61,7 +61,7 @@ use crate::data::images::prefetch_lines;
 use crate::data::shuffle::{fisher_yates, Rng};
 use crate::data::Dataset;
 use crate::math::aligned::AlignedF64s;
-use crate::math::dot::pixel_sums;
+use crate::math::dot::pixel_sums_in_rows;
 use crate::math::SimdLevel;
 
 /// Everything that determines a training run. Two runs with equal configs (whatever `threads`
@@ -490,7 +490,11 @@ impl Worker {
             // SAFETY: row `s` is this thread's from the moment the previous stage has
             // published it until this thread publishes it to the next.
             let sums = unsafe { std::slice::from_raw_parts_mut(rows.add(s * h), h) };
-            pixel_sums(level, sums, band_rows, first_row, h, index, bytes, &PIXEL_VALUE, !first_stage);
+            // SAFETY: `splits.range` holds only pixels of this thread's band (`BandSplits`'
+            // invariant), and `band_rows` is the band's rows of h weights.
+            unsafe {
+                pixel_sums_in_rows(level, sums, band_rows, first_row, h, index, bytes, &PIXEL_VALUE, !first_stage)
+            };
             self.ticket += 1;
             team.progress[self.id].0.store(self.ticket, Ordering::Release);
         }

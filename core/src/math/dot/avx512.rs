@@ -201,7 +201,31 @@ pub(super) fn pixel_sums_avx512(
         assert!((hi as usize - first_row) * stride + width <= rows.len(), "row index out of range");
     }
     // SAFETY: the rows were found inside `rows` above; this function runs only where AVX-512F
-    // does.
+    // and AVX2 do.
+    unsafe { pixel_sums_avx512_in_rows(out, rows, first_row, stride, idx, bytes, table, carry) }
+}
+
+/// [`pixel_sums_avx512`] without its pass over the indices: the caller vouches for the rows.
+///
+/// # Safety
+/// The CPU must run AVX-512F and AVX2; `idx.len() == bytes.len()`, `out.len() <= stride`, and
+/// for every `t`, `first_row <= idx[t]` and `(idx[t] − first_row)·stride + out.len() <=
+/// rows.len()`.
+#[target_feature(enable = "avx512f,avx2")]
+#[allow(clippy::too_many_arguments)]
+pub(super) unsafe fn pixel_sums_avx512_in_rows(
+    out: &mut [f64],
+    rows: &[f64],
+    first_row: usize,
+    stride: usize,
+    idx: &[u16],
+    bytes: &[u8],
+    table: &[f64; 256],
+    carry: bool,
+) {
+    let width = out.len();
+    // SAFETY: every row lies inside `rows` (the caller's guarantee); this function runs only
+    // where AVX-512F does.
     let i = unsafe { blocks_avx512(out, rows, stride, &Pixels { idx, bytes, table, first_row }, carry) };
     if i < width {
         // The last lanes: the same sums over rows shifted by `i`, on the AVX2 level's path.
