@@ -11,6 +11,9 @@ use std::arch::x86_64::*;
 use super::{BatchScale, OUTPUTS};
 
 // ANCHOR: output_step_avx512
+/// The output layer's gradients and steps, eight hidden units at a time: one pass over the batch
+/// per block, with the ten output units' sums in ten registers.
+///
 /// # Safety
 /// The CPU must run AVX-512F; `w_output` must hold `OUTPUTS × h` values, `b_output` `OUTPUTS`,
 /// and `hidden_rows` `delta_out.len() × h` (what `check` verified).
