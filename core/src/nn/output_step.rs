@@ -16,6 +16,8 @@
 //! registers and reads each activation row once: ten independent chains instead of one, and a
 //! tenth of the loads. Every lane still performs the scalar sequence of its own weight, so the bits are the same.
 
+use std::ops::Range;
+
 use super::update::{sgd_step, BatchScale};
 use super::OUTPUTS;
 use crate::math::dot::weighted_sums;
@@ -33,16 +35,37 @@ pub fn output_step_scalar(
     scale: BatchScale,
 ) {
     let h = check(w_output, b_output, hidden_rows, delta_out);
+    step_weights_scalar(w_output, hidden_rows, delta_out, 0..h, lr, scale);
+    step_biases(b_output, delta_out, lr, scale);
+}
+
+/// The weights `w_o[o][j]` of every output unit `o` and hidden unit `j` in `lanes`:
+/// `g = Σ_s h[s][j]·delta_out[s][o]` from +0.0 in sample order, then `w − lr·(g/n)`.
+fn step_weights_scalar(
+    w_output: &mut [f64],
+    hidden_rows: &[f64],
+    delta_out: &[[f64; OUTPUTS]],
+    lanes: Range<usize>,
+    lr: f64,
+    scale: BatchScale,
+) {
+    let h = w_output.len() / OUTPUTS;
     for o in 0..OUTPUTS {
-        for j in 0..h {
+        for j in lanes.clone() {
             let mut acc = 0.0;
             for (s, d) in delta_out.iter().enumerate() {
                 acc = acc + hidden_rows[s * h + j] * d[o];
             }
             w_output[o * h + j] = w_output[o * h + j] - lr * scale.mean(acc);
         }
+    }
+}
+
+/// The biases: `g = Σ_s delta_out[s][o]` from +0.0 in sample order, then `b − lr·(g/n)`.
+fn step_biases(b_output: &mut [f64], delta_out: &[[f64; OUTPUTS]], lr: f64, scale: BatchScale) {
+    for (o, b) in b_output.iter_mut().enumerate() {
         let grad_b = delta_out.iter().fold(0.0, |acc, d| acc + d[o]);
-        b_output[o] = b_output[o] - lr * scale.mean(grad_b);
+        *b = *b - lr * scale.mean(grad_b);
     }
 }
 // ANCHOR_END: output_step_scalar

@@ -53,23 +53,7 @@ pub(super) unsafe fn output_step_avx512(
         j += 8;
     }
     // The lanes that do not fill a register, and the biases: the scalar sequence.
-    for o in 0..OUTPUTS {
-        for j in j..h {
-            let mut acc = 0.0;
-            for (s, d) in delta_out.iter().enumerate() {
-                acc = acc + hidden_rows[s * h + j] * d[o];
-            }
-            w_output[o * h + j] = w_output[o * h + j] - lr * scale.mean(acc);
-        }
-    }
-    let mut grad_b = [0.0; OUTPUTS];
-    for d in delta_out {
-        for (g, &d) in grad_b.iter_mut().zip(d) {
-            *g = *g + d;
-        }
-    }
-    for (b, g) in b_output.iter_mut().zip(grad_b) {
-        *b = *b - lr * scale.mean(g);
-    }
+    super::step_weights_scalar(w_output, hidden_rows, delta_out, j..h, lr, scale);
+    super::step_biases(b_output, delta_out, lr, scale);
 }
 // ANCHOR_END: output_step_avx512
