@@ -412,9 +412,9 @@ impl Worker {
             grad_bias: vec![0.0; lanes.len()],
             lanes,
             // The last thread: the last stage of phase 1, which starts each batch waiting for
-            // the stage before it; work at the end of its phase 3 fills that wait. (Split
-            // between the threads, the output layer cost each of them about as much as all of
-            // it costs one, and the other thread its activation rows from across the cores.)
+            // the stage before it; work at the end of its phase 3 fills that wait. (Split, the
+            // layer cost each thread nearly what all of it cost one, and the first thread the
+            // activation rows it fetched from across the cores.)
             output_layer: id + 1 == run.team.threads,
             output_step: OutputStep::new(h, batch),
             delta_out: Vec::with_capacity(batch),
