@@ -349,7 +349,7 @@ mod two_lanes {
 }
 
 #[cfg(target_arch = "x86_64")]
-mod avx512;
+pub(super) mod avx512;
 
 #[cfg(target_arch = "x86_64")]
 mod x86 {

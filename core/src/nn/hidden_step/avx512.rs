@@ -50,7 +50,7 @@ unsafe fn block_avx512<const V: usize>(
 /// # Safety
 /// The CPU must run AVX-512F; `w` must be valid for `8V` doubles that no other thread touches.
 #[inline(always)]
-unsafe fn step<const V: usize>(w: *mut f64, acc: &[__m512d; V], lr: f64, scale: BatchScale) {
+pub(in crate::nn) unsafe fn step<const V: usize>(w: *mut f64, acc: &[__m512d; V], lr: f64, scale: BatchScale) {
     // SAFETY: AVX-512F and `w` are the caller's guarantee (above).
     unsafe {
         let lr = _mm512_set1_pd(lr);

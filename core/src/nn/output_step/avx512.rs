@@ -9,6 +9,7 @@
 use std::arch::x86_64::*;
 
 use super::{BatchScale, OUTPUTS};
+use crate::nn::hidden_step::avx512::step;
 
 // ANCHOR: output_step_avx512
 /// The output layer's gradients and steps, eight hidden units at a time: one pass over the batch
@@ -40,14 +41,9 @@ pub(super) unsafe fn output_step_avx512(
                     *a = _mm512_add_pd(*a, _mm512_mul_pd(x, _mm512_set1_pd(d)));
                 }
             }
-            let lr_v = _mm512_set1_pd(lr);
+            // Each unit's eight weights take the hidden step's `w − lr·(g/n)`.
             for (o, a) in acc.iter().enumerate() {
-                let mean = match scale.exact_reciprocal() {
-                    Some(r) => _mm512_mul_pd(*a, _mm512_set1_pd(r)),
-                    None => _mm512_div_pd(*a, _mm512_set1_pd(scale.n())),
-                };
-                let p = w.add(o * h + j);
-                _mm512_storeu_pd(p, _mm512_sub_pd(_mm512_loadu_pd(p), _mm512_mul_pd(lr_v, mean)));
+                step::<1>(w.add(o * h + j), &[*a], lr, scale);
             }
         }
         j += 8;
