@@ -9,7 +9,7 @@
 //! its own sample (same operands, same order). The scalar reference is simply the per-sample
 //! code of `forward.rs` and `backward.rs`.
 
-use super::backward::{backward_deltas, output_deltas};
+use super::backward::backward_deltas;
 use super::forward::forward_output;
 use super::{argmax, Params, OUTPUTS};
 use crate::math::ln::ln_in_place;
@@ -95,6 +95,7 @@ pub fn finish_samples(
         }
     }
     // Prediction and deltas: four samples per AVX-512 pass where possible, then one by one.
+    #[cfg_attr(not(target_arch = "x86_64"), allow(unused_mut))]
     let mut done = 0;
     #[cfg(target_arch = "x86_64")]
     if level.kind() == SimdKind::Avx512 && h % 8 == 0 {
@@ -102,7 +103,7 @@ pub fn finish_samples(
             let group = done..done + 4;
             for (out, &label) in outputs[group.clone()].iter_mut().zip(&labels[group.clone()]) {
                 out.correct = argmax(&out.probabilities) == label as usize;
-                output_deltas(&out.probabilities, label as usize, &mut out.delta_out);
+                super::backward::output_deltas(&out.probabilities, label as usize, &mut out.delta_out);
             }
             let (rows, deltas) = (&hidden_rows[done * h..(done + 4) * h], &mut delta_rows[done * h..(done + 4) * h]);
             // SAFETY: the CPU runs AVX-512F (`SimdLevel`'s invariant); shapes as the kernel asks.

@@ -21,7 +21,7 @@ use std::ops::Range;
 use super::update::{sgd_step, BatchScale};
 use super::OUTPUTS;
 use crate::math::dot::weighted_sums;
-use crate::math::{SimdKind, SimdLevel};
+use crate::math::SimdLevel;
 
 // ANCHOR: output_step_scalar
 /// The canonical scalar reference: the output layer's gradients summed over the `n` samples of
@@ -115,7 +115,7 @@ impl OutputStep {
         let n = delta_out.len();
         assert!(n <= self.batch_identity.len() && h == self.grad_row.len(), "within the scratch's sizes");
         #[cfg(target_arch = "x86_64")]
-        if level.kind() == SimdKind::Avx512 {
+        if level.kind() == crate::math::SimdKind::Avx512 {
             // SAFETY: the CPU runs AVX-512F (`SimdLevel`'s invariant); shapes checked above.
             return unsafe { avx512::output_step_avx512(w_output, b_output, hidden_rows, delta_out, lr, scale) };
         }
