@@ -20,6 +20,7 @@ use std::ops::Range;
 
 use super::update::BatchScale;
 use super::PIXEL_VALUE;
+use crate::math::aligned::AlignedF64s;
 use crate::math::{SimdKind, SimdLevel};
 
 // ANCHOR: lit_pixels
@@ -38,6 +39,13 @@ pub struct LitPixels {
     /// `bytes[row·batch + s]`: sample `s`'s byte at the row's pixel — meaningful only where its
     /// mask bit is set (stale bytes elsewhere are never read, so nothing needs clearing).
     bytes: Vec<u8>,
+    /// Working room of the AVX-512 step on rows of 128 lanes or more, kept between batches (empty
+    /// elsewhere): every row's masks, taken out before the first block of lanes, and one block of
+    /// lanes of each sample's deltas, side by side.
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+    block_masks: Vec<u64>,
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+    block_deltas: AlignedF64s,
 }
 
 impl LitPixels {
@@ -45,7 +53,16 @@ impl LitPixels {
     pub fn new(rows: Range<usize>, batch: usize) -> LitPixels {
         let words = batch.div_ceil(64).max(1);
         let (first_row, rows) = (rows.start, rows.len());
-        LitPixels { first_row, rows, batch, words, masks: vec![0; rows * words], bytes: vec![0; rows * batch] }
+        LitPixels {
+            first_row,
+            rows,
+            batch,
+            words,
+            masks: vec![0; rows * words],
+            bytes: vec![0; rows * batch],
+            block_masks: Vec::new(),
+            block_deltas: AlignedF64s::zeros(0),
+        }
     }
 
     /// Records sample `s`'s non-zero pixels: `index` (pixel numbers, within the rows) and their

@@ -297,6 +297,11 @@ pub fn hidden_step_matches_scalar_bits_and_the_unfused_definition(levels: &[Simd
         // AVX-512's blocks: 64 lanes, 32, 8, then the AVX2 and SSE2 tails and a single lane.
         (111, 33, 14),
         (128, 32, 11),
+        // AVX-512's lane blocks of 128 with their deltas side by side: two blocks and 44 lanes
+        // more (halved: one block and 22), two mask words, a batch of one.
+        (300, 33, 13),
+        (256, 70, 9),
+        (128, 1, 5),
     ] {
         let weights: Vec<f64> = (0..rows * h).map(|_| g.range(-0.1, 0.1)).collect();
         let delta: Vec<f64> = (0..batch * h).map(|_| g.range(-0.01, 0.01)).collect();
@@ -560,6 +565,9 @@ pub fn the_fast_trainer_equals_the_reference(
         (2, 32, 32, 0.1, 1),
         (1, 7, 12, 0.25, 5),
         (1, 50, 40, 0.05, 9),
+        // Wide rows (AVX-512 steps them in blocks of 128 lanes, then the 8 past the last block)
+        // and a batch of more than 64 (two words of sample masks).
+        (1, 70, 136, 0.1, 3),
     ];
     for (epochs, batch, hidden, lr, seed) in shapes {
         let base = TrainConfig { epochs, batch, hidden, lr, seed, threads: 1, level: SimdLevel::SCALAR };

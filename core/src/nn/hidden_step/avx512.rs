@@ -11,7 +11,8 @@ use std::arch::x86_64::*;
 use std::ops::Range;
 
 use super::x86::blocks_from_four;
-use super::{rows_loop, BatchScale, LitPixels, PIXEL_VALUE};
+use super::{rows_loop, take_row_masks, BatchScale, LitPixels, PIXEL_VALUE};
+use crate::math::aligned::AlignedF64s;
 
 // ANCHOR: hidden_step_avx512
 /// `V` eight-lane accumulators for lanes `j0..j0+8V` of one row; `w` and `delta` point at the
@@ -131,11 +132,12 @@ unsafe fn block_pair_avx512(
     }
 }
 
-/// [`hidden_step_shared`](super::hidden_step_shared) on AVX-512F: blocks of 64 lanes (eight
-/// registers, h = 128 and 512), then 32 and 8, then AVX2, SSE2 and single lanes. Rows of
-/// exactly 32 lanes (h = 32) with a batch of at most 64 go two at a time instead
-/// ([`block_pair_avx512`]): four registers of one row are a chain of adds as long as the row's
-/// samples with only four of them in flight, so a row alone waits on add latency.
+/// [`hidden_step_shared`](super::hidden_step_shared) on AVX-512F. Rows of 128 lanes or more
+/// go block by block ([`hidden_step_block_major`]); narrower rows go row by row, in blocks of 64
+/// lanes, then 32 and 8, then AVX2, SSE2 and single lanes ([`row_blocks`]). Rows of exactly 32
+/// lanes (h = 32) with a batch of at most 64 go two at a time instead ([`block_pair_avx512`]):
+/// four registers of one row are a chain of adds as long as the row's samples with only four of
+/// them in flight, so a row alone waits on add latency.
 ///
 /// # Safety
 /// The CPU must run AVX-512F and AVX2, `check` must have passed, and `weights` must be as
@@ -152,6 +154,11 @@ pub(super) unsafe fn hidden_step_avx512(
     scale: BatchScale,
 ) {
     let (delta, end) = (delta_rows.as_ptr(), lanes.end);
+    if lanes.len() >= BLOCK_LANES {
+        // SAFETY: our caller's guarantees are the callee's.
+        unsafe { hidden_step_block_major(weights, h, lanes, rows, lit, delta_rows, lr, scale) };
+        return;
+    }
     if lanes.len() == 32 && lit.words == 1 {
         let first = lanes.start;
         // The lit row waiting for a partner: its weights, mask and bytes.
@@ -177,29 +184,138 @@ pub(super) unsafe fn hidden_step_avx512(
         return;
     }
     rows_loop(rows, lit, delta_rows, h, |row, masks, pixels| {
-        // SAFETY: every block covers lanes `j..` below `lanes.end <= h` (checked) of row
-        // `row < rows`: ours by the caller's guarantee. `rows_loop` vouches for the deltas and
-        // pixels of `masks`' samples, and the CPU runs AVX-512F and AVX2 (the caller's guarantee).
-        unsafe {
-            let w = weights.add(row * h);
-            let at = |j: usize| (w.add(j), delta.add(j));
-            let mut j = lanes.start;
-            while j + 64 <= end {
-                let (w, d) = at(j);
-                block_avx512::<8>(w, d, h, masks, pixels, lr, scale);
-                j += 64;
-            }
-            while j + 32 <= end {
-                let (w, d) = at(j);
-                block_avx512::<4>(w, d, h, masks, pixels, lr, scale);
-                j += 32;
-            }
-            while j + 8 <= end {
-                let (w, d) = at(j);
-                block_avx512::<1>(w, d, h, masks, pixels, lr, scale);
-                j += 8;
-            }
-            blocks_from_four(w, delta, j, end, h, masks, pixels, lr, scale);
-        }
+        // SAFETY: lanes `lanes` (below `h`, checked) of row `row < rows` are ours by the caller's
+        // guarantee; `rows_loop` vouches for the deltas and pixels of `masks`' samples, and the
+        // CPU runs AVX-512F and AVX2 (the caller's guarantee).
+        unsafe { row_blocks(weights.add(row * h), delta, lanes.start, end, h, masks, pixels, lr, scale) }
     });
 }
+
+/// Steps lanes `j..end` of one row (`w` and `delta` point at lane 0 of the weight row and of
+/// delta row 0): blocks of 64 lanes, then 32 and 8, then the AVX2 blocks, SSE2 and a single lane.
+///
+/// # Safety
+/// The CPU must run AVX-512F and AVX2; lanes `j..end` of the row at `w` must be valid doubles no
+/// other thread touches; for every set bit `s` of `masks`, lanes `j..end` at `delta + s·h` and
+/// the byte at `pixels + s` must be readable.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn row_blocks(
+    w: *mut f64,
+    delta: *const f64,
+    mut j: usize,
+    end: usize,
+    h: usize,
+    masks: &[u64],
+    pixels: *const u8,
+    lr: f64,
+    scale: BatchScale,
+) {
+    // SAFETY: every block covers lanes below `end` (the caller's guarantee).
+    unsafe {
+        while j + 64 <= end {
+            block_avx512::<8>(w.add(j), delta.add(j), h, masks, pixels, lr, scale);
+            j += 64;
+        }
+        while j + 32 <= end {
+            block_avx512::<4>(w.add(j), delta.add(j), h, masks, pixels, lr, scale);
+            j += 32;
+        }
+        while j + 8 <= end {
+            block_avx512::<1>(w.add(j), delta.add(j), h, masks, pixels, lr, scale);
+            j += 8;
+        }
+        blocks_from_four(w, delta, j, end, h, masks, pixels, lr, scale);
+    }
+}
+
+/// The lanes of a block of [`hidden_step_block_major`]: sixteen registers of sums. A block of
+/// a batch of 32's deltas takes 32 KB, inside the 48 KB L1 cache.
+const BLOCK_LANES: usize = 128;
+
+// ANCHOR: hidden_step_block_major
+/// [`hidden_step_avx512`] on rows of [`BLOCK_LANES`] lanes or more, the lane blocks outermost:
+/// for each block, the block of every sample's delta row is copied side by side, and then every
+/// lit row of the band steps that block. Row by row, each lit pixel's sample would fetch a whole
+/// delta row (4 KB at h = 512) from the L2 cache, as the batch's deltas (128 KB) do not fit L1;
+/// a block's (32 KB) do, and stay there while the rows stream past. Every weight still sees
+/// the same sequence of operations: only the order of the rows and blocks changes, and those
+/// are independent sums.
+///
+/// # Safety
+/// As [`hidden_step_avx512`].
+#[target_feature(enable = "avx512f,avx2")]
+#[allow(clippy::too_many_arguments)]
+unsafe fn hidden_step_block_major(
+    weights: *mut f64,
+    h: usize,
+    lanes: Range<usize>,
+    rows: usize,
+    lit: &mut LitPixels,
+    delta_rows: &[f64],
+    lr: f64,
+    scale: BatchScale,
+) {
+    let (samples, words) = (delta_rows.len() / h, lit.words);
+    // Every row's masks, taken out of `lit` (leaving it clear for the next batch);
+    // `take_row_masks` checks that no bit names a sample without a delta row.
+    let mut masks = std::mem::take(&mut lit.block_masks);
+    masks.clear();
+    masks.resize(rows * words, 0);
+    for (row, row_masks) in masks.chunks_exact_mut(words).enumerate() {
+        take_row_masks(lit, row, row_masks, samples);
+    }
+    let mut block = std::mem::replace(&mut lit.block_deltas, AlignedF64s::zeros(0));
+    if block.len() < samples * BLOCK_LANES {
+        block = AlignedF64s::zeros(lit.batch.max(samples) * BLOCK_LANES);
+    }
+    let lit_rows = masks.chunks_exact(words).enumerate().filter(|(_, m)| m.iter().any(|&w| w != 0));
+    let pixels = |row: usize| lit.bytes[row * lit.batch..].as_ptr();
+    let mut j = lanes.start;
+    while j + BLOCK_LANES <= lanes.end {
+        for (s, copy) in block.chunks_exact_mut(BLOCK_LANES).take(samples).enumerate() {
+            copy.copy_from_slice(&delta_rows[s * h + j..s * h + j + BLOCK_LANES]);
+        }
+        for (row, row_masks) in lit_rows.clone() {
+            // SAFETY: lanes `j..j + BLOCK_LANES`, below `lanes.end <= h` (checked), of row
+            // `row < rows` are ours by the caller's guarantee. Every set bit `s` of the masks is
+            // below `samples` (`take_row_masks`), so row `s` of `block` holds the block of delta
+            // row `s`; and below `lit.batch` (`LitPixels::record`), so `pixels(row) + s` is the
+            // row's byte of sample `s`.
+            unsafe {
+                block_avx512::<{ BLOCK_LANES / 8 }>(
+                    weights.add(row * h + j),
+                    block.as_ptr(),
+                    BLOCK_LANES,
+                    row_masks,
+                    pixels(row),
+                    lr,
+                    scale,
+                )
+            };
+        }
+        j += BLOCK_LANES;
+    }
+    if j < lanes.end {
+        for (row, row_masks) in lit_rows {
+            // SAFETY: lanes `j..lanes.end` of row `row < rows` are ours, and the deltas and
+            // pixels of the masks' samples are readable, as above (with the delta rows of `h`).
+            unsafe {
+                row_blocks(
+                    weights.add(row * h),
+                    delta_rows.as_ptr(),
+                    j,
+                    lanes.end,
+                    h,
+                    row_masks,
+                    pixels(row),
+                    lr,
+                    scale,
+                )
+            };
+        }
+    }
+    lit.block_masks = masks;
+    lit.block_deltas = block;
+}
+// ANCHOR_END: hidden_step_block_major
