@@ -9,8 +9,8 @@
 //! ```
 //!
 //! The batch arrives as [`LitPixels`]: for every pixel row, a bit mask of the samples that light
-//! it and their bytes (the trainer records them from each image's sparse pixels at the start of
-//! phase 3, just before the step). Walking a row's set bits from the lowest visits its samples
+//! it and their bytes (the trainer records them from each image's sparse pixels as phase 1's
+//! gather reads them). Walking a row's set bits from the lowest visits its samples
 //! in batch order — the canonical order. The sum lives in registers and is stepped into the
 //! weights at once; no gradient matrix is ever stored, and rows no sample lights are skipped
 //! (their gradient is exactly zero, and `w − lr·(0/n)` is `w`). The SIMD versions run across the
@@ -34,7 +34,8 @@ pub struct LitPixels {
     batch: usize,
     /// 64-bit words per row mask.
     words: usize,
-    /// `masks[row·words + w]`, bit `i`: sample `64·w + i` lights the row. The step clears them.
+    /// `masks[w·rows + row]`, bit `i`: sample `64·w + i` lights the row (word by word, so that a
+    /// sample's words of consecutive rows are neighbours). The step clears them.
     masks: Vec<u64>,
     /// `bytes[row·batch + s]`: sample `s`'s byte at the row's pixel — meaningful only where its
     /// mask bit is set (stale bytes elsewhere are never read, so nothing needs clearing).
@@ -67,22 +68,27 @@ impl LitPixels {
 
     /// Records sample `s`'s non-zero pixels: `index` (pixel numbers, within the rows) and their
     /// `bytes`, which must not be 0 (a dark pixel is not lit).
-    #[inline]
     pub fn record(&mut self, s: usize, index: &[u16], bytes: &[u8]) {
+        let mut sample = self.sample(s);
+        for (&k, &v) in index.iter().zip(bytes) {
+            sample.record(k as usize, v);
+        }
+    }
+
+    /// What [`record`](Self::record) does for sample `s`, a pixel at a time: the trainer records
+    /// each pixel from inside the forward pass's gather, as the gather reads it.
+    pub fn sample(&mut self, s: usize) -> SamplePixels<'_> {
         assert!(s < self.batch, "sample {s} outside a batch of {}", self.batch);
         let (word, bit) = (s / 64, 1u64 << (s % 64));
-        for (&k, &v) in index.iter().zip(bytes) {
-            debug_assert!(v != 0, "a dark pixel recorded as lit");
-            let k = k as usize - self.first_row;
-            // One check of the row number covers both stores (two bounds checks and a multiply
-            // per pixel cost about 7% of the gradient phase, measured at batch 32).
-            assert!(k < self.rows, "pixel {} outside the rows", k + self.first_row);
-            // SAFETY: `k < rows` and `s < batch`, so `k·batch + s < rows·batch`, the bytes'
-            // length; `word = s / 64 < words`, so `k·words + word < rows·words`, the masks'.
-            unsafe {
-                *self.bytes.get_unchecked_mut(k * self.batch + s) = v;
-                *self.masks.get_unchecked_mut(k * self.words + word) |= bit;
-            }
+        SamplePixels {
+            first_row: self.first_row,
+            rows: self.rows,
+            batch: self.batch,
+            bit,
+            // Sample `s`'s byte of row 0 (`s < batch`) and its mask word of row 0 (`word < words`).
+            bytes: self.bytes[s..].as_mut_ptr(),
+            masks: self.masks[word * self.rows..].as_mut_ptr(),
+            _lit: std::marker::PhantomData,
         }
     }
 
@@ -92,6 +98,52 @@ impl LitPixels {
     }
 }
 // ANCHOR_END: lit_pixels
+
+/// One sample's pen into [`LitPixels`] ([`LitPixels::sample`]).
+pub struct SamplePixels<'a> {
+    first_row: usize,
+    rows: usize,
+    batch: usize,
+    bit: u64,
+    /// The sample's byte of row 0; row `r`'s is `r·batch` further.
+    bytes: *mut u8,
+    /// The sample's mask word of row 0; row `r`'s is `r` further.
+    masks: *mut u64,
+    _lit: std::marker::PhantomData<&'a mut LitPixels>,
+}
+
+impl SamplePixels<'_> {
+    /// Records that the sample lights pixel `k` (a pixel number within the rows) with `byte`,
+    /// which must not be 0 (a dark pixel is not lit).
+    #[inline(always)]
+    pub fn record(&mut self, k: usize, byte: u8) {
+        assert!(k.wrapping_sub(self.first_row) < self.rows, "pixel {k} outside the rows");
+        // SAFETY: checked just above.
+        unsafe { self.record_unchecked(k, byte) }
+    }
+
+    /// [`record`](Self::record) without the check of `k`, for a caller that has its own proof:
+    /// the trainer's gather, whose pixels lie in the thread's band by `BandSplits`' invariant
+    /// (the check cost about 1% of a batch at h = 32).
+    ///
+    /// # Safety
+    /// `k` must be within the rows: `first_row <= k < first_row + rows`.
+    #[inline(always)]
+    pub unsafe fn record_unchecked(&mut self, k: usize, byte: u8) {
+        debug_assert!(byte != 0, "a dark pixel recorded as lit");
+        let row = k.wrapping_sub(self.first_row);
+        debug_assert!(row < self.rows, "pixel {k} outside the rows");
+        // SAFETY: `row < rows` (the caller's guarantee). `bytes` is the sample's byte of row 0
+        // (`s < batch`), so `row·batch` past it is inside the `rows·batch` bytes; `masks` is its
+        // mask word of row 0 (word `w` of every row is `masks[w·rows..][..rows]`), so `row` past
+        // it is inside the word's rows. The borrow of the `LitPixels` (`_lit`) keeps both alive
+        // and unshared.
+        unsafe {
+            *self.bytes.add(row * self.batch) = byte;
+            *self.masks.add(row) |= self.bit;
+        }
+    }
+}
 
 /// Checks the shapes the unchecked loops rely on.
 fn check(lit: &LitPixels, rows: usize, h: usize, lanes: &Range<usize>) {
@@ -106,7 +158,7 @@ fn check(lit: &LitPixels, rows: usize, h: usize, lanes: &Range<usize>) {
 fn take_row_masks(lit: &mut LitPixels, row: usize, masks: &mut [u64], samples: usize) -> bool {
     let mut any = 0u64;
     for (w, mask) in masks.iter_mut().enumerate() {
-        let slot = &mut lit.masks[row * lit.words + w];
+        let slot = &mut lit.masks[w * lit.rows + row];
         *mask = std::mem::take(slot);
         let first = w * 64;
         let allowed = if first >= samples {

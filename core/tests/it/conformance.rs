@@ -224,12 +224,13 @@ pub fn weighted_sums_match_scalar_bits_for_every_width(levels: &[SimdLevel]) -> 
 
 /// `pixel_sums` (the forward pass straight from an image's pixels, in a band of rows) equals the
 /// scalar gather of the converted values over the renumbered rows, started or continued, at every
-/// level: widths around each block size, pixel lists longer than one conversion stretch.
+/// level: widths around each block size, pixel lists longer than one conversion stretch. So does
+/// the trainer's `pixel_sums_in_rows`, which also shows it every pixel, once, in order.
 pub fn pixel_sums_equal_the_gather_of_converted_pixels(levels: &[SimdLevel]) -> Result<(), String> {
-    use mnistlearn_core::math::dot::{pixel_sums, weighted_sums_continue_scalar};
+    use mnistlearn_core::math::dot::{pixel_sums, pixel_sums_in_rows, weighted_sums_continue_scalar};
     use mnistlearn_core::nn::PIXEL_VALUE;
     let mut g = Gen(11);
-    for width in [1usize, 3, 7, 8, 9, 31, 32, 33, 64, 65, 100, 128] {
+    for width in [1usize, 3, 7, 8, 9, 31, 32, 33, 64, 65, 100, 128, 200] {
         for (first_row, rows) in [(0usize, 0usize), (0, 1), (5, 40), (300, 484), (0, 784)] {
             let stride = width + (g.next() % 3) as usize;
             let matrix: Vec<f64> = (0..rows * stride).map(|_| g.range(-0.5, 0.5)).collect();
@@ -247,6 +248,32 @@ pub fn pixel_sums_equal_the_gather_of_converted_pixels(levels: &[SimdLevel]) -> 
                     ensure!(
                         out.iter().zip(&reference).all(|(a, b)| a.to_bits() == b.to_bits()),
                         "{level} width {width} rows {first_row}+{rows} carry {carry}"
+                    );
+                    let mut out = if carry { start.clone() } else { vec![f64::NAN; width] };
+                    let mut seen = Vec::new();
+                    // SAFETY: every index lies in rows `first_row..first_row + rows` of `matrix`,
+                    // whose rows hold `stride >= width` values.
+                    unsafe {
+                        pixel_sums_in_rows(
+                            level,
+                            &mut out,
+                            &matrix,
+                            first_row,
+                            stride,
+                            &idx,
+                            &bytes,
+                            &PIXEL_VALUE,
+                            carry,
+                            |k, b| seen.push((k as u16, b)),
+                        )
+                    };
+                    ensure!(
+                        out.iter().zip(&reference).all(|(a, b)| a.to_bits() == b.to_bits()),
+                        "in rows: {level} width {width} rows {first_row}+{rows} carry {carry}"
+                    );
+                    ensure!(
+                        seen.iter().copied().eq(idx.iter().copied().zip(bytes.iter().copied())),
+                        "in rows: {level} width {width}: the pixels shown"
                     );
                 }
             }

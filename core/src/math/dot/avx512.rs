@@ -25,6 +25,13 @@ trait Inputs {
     /// # Safety
     /// `t < self.len()`.
     unsafe fn value(&self, t: usize) -> f64;
+    /// Shows input `t` to the caller's visitor, if the inputs carry one: the first block of a
+    /// gather calls it once per input, in order.
+    ///
+    /// # Safety
+    /// `t < self.len()`.
+    #[inline(always)]
+    unsafe fn visit(&mut self, _t: usize) {}
 }
 
 /// `weighted_sums`' inputs: rows `idx[t]`, values `val[t]` (`val.len() >= idx.len()`).
@@ -51,15 +58,17 @@ impl Inputs for Weighted<'_> {
 }
 
 /// `pixel_sums`' inputs: rows `idx[t] − first_row`, values `table[bytes[t]]`
-/// (`bytes.len() >= idx.len()`, every `idx[t] >= first_row`).
-struct Pixels<'a> {
+/// (`bytes.len() >= idx.len()`, every `idx[t] >= first_row`), each pixel shown to `visit`
+/// as `(idx[t], bytes[t])`.
+struct Pixels<'a, F: FnMut(usize, u8)> {
     idx: &'a [u16],
     bytes: &'a [u8],
     table: &'a [f64; 256],
     first_row: usize,
+    visit: F,
 }
 
-impl Inputs for Pixels<'_> {
+impl<F: FnMut(usize, u8)> Inputs for Pixels<'_, F> {
     #[inline(always)]
     fn len(&self) -> usize {
         self.idx.len()
@@ -74,20 +83,27 @@ impl Inputs for Pixels<'_> {
         // SAFETY: `t < len <= bytes.len()`; a byte indexes the 256-entry table.
         unsafe { *self.table.get_unchecked(*self.bytes.get_unchecked(t) as usize) }
     }
+    #[inline(always)]
+    unsafe fn visit(&mut self, t: usize) {
+        // SAFETY: `t < len <= bytes.len()` (the caller's guarantee and the type's).
+        let (k, b) = unsafe { (*self.idx.get_unchecked(t), *self.bytes.get_unchecked(t)) };
+        (self.visit)(k as usize, b);
+    }
 }
 
 // ANCHOR: gather_block_avx512
-/// `V` eight-lane accumulators stay in registers while all inputs stream past.
+/// `V` eight-lane accumulators stay in registers while all inputs stream past (each shown to
+/// the inputs' visitor on the way if `VISIT`).
 ///
 /// # Safety
 /// The CPU must run AVX-512F; `out` must be valid for `8V` doubles, and for every input `t`,
 /// `rows + row(t)·stride` must point at `8V` readable doubles.
 #[inline(always)]
-unsafe fn gather_block_avx512<const V: usize>(
+unsafe fn gather_block_avx512<const V: usize, const VISIT: bool>(
     out: *mut f64,
     rows: *const f64,
     stride: usize,
-    inputs: &impl Inputs,
+    inputs: &mut impl Inputs,
     carry: bool,
 ) {
     // SAFETY: AVX-512F and every pointer are the caller's guarantee (above); `t < len`.
@@ -104,6 +120,9 @@ unsafe fn gather_block_avx512<const V: usize>(
             for (v, a) in acc.iter_mut().enumerate() {
                 *a = _mm512_add_pd(*a, _mm512_mul_pd(_mm512_loadu_pd(row.add(8 * v)), x));
             }
+            if VISIT {
+                inputs.visit(t);
+            }
         }
         for (v, a) in acc.iter().enumerate() {
             _mm512_storeu_pd(out.add(8 * v), *a);
@@ -113,27 +132,43 @@ unsafe fn gather_block_avx512<const V: usize>(
 // ANCHOR_END: gather_block_avx512
 
 /// The blocks of 64 lanes (eight registers, e.g. h = 128 and 512), then 32 (h = 32) and 8;
-/// returns how many lanes they covered (the rest do not fill a register).
+/// returns how many lanes they covered (the rest do not fill a register). The first block shows
+/// every input to the inputs' visitor; if there is no block (`out` narrower than 8), the inputs
+/// are shown here instead, so they are always shown once.
 ///
 /// # Safety
 /// The CPU must run AVX-512F, and every input's row must have `out.len()` values inside `rows`.
 #[inline(always)]
-unsafe fn blocks_avx512(out: &mut [f64], rows: &[f64], stride: usize, inputs: &impl Inputs, carry: bool) -> usize {
+unsafe fn blocks_avx512(out: &mut [f64], rows: &[f64], stride: usize, inputs: &mut impl Inputs, carry: bool) -> usize {
     let (width, o, r) = (out.len(), out.as_mut_ptr(), rows.as_ptr());
     let mut i = 0;
     // SAFETY: each block covers lanes `i..` below `width` of `out` and of the rows (the
-    // caller's guarantee), on a CPU that runs AVX-512F.
+    // caller's guarantee), on a CPU that runs AVX-512F; `t < len` for the visits.
     unsafe {
+        if width >= 64 {
+            gather_block_avx512::<8, true>(o, r, stride, inputs, carry);
+            i = 64;
+        } else if width >= 32 {
+            gather_block_avx512::<4, true>(o, r, stride, inputs, carry);
+            i = 32;
+        } else if width >= 8 {
+            gather_block_avx512::<1, true>(o, r, stride, inputs, carry);
+            i = 8;
+        } else {
+            for t in 0..inputs.len() {
+                inputs.visit(t);
+            }
+        }
         while i + 64 <= width {
-            gather_block_avx512::<8>(o.add(i), r.add(i), stride, inputs, carry);
+            gather_block_avx512::<8, false>(o.add(i), r.add(i), stride, inputs, carry);
             i += 64;
         }
         while i + 32 <= width {
-            gather_block_avx512::<4>(o.add(i), r.add(i), stride, inputs, carry);
+            gather_block_avx512::<4, false>(o.add(i), r.add(i), stride, inputs, carry);
             i += 32;
         }
         while i + 8 <= width {
-            gather_block_avx512::<1>(o.add(i), r.add(i), stride, inputs, carry);
+            gather_block_avx512::<1, false>(o.add(i), r.add(i), stride, inputs, carry);
             i += 8;
         }
     }
@@ -157,7 +192,7 @@ pub(super) fn weighted_sums_avx512(
     check_shapes(out.len(), rows.len(), stride, idx, val);
     // SAFETY: `check_shapes` found every row inside `rows`; this function runs only where
     // AVX-512F does.
-    let i = unsafe { blocks_avx512(out, rows, stride, &Weighted { idx, val }, carry) };
+    let i = unsafe { blocks_avx512(out, rows, stride, &mut Weighted { idx, val }, carry) };
     if i < out.len() {
         // Lanes `i..` are the same sums over rows shifted by `i`: the AVX2 gather's blocks of
         // four and two, then single lanes. (With no inputs, `rows` may be shorter than `i`.)
@@ -202,10 +237,11 @@ pub(super) fn pixel_sums_avx512(
     }
     // SAFETY: the rows were found inside `rows` above; this function runs only where AVX-512F
     // and AVX2 do.
-    unsafe { pixel_sums_avx512_in_rows(out, rows, first_row, stride, idx, bytes, table, carry) }
+    unsafe { pixel_sums_avx512_in_rows(out, rows, first_row, stride, idx, bytes, table, carry, |_, _| {}) }
 }
 
-/// [`pixel_sums_avx512`] without its pass over the indices: the caller vouches for the rows.
+/// [`pixel_sums_avx512`] without its pass over the indices (the caller vouches for the rows),
+/// showing each pixel to `visit` as `(idx[t], bytes[t])`, in order, during the first block.
 ///
 /// # Safety
 /// The CPU must run AVX-512F and AVX2; `idx.len() == bytes.len()`, `out.len() <= stride`, and
@@ -222,11 +258,12 @@ pub(super) unsafe fn pixel_sums_avx512_in_rows(
     bytes: &[u8],
     table: &[f64; 256],
     carry: bool,
+    visit: impl FnMut(usize, u8),
 ) {
     let width = out.len();
     // SAFETY: every row lies inside `rows` (the caller's guarantee); this function runs only
     // where AVX-512F does.
-    let i = unsafe { blocks_avx512(out, rows, stride, &Pixels { idx, bytes, table, first_row }, carry) };
+    let i = unsafe { blocks_avx512(out, rows, stride, &mut Pixels { idx, bytes, table, first_row, visit }, carry) };
     if i < width {
         // The last lanes: the same sums over rows shifted by `i`, on the AVX2 level's path.
         let level = crate::math::SimdLevel::new(crate::math::SimdKind::Avx2).expect("AVX-512 implies AVX2");
