@@ -85,9 +85,11 @@ impl LitPixels {
             rows: self.rows,
             batch: self.batch,
             bit,
-            // Sample `s`'s byte of row 0 (`s < batch`) and its mask word of row 0 (`word < words`).
-            bytes: self.bytes[s..].as_mut_ptr(),
-            masks: self.masks[word * self.rows..].as_mut_ptr(),
+            // Sample `s`'s byte of row 0 (`s < batch`) and its mask word of row 0 (`word < words`):
+            // in bounds whenever there is a row 0. A band may have no rows at all (a thread per
+            // pixel row and more), and then nothing is ever written through them.
+            bytes: self.bytes.as_mut_ptr().wrapping_add(s),
+            masks: self.masks.as_mut_ptr().wrapping_add(word * self.rows),
             _lit: std::marker::PhantomData,
         }
     }

@@ -12,6 +12,24 @@ fn the_fast_trainer_equals_the_reference_at_every_level_and_thread_count() {
     conformance::the_fast_trainer_equals_the_reference(&data, &SimdLevel::available(), 1..=4).unwrap();
 }
 
+/// A team with more threads than the pixel rows can be shared among (a pixel row lit in more
+/// samples than a band's share leaves some bands empty, `--threads 256` on this fixture) ends
+/// on the same bits as one thread. (Run apart with a deadline: a worker that panics leaves the
+/// others waiting at the barrier, which would hang the test instead of failing it.)
+#[test]
+fn a_team_with_empty_bands_equals_one_thread() {
+    use mnistlearn_core::nn::train::{train, TrainConfig};
+    let data = common::fixture_train(Some(300));
+    let config = TrainConfig { epochs: 1, threads: 1, ..TrainConfig::default() };
+    let one = train(&config, &data, |_| {});
+    let (done, result) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = done.send(train(&TrainConfig { threads: 256, ..config }, &data, |_| {}));
+    });
+    let many = result.recv_timeout(std::time::Duration::from_secs(60)).expect("256 threads finish within a minute");
+    assert_eq!(many, one);
+}
+
 /// A profiled run (what `mnistlearn time-phases` reports) ends on the same bits as a plain one,
 /// times every batch on every thread, and never leaves a phase with a negative (wrapped) time.
 #[test]
