@@ -2,22 +2,32 @@
 //! counter. Synchronisation only: nothing here touches a value of the network, so it cannot
 //! change a bit of the result.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 // ANCHOR: spin_barrier
 /// A barrier for a few threads that meet ~56,000 times per run (once per batch):
-/// spinning briefly is much cheaper than a futex sleep (see [`spin_until`]).
+/// spinning briefly is much cheaper than a futex sleep (see [`SpinBarrier::spin_until`]).
 pub(super) struct SpinBarrier {
     count: usize,
     arrived: AtomicUsize,
     generation: AtomicUsize,
     /// How long a waiter spins before yielding ([`spin_limit`]).
-    pub(super) spins: u32,
+    spins: u32,
+    /// Set when a thread of the team panics ([`PoisonOnPanic`]): every waiter, here or on a
+    /// [`Progress`] counter, then panics too, rather than wait for ever for a thread that is
+    /// gone.
+    poisoned: AtomicBool,
 }
 
 impl SpinBarrier {
     pub(super) fn new(count: usize) -> SpinBarrier {
-        SpinBarrier { count, arrived: AtomicUsize::new(0), generation: AtomicUsize::new(0), spins: spin_limit(count) }
+        SpinBarrier {
+            count,
+            arrived: AtomicUsize::new(0),
+            generation: AtomicUsize::new(0),
+            spins: spin_limit(count),
+            poisoned: AtomicBool::new(false),
+        }
     }
 
     pub(super) fn wait(&self) {
@@ -38,7 +48,37 @@ impl SpinBarrier {
             self.arrived.store(0, Ordering::Relaxed);
             self.generation.fetch_add(1, Ordering::Release);
         } else {
-            spin_until(self.spins, || self.generation.load(Ordering::Acquire) != generation);
+            self.spin_until(|| self.generation.load(Ordering::Acquire) != generation);
+        }
+    }
+
+    /// Waits for `done()`: up to `spins` pause-spins first, then yielding the core, so an
+    /// oversubscribed machine still progresses. Panics if the team is poisoned meanwhile.
+    #[inline]
+    fn spin_until(&self, done: impl Fn() -> bool) {
+        let mut spins = 0u32;
+        while !done() {
+            if self.poisoned.load(Ordering::Relaxed) {
+                panic!("another thread of the training team panicked");
+            }
+            if spins < self.spins {
+                std::hint::spin_loop();
+                spins += 1;
+            } else {
+                std::thread::yield_now();
+            }
+        }
+    }
+}
+
+/// Poisons its team's barrier if the thread that holds it unwinds (a panic), so that the other
+/// threads stop waiting for it and fail too, instead of spinning for ever.
+pub(super) struct PoisonOnPanic<'a>(pub(super) &'a SpinBarrier);
+
+impl Drop for PoisonOnPanic<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.poisoned.store(true, Ordering::Relaxed);
         }
     }
 }
@@ -57,20 +97,6 @@ fn spin_limit(threads: usize) -> u32 {
     }
 }
 
-/// Waits for `done()`: up to `limit` pause-spins first, then yielding the core, so an
-/// oversubscribed machine still progresses.
-#[inline]
-fn spin_until(limit: u32, done: impl Fn() -> bool) {
-    let mut spins = 0u32;
-    while !done() {
-        if spins < limit {
-            std::hint::spin_loop();
-            spins += 1;
-        } else {
-            std::thread::yield_now();
-        }
-    }
-}
 // ANCHOR_END: spin_barrier
 
 /// A sample counter on a cache line of its own (so two threads' counters never share one).
@@ -78,9 +104,10 @@ fn spin_until(limit: u32, done: impl Fn() -> bool) {
 pub(super) struct Progress(pub(super) AtomicUsize);
 
 impl Progress {
-    /// Waits until at least `count` samples are done, spinning up to `spins` times first.
-    pub(super) fn wait_for(&self, count: usize, spins: u32) {
-        spin_until(spins, || self.0.load(Ordering::Acquire) >= count);
+    /// Waits until at least `count` samples are done, as `barrier`'s waiters wait (and failing
+    /// with them if the team is poisoned).
+    pub(super) fn wait_for(&self, count: usize, barrier: &SpinBarrier) {
+        barrier.spin_until(|| self.0.load(Ordering::Acquire) >= count);
     }
 }
 

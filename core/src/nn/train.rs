@@ -49,7 +49,7 @@ use std::time::Duration;
 
 use super::backward::add_assign;
 use super::bands::{balanced_bands, lane_range, BandSplits, Phase2Split};
-use super::barrier::{Progress, SpinBarrier};
+use super::barrier::{PoisonOnPanic, Progress, SpinBarrier};
 use super::finish::{finish_samples, SampleOutputs};
 use super::hidden_step::{hidden_step_shared, LitPixels};
 use super::output_step::OutputStep;
@@ -314,6 +314,8 @@ fn worker(
     mut leader: Option<Leader<'_>>,
     profile: bool,
 ) -> Option<PhaseTicks> {
+    // If this thread panics (an assertion, or the caller's `on_epoch`), the others stop waiting.
+    let _poison = PoisonOnPanic(&run.team.barrier);
     let mut me = Worker::new(id, run, band);
     if profile {
         me.phases = PhaseClock::running();
@@ -484,7 +486,7 @@ impl Worker {
             let (index, bytes) = (&image.index[lo..hi], &image.value[lo..hi]);
             if !first_stage {
                 let waited = self.phases.stamp();
-                team.progress[self.id - 1].wait_for(self.ticket + 1, team.barrier.spins);
+                team.progress[self.id - 1].wait_for(self.ticket + 1, &team.barrier);
                 self.phases.move_to_waiting(HIDDEN_SUMS, waited);
             }
             // SAFETY: row `s` is this thread's from the moment the previous stage has
@@ -533,7 +535,7 @@ impl Worker {
         if self.id != last {
             let batch_start_ticket = self.ticket - samples.len();
             let waited = self.phases.stamp();
-            team.progress[last].wait_for(batch_start_ticket + s1.max(1), team.barrier.spins);
+            team.progress[last].wait_for(batch_start_ticket + s1.max(1), &team.barrier);
             self.phases.move_to_waiting(FINISH, waited);
         }
         // This thread's own transpose of w_o: keeping one shared copy in step in phase 3 had

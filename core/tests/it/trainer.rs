@@ -30,6 +30,23 @@ fn a_team_with_empty_bands_equals_one_thread() {
     assert_eq!(many, one);
 }
 
+/// A thread of the team that panics (here thread 0, in the caller's `on_epoch`, while the others
+/// wait for it at the next epoch's barrier) fails the whole run, instead of leaving the others
+/// waiting for it for ever.
+#[test]
+fn a_panicking_thread_fails_the_run_instead_of_hanging_it() {
+    use mnistlearn_core::nn::train::{train, TrainConfig};
+    let data = common::fixture_train(Some(100));
+    let (done, result) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let config = TrainConfig { epochs: 2, threads: 3, ..TrainConfig::default() };
+        let run = std::panic::catch_unwind(|| train(&config, &data, |_| panic!("the caller's on_epoch fails")));
+        let _ = done.send(run.is_err());
+    });
+    let failed = result.recv_timeout(std::time::Duration::from_secs(60)).expect("the run ends within a minute");
+    assert!(failed, "the run fails");
+}
+
 /// A profiled run (what `mnistlearn time-phases` reports) ends on the same bits as a plain one,
 /// times every batch on every thread, and never leaves a phase with a negative (wrapped) time.
 #[test]
