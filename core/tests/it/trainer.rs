@@ -14,8 +14,7 @@ fn the_fast_trainer_equals_the_reference_at_every_level_and_thread_count() {
 
 /// A team with more threads than the pixel rows can be shared among (a pixel row lit in more
 /// samples than a band's share leaves some bands empty, `--threads 256` on this fixture) ends
-/// on the same bits as one thread. (Run apart with a deadline: a worker that panics leaves the
-/// others waiting at the barrier, which would hang the test instead of failing it.)
+/// on the same bits as one thread. (Run apart with a deadline, so that a hang fails the test.)
 #[test]
 fn a_team_with_empty_bands_equals_one_thread() {
     use mnistlearn_core::nn::train::{train, TrainConfig};
