@@ -309,8 +309,8 @@ unsafe fn lane(w: *mut f64, delta: *const f64, h: usize, masks: &[u64], pixels: 
 ///
 /// What `blocks` may rely on: every set bit `s` of `masks` is below the number of delta rows
 /// (`delta_rows.len() / h`, checked by `take_row_masks`) and below `lit.batch` (checked by
-/// `LitPixels::record`, the only code that sets bits), and `pixels` points at the row's
-/// `lit.batch` recorded bytes; so `delta_rows[s·h..(s+1)·h]` and `pixels + s` are readable —
+/// `LitPixels::sample`, whose pen is the only code that sets bits), and `pixels` points at the
+/// row's `lit.batch` recorded bytes; so `delta_rows[s·h..(s+1)·h]` and `pixels + s` are readable —
 /// after the call too, until `lit` records again (`rows_loop` changes masks, never bytes).
 #[inline(always)]
 fn rows_loop(

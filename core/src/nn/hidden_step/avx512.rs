@@ -280,7 +280,7 @@ unsafe fn hidden_step_block_major(
             // SAFETY: lanes `j..j + BLOCK_LANES`, below `lanes.end <= h` (checked), of row
             // `row < rows` are ours by the caller's guarantee. Every set bit `s` of the masks is
             // below `samples` (`take_row_masks`), so row `s` of `block` holds the block of delta
-            // row `s`; and below `lit.batch` (`LitPixels::record`), so `pixels(row) + s` is the
+            // row `s`; and below `lit.batch` (`LitPixels::sample`), so `pixels(row) + s` is the
             // row's byte of sample `s`.
             unsafe {
                 block_avx512::<{ BLOCK_LANES / 8 }>(
