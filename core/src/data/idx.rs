@@ -234,8 +234,10 @@ fn images_header(source: IdxSource) -> Result<Header, IdxError> {
 fn read_images_body(header: Header, limit: Option<usize>) -> Result<Images, IdxError> {
     let Header { mut reader, count } = header;
     let wanted = limit.map_or(count, |l| l.min(count));
-    // Images are stored as they arrive, so memory follows the bytes actually read.
+    // Images are stored as they arrive, so memory follows the bytes actually read (the room
+    // `reserve_dense` makes is address space until then).
     let mut images = Images::new();
+    images.reserve_dense(wanted);
     let mut pixels = [0u8; PIXELS];
     for _ in 0..wanted {
         reader.exact(&mut pixels)?;

@@ -104,10 +104,59 @@ impl Images {
         self.index.len()
     }
 
+    // ANCHOR: reserve_dense
+    /// Makes room for `count` more images at their densest (784 stored pixels each) before they
+    /// are read, on Linux only, where that room is address space, not memory, until pixels are
+    /// stored in it — and asks for it to be backed by 2 MB pages ([`advise_large_pages`]).
+    ///
+    /// Why: the trainer visits the images in a new random order every epoch, so with 4 KB pages
+    /// nearly every sample's pixels sit on a page the TLB does not hold. MNIST's 9 million lit
+    /// pixels (27 MB) span 6,600 such pages and 14 large ones; on large pages the hidden sums of a
+    /// batch took 6-9% less time at h = 32 (the batch 3%). A hint only: nothing is read or
+    /// computed differently.
+    ///
+    /// Nothing is reserved if the system refuses (a gzipped file's header can claim four
+    /// billion images); the images then grow as they arrive, as everywhere else.
+    pub(crate) fn reserve_dense(&mut self, count: usize) {
+        #[cfg(target_os = "linux")]
+        {
+            let most = count.saturating_mul(PIXELS);
+            if self.index.try_reserve_exact(most).is_ok() && self.value.try_reserve_exact(most).is_ok() {
+                advise_large_pages(&mut self.index);
+                advise_large_pages(&mut self.value);
+            } else {
+                // Half the room helps nobody, and under an address-space limit it could leave
+                // too little for the rest of the run: give it all back.
+                self.index.shrink_to_fit();
+                self.value.shrink_to_fit();
+            }
+        }
+        #[cfg(not(target_os = "linux"))]
+        let _ = count;
+    }
+    // ANCHOR_END: reserve_dense
+
     pub(crate) fn shrink_to_fit(&mut self) {
         self.offsets.shrink_to_fit();
         self.index.shrink_to_fit();
         self.value.shrink_to_fit();
+    }
+}
+
+/// Asks Linux to back the part of `values`' allocation (its whole capacity) that covers whole
+/// 2 MB pages with such pages: `madvise(MADV_HUGEPAGE)`, for memory not yet touched (pages
+/// already in use stay as they are). A hint: it changes how memory is mapped, never what it
+/// holds, and a kernel without large pages refuses it harmlessly (the result is ignored).
+#[cfg(target_os = "linux")]
+fn advise_large_pages<T>(values: &mut Vec<T>) {
+    const LARGE_PAGE: usize = 2 << 20;
+    let start = values.as_mut_ptr() as usize;
+    let end = start + values.capacity() * std::mem::size_of::<T>();
+    let (first, last) = (start.next_multiple_of(LARGE_PAGE), end / LARGE_PAGE * LARGE_PAGE);
+    if first < last {
+        // SAFETY: `first..last` lies inside the vector's allocation, which it owns; the advice
+        // changes no byte of it and no other memory.
+        unsafe { libc::madvise(first as *mut libc::c_void, last - first, libc::MADV_HUGEPAGE) };
     }
 }
 
@@ -179,5 +228,23 @@ mod tests {
         data.labels.push(3);
         assert_eq!((data.len(), data.images.len()), (1, 1));
         assert_eq!(data.images.dense(0), vec![7; PIXELS]);
+    }
+
+    #[test]
+    fn room_made_before_reading_is_given_back_and_changes_no_pixel() {
+        let images: Vec<Vec<u8>> = (0..3u8).map(|i| (0..PIXELS).map(|k| (k as u8 ^ i) % 5 * 60).collect()).collect();
+        // Room for ten images, and for four billion (which a system may refuse, harmlessly).
+        for room in [10, u32::MAX as usize] {
+            let (mut plain, mut roomy) = (Images::new(), Images::new());
+            roomy.reserve_dense(room);
+            for image in &images {
+                plain.push_dense(image);
+                roomy.push_dense(image);
+            }
+            roomy.shrink_to_fit();
+            assert_eq!(roomy, plain);
+            assert_eq!(roomy.index.capacity(), roomy.index.len(), "the room is given back");
+            assert_eq!(roomy.value.capacity(), roomy.value.len(), "the room is given back");
+        }
     }
 }
