@@ -72,6 +72,15 @@ impl BandSplits {
         BandSplits { bands: bands.len(), at }
     }
 
+    /// Hints the CPU to start loading image `image`'s splits (a hint; no result changes).
+    #[inline(always)]
+    pub(super) fn prefetch(&self, image: usize) {
+        let base = image * (self.bands + 1);
+        if let Some(at) = self.at.get(base..base + self.bands + 1) {
+            crate::data::images::prefetch_lines(at);
+        }
+    }
+
     #[inline(always)]
     pub(super) fn range(&self, image: usize, band: usize) -> (usize, usize) {
         let base = image * (self.bands + 1) + band;

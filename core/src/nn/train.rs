@@ -28,8 +28,8 @@
 //! the pipeline's own progress counters, which say more than a barrier would:
 //!
 //! * **Phase 1 → 2.** A sample's sums are complete when the last stage has passed it, so a
-//!   thread starts phase 2 as soon as the last stage has passed *its* samples (and at least the
-//!   batch's first one).
+//!   thread finishes each group of *its* samples as soon as the last stage has passed that
+//!   group (and, before the first, at least the batch's first sample).
 //! * **Phase 3 → the next batch.** A thread goes straight on into the next batch's phase 1: its
 //!   band's rows are its own, and it has just stepped them. Stage `t` takes a sample only after
 //!   stage `t − 1` has, so when the last stage has passed the batch's first sample, every thread
@@ -291,6 +291,10 @@ fn train_team(
     (net, profiles)
 }
 
+/// Phase 2 finishes a thread's samples in groups of this many (or fewer, the last): a multiple
+/// of the four samples `finish_samples` runs side by side.
+const FINISH_GROUP: usize = 8;
+
 /// Thread 0's extra duties: the shuffle, the loss and accuracy totals, and the epoch log.
 type Leader<'a> = (&'a mut Rng, &'a mut dyn FnMut(&EpochReport, &Network));
 
@@ -477,6 +481,7 @@ impl Worker {
             // Start loading the samples to come (a hint; no result changes).
             if let Some(&ahead) = order.get(batch_start + s + 8) {
                 data.images.prefetch_offsets(ahead as usize);
+                run.splits.prefetch(ahead as usize);
             }
             if let Some(&next) = order.get(batch_start + s + 2) {
                 data.images.prefetch_pixels(next as usize);
@@ -528,16 +533,25 @@ impl Worker {
         let (team, h) = (run.team, run.team.hidden);
         let (s0, s1) = team.phase2.range(samples.len(), self.id);
         self.finished = s0..s1;
-        // Wait until the last stage of phase 1 has passed this thread's samples — and at least
-        // the batch's first, which means every thread has finished the last batch's phase 3
-        // (see "One barrier per batch" in the module docs).
+        // A group of samples is ready when the last stage of phase 1 has passed it. The first
+        // wait is also for at least the batch's first sample, which means every thread has
+        // finished the last batch's phase 3 (see "One barrier per batch" in the module docs),
+        // so the parameters hold still from here on.
         let last = team.threads - 1;
-        if self.id != last {
-            let batch_start_ticket = self.ticket - samples.len();
-            let waited = self.phases.stamp();
-            team.progress[last].wait_for(batch_start_ticket + s1.max(1), &team.barrier);
-            self.phases.move_to_waiting(FINISH, waited);
-        }
+        let batch_start_ticket = self.ticket - samples.len();
+        let wait_for = |me: &mut Self, end: usize| {
+            if me.id != last {
+                let waited = me.phases.stamp();
+                team.progress[last].wait_for(batch_start_ticket + end.max(1), &team.barrier);
+                me.phases.move_to_waiting(FINISH, waited);
+            }
+        };
+        let mut groups = (s0..s1).step_by(FINISH_GROUP).map(|g| g..(g + FINISH_GROUP).min(s1));
+        let Some(first) = groups.next() else {
+            wait_for(self, 0);
+            return;
+        };
+        wait_for(self, first.end);
         // This thread's own transpose of w_o: keeping one shared copy in step in phase 3 had
         // both threads writing every one of its cache lines.
         // SAFETY: phase 2 — parameters are read-only for everyone (the wait above).
@@ -547,20 +561,29 @@ impl Worker {
                 self.w_output_t[j * OUTPUTS + o] = w;
             }
         }
-        // SAFETY: as above.
-        let params = unsafe { team.params(&self.w_output_t) };
-        self.labels.clear();
-        self.labels.extend(samples[s0..s1].iter().map(|&sample| run.data.labels[sample as usize]));
-        // SAFETY: slots, hidden rows and delta rows `s0..s1` belong to this thread in phase 2
-        // (`UnsafeCell` is `repr(transparent)`, so the slots form a slice).
-        let (outputs, hidden, delta_hidden) = unsafe {
-            (
-                std::slice::from_raw_parts_mut(UnsafeCell::raw_get(team.slots.as_ptr().add(s0)), s1 - s0),
-                std::slice::from_raw_parts_mut(rows.add(s0 * h), (s1 - s0) * h),
-                std::slice::from_raw_parts_mut(team.delta_hidden_rows.add(s0 * h), (s1 - s0) * h),
-            )
-        };
-        finish_samples(run.config.level, &params, &self.labels, hidden, delta_hidden, outputs);
+        let mut group = Some(first);
+        while let Some(range) = group {
+            // Finish each group as soon as the last stage has passed it, rather than wait for
+            // all of this thread's samples first: the first stage, which takes most of them,
+            // waited 2-3k cycles a batch at h = 32 for the last stage to pass its last ones.
+            wait_for(self, range.end);
+            let (g0, g1) = (range.start, range.end);
+            // SAFETY: as above.
+            let params = unsafe { team.params(&self.w_output_t) };
+            self.labels.clear();
+            self.labels.extend(samples[g0..g1].iter().map(|&sample| run.data.labels[sample as usize]));
+            // SAFETY: slots, hidden rows and delta rows `s0..s1` belong to this thread in phase 2
+            // (`UnsafeCell` is `repr(transparent)`, so the slots form a slice).
+            let (outputs, hidden, delta_hidden) = unsafe {
+                (
+                    std::slice::from_raw_parts_mut(UnsafeCell::raw_get(team.slots.as_ptr().add(g0)), g1 - g0),
+                    std::slice::from_raw_parts_mut(rows.add(g0 * h), (g1 - g0) * h),
+                    std::slice::from_raw_parts_mut(team.delta_hidden_rows.add(g0 * h), (g1 - g0) * h),
+                )
+            };
+            finish_samples(run.config.level, &params, &self.labels, hidden, delta_hidden, outputs);
+            group = groups.next();
+        }
     }
     // ANCHOR_END: phase2
 
