@@ -64,14 +64,18 @@ impl Images {
         SparseImage { index: &self.index[a..b], value: &self.value[a..b] }
     }
 
-    /// Hints the CPU to start loading image `i`'s pixels: the shuffle makes every image a cache
-    /// (and TLB) miss, and the trainer knows which one comes next. A hint only; it changes no
-    /// result. Image `i`'s offsets should already be cached: see [`Images::prefetch_offsets`].
+    /// Hints the CPU to start loading image `i`'s pixels `range` (by position in its list): the
+    /// shuffle makes every image a cache miss, and the trainer knows which one comes next, and
+    /// which of its pixels each thread will read (asking for only those was 2% faster at h = 32
+    /// on two threads than asking both for the whole image). A hint only; it changes no result.
+    /// Image `i`'s offsets should already be cached: see [`Images::prefetch_offsets`].
     #[inline(always)]
-    pub fn prefetch_pixels(&self, i: usize) {
+    pub fn prefetch_pixels(&self, i: usize, range: std::ops::Range<usize>) {
         let image = self.get(i);
-        prefetch_lines(image.index);
-        prefetch_lines(image.value);
+        if let (Some(index), Some(value)) = (image.index.get(range.clone()), image.value.get(range)) {
+            prefetch_lines(index);
+            prefetch_lines(value);
+        }
     }
 
     /// Hints the CPU to start loading where image `i` is stored.
