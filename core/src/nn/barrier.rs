@@ -55,7 +55,7 @@ impl SpinBarrier {
     /// Waits for `done()`: up to `spins` pause-spins first, then yielding the core, so an
     /// oversubscribed machine still progresses. Panics if the team is poisoned meanwhile.
     #[inline]
-    fn spin_until(&self, done: impl Fn() -> bool) {
+    fn spin_until(&self, mut done: impl FnMut() -> bool) {
         let mut spins = 0u32;
         while !done() {
             if self.poisoned.load(Ordering::Relaxed) {
@@ -105,9 +105,16 @@ pub(super) struct Progress(pub(super) AtomicUsize);
 
 impl Progress {
     /// Waits until at least `count` samples are done, as `barrier`'s waiters wait (and failing
-    /// with them if the team is poisoned).
-    pub(super) fn wait_for(&self, count: usize, barrier: &SpinBarrier) {
-        barrier.spin_until(|| self.0.load(Ordering::Acquire) >= count);
+    /// with them if the team is poisoned); returns the count it saw, which may be more.
+    pub(super) fn wait_for(&self, count: usize, barrier: &SpinBarrier) -> usize {
+        let mut seen = self.0.load(Ordering::Acquire);
+        if seen < count {
+            barrier.spin_until(|| {
+                seen = self.0.load(Ordering::Acquire);
+                seen >= count
+            });
+        }
+        seen
     }
 }
 
