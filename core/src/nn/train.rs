@@ -581,8 +581,10 @@ impl Worker {
             let params = unsafe { team.params(&self.w_output_t) };
             self.labels.clear();
             self.labels.extend(samples[g0..g1].iter().map(|&sample| run.data.labels[sample as usize]));
-            // SAFETY: slots, hidden rows and delta rows `s0..s1` belong to this thread in phase 2
-            // (`UnsafeCell` is `repr(transparent)`, so the slots form a slice).
+            // SAFETY: slots, hidden rows and delta rows `s0..s1` belong to this thread in phase 2,
+            // the hidden rows from the moment the last stage of phase 1 has passed them: rows
+            // `g0..g1` have been (the wait above), and the rows after them are not touched yet.
+            // (`UnsafeCell` is `repr(transparent)`, so the slots form a slice.)
             let (outputs, hidden, delta_hidden) = unsafe {
                 (
                     std::slice::from_raw_parts_mut(UnsafeCell::raw_get(team.slots.as_ptr().add(g0)), g1 - g0),
