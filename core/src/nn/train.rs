@@ -570,12 +570,14 @@ impl Worker {
                 self.w_output_t[j * OUTPUTS + o] = w;
             }
         }
-        let mut group = Some(first);
-        while let Some(range) = group {
+        for (k, range) in std::iter::once(first).chain(groups).enumerate() {
             // Finish each group as soon as the last stage has passed it, rather than wait for
             // all of this thread's samples first: the first stage, which takes most of them,
             // waited 2-3k cycles a batch at h = 32 for the last stage to pass its last ones.
-            wait_for(self, range.end);
+            // (The first group's wait is the one above.)
+            if k > 0 {
+                wait_for(self, range.end);
+            }
             let (g0, g1) = (range.start, range.end);
             // SAFETY: as above.
             let params = unsafe { team.params(&self.w_output_t) };
@@ -593,7 +595,6 @@ impl Worker {
                 )
             };
             finish_samples(run.config.level, &params, &self.labels, hidden, delta_hidden, outputs);
-            group = groups.next();
         }
     }
     // ANCHOR_END: phase2
