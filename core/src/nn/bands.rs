@@ -3,7 +3,6 @@
 //! value of the network: a division of work can make a run faster or slower, never different.
 
 use std::ops::Range;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::INPUTS;
 use crate::data::Dataset;
@@ -97,20 +96,19 @@ impl BandSplits {
 /// split left thread 0 waiting at the barrier for 10k cycles a batch). Only a division of work:
 /// a sample's phase 2 is the same operations whichever thread performs it.
 ///
-/// The bounds are atomics only to be shared: they change only inside the barrier, by the last
-/// thread to arrive ([`SpinBarrier::wait_then`](super::barrier::SpinBarrier::wait_then)),
-/// which orders every read and write of them, so relaxed accesses suffice.
+/// Every thread keeps its own copy and moves the same bound after each barrier, which tells
+/// every thread who arrived last ([`SpinBarrier::wait`](super::barrier::SpinBarrier::wait)), so
+/// the copies always agree without being shared.
+#[derive(Clone, Debug)]
 pub(super) struct Phase2Split {
     batch: usize,
-    bounds: Vec<AtomicUsize>,
+    bounds: Vec<usize>,
 }
 
 impl Phase2Split {
     pub(super) fn new(batch: usize, threads: usize) -> Phase2Split {
-        let bounds = (0..=threads)
-            .map(|t| AtomicUsize::new(split_evenly(batch, threads, t.min(threads - 1)).0))
-            .collect::<Vec<_>>();
-        bounds[threads].store(batch, Ordering::Relaxed);
+        let mut bounds = (0..=threads).map(|t| split_evenly(batch, threads, t.min(threads - 1)).0).collect::<Vec<_>>();
+        bounds[threads] = batch;
         Phase2Split { batch, bounds }
     }
 
@@ -120,21 +118,21 @@ impl Phase2Split {
         if len != self.batch {
             return split_evenly(len, threads, id);
         }
-        (self.bounds[id].load(Ordering::Relaxed), self.bounds[id + 1].load(Ordering::Relaxed))
+        (self.bounds[id], self.bounds[id + 1])
     }
 
     /// Thread `id` arrived last at the barrier: it gives one of its samples away, if it has one.
-    /// Call only inside the barrier, as the last to arrive.
-    pub(super) fn give_away(&self, id: usize) {
+    /// Every thread calls this on its own copy, after every barrier before phase 3.
+    pub(super) fn give_away(&mut self, id: usize) {
         let threads = self.bounds.len() - 1;
-        let (lo, hi) = (self.bounds[id].load(Ordering::Relaxed), self.bounds[id + 1].load(Ordering::Relaxed));
+        let (lo, hi) = (self.bounds[id], self.bounds[id + 1]);
         if threads < 2 || lo == hi {
             return;
         }
         if id == 0 {
-            self.bounds[1].store(hi - 1, Ordering::Relaxed);
+            self.bounds[1] = hi - 1;
         } else {
-            self.bounds[id].store(lo + 1, Ordering::Relaxed);
+            self.bounds[id] = lo + 1;
         }
     }
 }
@@ -185,7 +183,7 @@ mod tests {
     #[test]
     fn phase2_split_moves_one_sample_from_the_last_to_arrive() {
         let ranges = |split: &Phase2Split, len| (0..3).map(|t| split.range(len, t)).collect::<Vec<_>>();
-        let split = Phase2Split::new(32, 3);
+        let mut split = Phase2Split::new(32, 3);
         assert_eq!(ranges(&split, 32), [(0, 10), (10, 21), (21, 32)]);
         split.give_away(2);
         assert_eq!(ranges(&split, 32), [(0, 10), (10, 22), (22, 32)], "thread 2 gives to thread 1");
@@ -196,7 +194,7 @@ mod tests {
             split.give_away(0);
         }
         assert_eq!(split.range(32, 0), (0, 0), "down to no samples, and no further");
-        let single = Phase2Split::new(32, 1);
+        let mut single = Phase2Split::new(32, 1);
         single.give_away(0);
         assert_eq!(single.range(32, 0), (0, 32));
     }

@@ -27,6 +27,19 @@ pub struct SampleOutputs {
     pub correct: bool,
 }
 
+/// Whether [`finish_samples`] reads `params.w_output_t` at this level and width. Not on AVX-512
+/// with whole registers (`h` a multiple of 8): its output layer broadcasts each weight from
+/// `w_output`, so a trainer need not keep the transpose in step (about 2% of a batch at h = 32
+/// on two threads, where each thread transposed the layer once a batch).
+pub fn reads_output_transpose(level: SimdLevel, h: usize) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    if level.kind() == SimdKind::Avx512 && h % 8 == 0 {
+        return false;
+    }
+    let _ = (level, h);
+    true
+}
+
 /// For each sample `s` of a group: `hidden_rows[s]` holds its hidden sums (without bias) and
 /// becomes its activations; `delta_rows[s]` receives its hidden deltas, `outputs[s]` the rest.
 pub fn finish_samples(
@@ -51,8 +64,19 @@ pub fn finish_samples(
         }
     }
     sigmoid_in_place(level, hidden_rows);
-    // The output layer and softmax: four samples per AVX2 pass where possible.
+    // The output layer and softmax: eight samples per AVX-512 pass (the last one padded), or
+    // four per AVX2 pass, where possible.
     let mut done = 0;
+    #[cfg(target_arch = "x86_64")]
+    if level.kind() == SimdKind::Avx512 && h % 8 == 0 {
+        while done < n {
+            let m = (n - done).min(8);
+            let rows = &hidden_rows[done * h..(done + m) * h];
+            // SAFETY: the CPU runs AVX-512F and AVX2 (`SimdLevel`'s invariant).
+            unsafe { x86::output_softmax_avx512(params, rows, &mut outputs[done..done + m]) };
+            done += m;
+        }
+    }
     #[cfg(target_arch = "x86_64")]
     if matches!(level.kind(), SimdKind::Avx2 | SimdKind::Avx512) && h % 4 == 0 {
         while done + 4 <= n {
@@ -94,21 +118,29 @@ pub fn finish_samples(
             out.loss = -q;
         }
     }
-    // Prediction and deltas: four samples per AVX-512 pass where possible, then one by one.
+    // Prediction and deltas: up to eight samples per AVX-512 pass where possible (a short last
+    // pass takes the four-sample kernel), else one by one.
     #[cfg_attr(not(target_arch = "x86_64"), allow(unused_mut))]
     let mut done = 0;
     #[cfg(target_arch = "x86_64")]
     if level.kind() == SimdKind::Avx512 && h % 8 == 0 {
-        while done + 4 <= n {
-            let group = done..done + 4;
+        while done < n {
+            let m = (n - done).min(8);
+            let group = done..done + m;
             for (out, &label) in outputs[group.clone()].iter_mut().zip(&labels[group.clone()]) {
                 out.correct = argmax(&out.probabilities) == label as usize;
                 super::backward::output_deltas(&out.probabilities, label as usize, &mut out.delta_out);
             }
-            let (rows, deltas) = (&hidden_rows[done * h..(done + 4) * h], &mut delta_rows[done * h..(done + 4) * h]);
+            let (rows, deltas) = (&hidden_rows[done * h..(done + m) * h], &mut delta_rows[done * h..(done + m) * h]);
             // SAFETY: the CPU runs AVX-512F (`SimdLevel`'s invariant); shapes as the kernel asks.
-            unsafe { x86::hidden_deltas_avx512(params, rows, &outputs[group], deltas) };
-            done += 4;
+            unsafe {
+                if m > 4 {
+                    x86::hidden_deltas_avx512::<8>(params, rows, &outputs[group], deltas)
+                } else {
+                    x86::hidden_deltas_avx512::<4>(params, rows, &outputs[group], deltas)
+                }
+            };
+            done += m;
         }
     }
     for (s, (out, &label)) in outputs.iter_mut().zip(labels).enumerate().skip(done) {
@@ -173,7 +205,7 @@ mod two_lanes {
 #[cfg(target_arch = "x86_64")]
 mod x86 {
     use super::*;
-    use crate::math::exp::x86::exp_pd4_many;
+    use crate::math::exp::x86::{exp_pd4_many, exp_pd8_many};
     use std::arch::x86_64::*;
 
     // ANCHOR: output_softmax_avx2
@@ -253,33 +285,139 @@ mod x86 {
     }
     // ANCHOR_END: output_softmax_avx2
 
+    // ANCHOR: output_softmax_avx512
+    /// `forward_output` for `n ≤ 8` samples (`rows` = their activation rows), lane `i` = sample
+    /// `i`, as [`output_softmax_avx2`] does for four: each lane the scalar sequence of its own
+    /// sample. Eight rows at a time are turned sideways (an 8 × 8 transpose) so that one register
+    /// holds hidden unit `j` of all eight; a short group repeats its last sample in the spare
+    /// lanes and keeps only its own `n`.
+    ///
+    /// # Safety
+    /// The CPU must run AVX-512F and AVX2, which a `SimdLevel` of kind `Avx512` proves.
+    #[target_feature(enable = "avx512f,avx2")]
+    pub(super) fn output_softmax_avx512(params: &Params, rows: &[f64], outputs: &mut [SampleOutputs]) {
+        let (h, n) = (params.hidden, outputs.len());
+        assert!(h % 8 == 0 && (1..=8).contains(&n) && rows.len() == n * h && params.w_output.len() >= OUTPUTS * h);
+        let row: [*const f64; 8] = std::array::from_fn(|i| rows[i.min(n - 1) * h..].as_ptr());
+        let w = params.w_output.as_ptr();
+        let mut z = [_mm512_setzero_pd(); OUTPUTS];
+        for j in (0..h).step_by(8) {
+            // SAFETY: `j + 8 <= h`: eight doubles of each row of `h`.
+            let units = transpose_8x8(std::array::from_fn(|i| unsafe { _mm512_loadu_pd(row[i].add(j)) }));
+            for (q, &x) in units.iter().enumerate() {
+                for (o, zo) in z.iter_mut().enumerate() {
+                    // SAFETY: `o < OUTPUTS` and `j + q < h`: inside `w_output` (asserted above).
+                    let wo = _mm512_set1_pd(unsafe { *w.add(o * h + j + q) });
+                    *zo = _mm512_add_pd(*zo, _mm512_mul_pd(wo, x));
+                }
+            }
+        }
+        for (zo, b) in z.iter_mut().zip(params.b_output) {
+            *zo = _mm512_add_pd(*zo, _mm512_set1_pd(*b));
+        }
+        // Softmax: max and sum sequential in o, as `softmax_in_place` does per sample.
+        let mut max = z[0];
+        for &zo in &z[1..] {
+            max = _mm512_max_pd(zo, max);
+        }
+        for zo in z.iter_mut() {
+            *zo = _mm512_sub_pd(*zo, max);
+        }
+        // Two groups of five chains, as the AVX2 version.
+        let (lo, hi) = (exp_pd8_many([z[0], z[1], z[2], z[3], z[4]]), exp_pd8_many([z[5], z[6], z[7], z[8], z[9]]));
+        let z = [lo[0], lo[1], lo[2], lo[3], lo[4], hi[0], hi[1], hi[2], hi[3], hi[4]];
+        let mut sum = _mm512_setzero_pd();
+        for &zo in &z {
+            sum = _mm512_add_pd(sum, zo);
+        }
+        let mut p = [[0.0; 8]; OUTPUTS];
+        for (po, &zo) in p.iter_mut().zip(&z) {
+            // SAFETY: `po` holds eight doubles.
+            unsafe { _mm512_storeu_pd(po.as_mut_ptr(), _mm512_div_pd(zo, sum)) };
+        }
+        for (i, out) in outputs.iter_mut().enumerate() {
+            for (o, po) in p.iter().enumerate() {
+                out.probabilities[o] = po[i];
+            }
+        }
+    }
+
+    /// Eight rows of eight doubles in, their eight columns out: three rounds of shuffles
+    /// (pairs of doubles, then pairs of 128-bit lanes, twice). Moves bits, never rounds.
+    ///
+    /// # Safety
+    /// The CPU must run AVX-512F (callers are `avx512f` functions themselves).
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    fn transpose_8x8(r: [__m512d; 8]) -> [__m512d; 8] {
+        // t[2k]: columns 0, 2, 4, 6 of rows 2k and 2k+1, interleaved; t[2k+1]: columns 1, 3, 5, 7.
+        let t: [__m512d; 8] = std::array::from_fn(|i| {
+            let (a, b) = (r[i / 2 * 2], r[i / 2 * 2 + 1]);
+            if i % 2 == 0 {
+                _mm512_unpacklo_pd(a, b)
+            } else {
+                _mm512_unpackhi_pd(a, b)
+            }
+        });
+        // u[4m + c]: for rows 4m..4m+4, columns (c' = 0, 2, 1, 3 for c = 0, 1, 2, 3) and c' + 4.
+        let u = [
+            _mm512_shuffle_f64x2::<0x88>(t[0], t[2]),
+            _mm512_shuffle_f64x2::<0xDD>(t[0], t[2]),
+            _mm512_shuffle_f64x2::<0x88>(t[1], t[3]),
+            _mm512_shuffle_f64x2::<0xDD>(t[1], t[3]),
+            _mm512_shuffle_f64x2::<0x88>(t[4], t[6]),
+            _mm512_shuffle_f64x2::<0xDD>(t[4], t[6]),
+            _mm512_shuffle_f64x2::<0x88>(t[5], t[7]),
+            _mm512_shuffle_f64x2::<0xDD>(t[5], t[7]),
+        ];
+        [
+            _mm512_shuffle_f64x2::<0x88>(u[0], u[4]),
+            _mm512_shuffle_f64x2::<0x88>(u[2], u[6]),
+            _mm512_shuffle_f64x2::<0x88>(u[1], u[5]),
+            _mm512_shuffle_f64x2::<0x88>(u[3], u[7]),
+            _mm512_shuffle_f64x2::<0xDD>(u[0], u[4]),
+            _mm512_shuffle_f64x2::<0xDD>(u[2], u[6]),
+            _mm512_shuffle_f64x2::<0xDD>(u[1], u[5]),
+            _mm512_shuffle_f64x2::<0xDD>(u[3], u[7]),
+        ]
+    }
+    // ANCHOR_END: output_softmax_avx512
+
     // ANCHOR: hidden_deltas_avx512
-    /// `backward_deltas`' hidden part for four samples (`rows` = their activation rows,
+    /// `backward_deltas`' hidden part for `n ≤ N` samples (`rows` = their activation rows,
     /// `outputs` their `delta_out`): `delta[s][j] = (Σ_o w_o[o][j]·delta_out[s][o]) ·
     /// (h[s][j]·(1 − h[s][j]))`, the sum from +0.0 with o ascending. Lane `j` of a register is
-    /// hidden unit `j`, as in the one-sample gather; the four samples share each load of a
-    /// `w_o` row and give four independent chains of adds where one sample had one.
+    /// hidden unit `j`, as in the one-sample gather; the `N` samples share each load of a `w_o`
+    /// row and give `N` independent chains of adds where one sample had one. A short group
+    /// repeats its last sample to fill the `N` chains and stores only its own `n`.
     ///
     /// # Safety
     /// The CPU must run AVX-512F, which a `SimdLevel` of kind `Avx512` proves.
     #[target_feature(enable = "avx512f")]
-    pub(super) fn hidden_deltas_avx512(params: &Params, rows: &[f64], outputs: &[SampleOutputs], deltas: &mut [f64]) {
-        let h = params.hidden;
-        assert!(h % 8 == 0 && rows.len() == 4 * h && deltas.len() == 4 * h && outputs.len() == 4);
+    pub(super) fn hidden_deltas_avx512<const N: usize>(
+        params: &Params,
+        rows: &[f64],
+        outputs: &[SampleOutputs],
+        deltas: &mut [f64],
+    ) {
+        let (h, n) = (params.hidden, outputs.len());
+        assert!(h % 8 == 0 && (1..=N).contains(&n) && rows.len() == n * h && deltas.len() == n * h);
         assert!(params.w_output.len() >= OUTPUTS * h);
         let (w, rows_p, deltas_p) = (params.w_output.as_ptr(), rows.as_ptr(), deltas.as_mut_ptr());
+        // Lane group `i` computes sample min(i, n − 1).
+        let sample: [usize; N] = std::array::from_fn(|i| i.min(n - 1));
         let one = _mm512_set1_pd(1.0);
         for j in (0..h).step_by(8) {
-            let mut acc = [_mm512_setzero_pd(); 4];
+            let mut acc = [_mm512_setzero_pd(); N];
             for o in 0..OUTPUTS {
                 // SAFETY: `o < OUTPUTS` and `j + 8 <= h`: lanes of row o of w_o (asserted above).
                 let row = unsafe { _mm512_loadu_pd(w.add(o * h + j)) };
-                for (a, out) in acc.iter_mut().zip(outputs) {
-                    *a = _mm512_add_pd(*a, _mm512_mul_pd(row, _mm512_set1_pd(out.delta_out[o])));
+                for (a, &s) in acc.iter_mut().zip(&sample) {
+                    *a = _mm512_add_pd(*a, _mm512_mul_pd(row, _mm512_set1_pd(outputs[s].delta_out[o])));
                 }
             }
-            for (s, a) in acc.iter().enumerate() {
-                // SAFETY: `s < 4` and `j + 8 <= h`: lanes of row s of `rows` and `deltas`.
+            for (s, a) in acc.iter().enumerate().take(n) {
+                // SAFETY: `s < n` and `j + 8 <= h`: lanes of row s of `rows` and `deltas`.
                 unsafe {
                     let hv = _mm512_loadu_pd(rows_p.add(s * h + j));
                     let derivative = _mm512_mul_pd(hv, _mm512_sub_pd(one, hv));
