@@ -33,11 +33,20 @@ pub struct SampleOutputs {
 /// on two threads, where each thread transposed the layer once a batch).
 pub fn reads_output_transpose(level: SimdLevel, h: usize) -> bool {
     #[cfg(target_arch = "x86_64")]
-    if level.kind() == SimdKind::Avx512 && h % 8 == 0 {
-        return false;
+    return !eight_sample_passes(level, h);
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = (level, h);
+        true
     }
-    let _ = (level, h);
-    true
+}
+
+/// Whether [`finish_samples`] takes its eight-sample AVX-512 passes (the output layer and the
+/// hidden deltas): on AVX-512, with rows of whole registers. One test for both passes and for
+/// [`reads_output_transpose`], which must agree with the first.
+#[cfg(target_arch = "x86_64")]
+fn eight_sample_passes(level: SimdLevel, h: usize) -> bool {
+    level.kind() == SimdKind::Avx512 && h % 8 == 0
 }
 
 /// For each sample `s` of a group: `hidden_rows[s]` holds its hidden sums (without bias) and
@@ -68,7 +77,7 @@ pub fn finish_samples(
     // four per AVX2 pass, where possible.
     let mut done = 0;
     #[cfg(target_arch = "x86_64")]
-    if level.kind() == SimdKind::Avx512 && h % 8 == 0 {
+    if eight_sample_passes(level, h) {
         while done < n {
             let m = (n - done).min(8);
             let rows = &hidden_rows[done * h..(done + m) * h];
@@ -123,7 +132,7 @@ pub fn finish_samples(
     #[cfg_attr(not(target_arch = "x86_64"), allow(unused_mut))]
     let mut done = 0;
     #[cfg(target_arch = "x86_64")]
-    if level.kind() == SimdKind::Avx512 && h % 8 == 0 {
+    if eight_sample_passes(level, h) {
         while done < n {
             let m = (n - done).min(8);
             let group = done..done + m;

@@ -300,8 +300,8 @@ fn train_team(
     (net, profiles)
 }
 
-/// Phase 2 finishes a thread's samples in groups of this many (or fewer, the last): a multiple
-/// of the four samples `finish_samples` runs side by side.
+/// Phase 2 finishes a thread's samples in groups of this many (or fewer, the last): one of
+/// `finish_samples`' eight-sample AVX-512 passes, two of its four-sample AVX2 ones.
 const FINISH_GROUP: usize = 8;
 
 /// Thread 0's extra duties: the shuffle, the loss and accuracy totals, and the epoch log.
