@@ -24,7 +24,14 @@ use crate::math::aligned::AlignedF64s;
 use crate::math::{SimdKind, SimdLevel};
 
 // ANCHOR: lit_pixels
-/// A batch's non-zero pixels, by pixel row: the input of the fused step.
+/// A batch's non-zero pixels: the input of the fused step, which walks them by pixel row.
+///
+/// Phase 1 records each sample's pixels as its gather reads them, into the sample's own stretch
+/// of bytes (`dense`, one byte per row of the band). The step then derives each row's mask of
+/// lit samples from those stretches in one pass ([`LitPixels::build_masks`]) and reads each lit
+/// sample's byte from its stretch. Recording by row instead — a byte and a mask bit per pixel,
+/// scattered over every row of the band — cost a quarter of phase 1 at h = 32: those stores
+/// landed on lines the weight rows streaming through L1 had just evicted.
 #[derive(Clone, Debug)]
 pub struct LitPixels {
     /// The pixel number of row 0 (a thread records only its band of rows).
@@ -34,17 +41,26 @@ pub struct LitPixels {
     batch: usize,
     /// 64-bit words per row mask.
     words: usize,
+    /// Bytes between two samples' stretches in `dense`: `rows` rounded up to whole cache lines.
+    stride: usize,
+    /// `dense[s·stride + row]`: sample `s`'s byte at the row's pixel, 0 where it is dark — valid
+    /// for the samples recorded since the last step (`recorded`); a stretch is cleared when its
+    /// sample is first recorded in a batch.
+    dense: Vec<u8>,
+    /// `recorded[s]`: sample `s` has been recorded since the last step.
+    recorded: Vec<bool>,
     /// `masks[w·rows + row]`, bit `i`: sample `64·w + i` lights the row (word by word, so that a
-    /// sample's words of consecutive rows are neighbours). The step clears them.
+    /// sample's words of consecutive rows are neighbours). Built from `dense` by the step, which
+    /// clears them as it takes them.
     masks: Vec<u64>,
-    /// `bytes[row·batch + s]`: sample `s`'s byte at the row's pixel — meaningful only where its
-    /// mask bit is set (stale bytes elsewhere are never read, so nothing needs clearing).
-    bytes: Vec<u8>,
     /// Working room of the AVX-512 step on rows of 128 lanes or more, kept between batches (empty
     /// elsewhere): every row's masks, taken out before the first block of lanes, and one block of
     /// lanes of each sample's deltas, side by side.
     #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
     block_masks: Vec<u64>,
+    /// Working room of `build_masks`, kept between batches: a byte of every row's mask per group
+    /// of eight samples, group by group.
+    mask_bytes: Vec<u8>,
     #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
     block_deltas: AlignedF64s,
 }
@@ -54,14 +70,18 @@ impl LitPixels {
     pub fn new(rows: Range<usize>, batch: usize) -> LitPixels {
         let words = batch.div_ceil(64).max(1);
         let (first_row, rows) = (rows.start, rows.len());
+        let stride = rows.next_multiple_of(64);
         LitPixels {
             first_row,
             rows,
             batch,
             words,
+            stride,
+            dense: vec![0; batch * stride],
+            recorded: vec![false; batch],
             masks: vec![0; rows * words],
-            bytes: vec![0; rows * batch],
             block_masks: Vec::new(),
+            mask_bytes: Vec::new(),
             block_deltas: AlignedF64s::zeros(0),
         }
     }
@@ -79,38 +99,133 @@ impl LitPixels {
     /// each pixel from inside the forward pass's gather, as the gather reads it.
     pub fn sample(&mut self, s: usize) -> SamplePixels<'_> {
         assert!(s < self.batch, "sample {s} outside a batch of {}", self.batch);
-        let (word, bit) = (s / 64, 1u64 << (s % 64));
+        let stretch = &mut self.dense[s * self.stride..][..self.stride];
+        if !std::mem::replace(&mut self.recorded[s], true) {
+            // Whole cache lines of a fixed size, so this compiles to vector stores, not a call.
+            for line in stretch.chunks_exact_mut(64) {
+                line.copy_from_slice(&[0; 64]);
+            }
+        }
         SamplePixels {
             first_row: self.first_row,
             rows: self.rows,
-            batch: self.batch,
-            bit,
-            // Sample `s`'s byte of row 0 (`s < batch`) and its mask word of row 0 (`word < words`):
-            // in bounds whenever there is a row 0. A band may have no rows at all (a thread per
-            // pixel row and more), and then nothing is ever written through them.
-            bytes: self.bytes.as_mut_ptr().wrapping_add(s),
-            masks: self.masks.as_mut_ptr().wrapping_add(word * self.rows),
+            bytes: stretch.as_mut_ptr(),
             _lit: std::marker::PhantomData,
         }
     }
 
     /// Whether nothing is recorded (true again after every step).
     pub fn is_clear(&self) -> bool {
-        self.masks.iter().all(|&m| m == 0)
+        !self.recorded.contains(&true) && self.masks.iter().all(|&m| m == 0)
+    }
+
+    // ANCHOR: build_masks
+    /// Derives every row's mask from the stretches of samples `0..samples` (the batch's). Eight
+    /// samples make one byte of a mask: each sample's stretch ORs its bit into its group's bytes
+    /// (`mask_bytes`, one per row), a loop along the stretch that runs in vector registers; then
+    /// each row's groups are joined into its mask words. Afterwards nothing counts as recorded:
+    /// the next batch starts afresh.
+    #[inline(always)]
+    fn build_masks(&mut self, samples: usize) {
+        let samples = self.settle(samples);
+        let (rows, stride) = (self.rows, self.stride);
+        let groups = samples.div_ceil(8);
+        let mut bytes = std::mem::take(&mut self.mask_bytes);
+        bytes.clear();
+        bytes.resize(groups * stride, 0);
+        for (s, stretch) in self.dense.chunks_exact(stride.max(1)).take(samples).enumerate() {
+            let group = &mut bytes[s / 8 * stride..][..stride];
+            let bit = 1u8 << (s % 8);
+            for (byte, &pixel) in group.iter_mut().zip(stretch) {
+                *byte |= if pixel != 0 { bit } else { 0 };
+            }
+        }
+        for (word, masks) in self.masks.chunks_exact_mut(rows.max(1)).enumerate() {
+            let groups = &bytes[(8 * word * stride).min(bytes.len())..];
+            for (g, group) in groups.chunks_exact(stride.max(1)).take(8).enumerate() {
+                for (mask, &byte) in masks.iter_mut().zip(group) {
+                    *mask |= (byte as u64) << (8 * g);
+                }
+            }
+        }
+        self.mask_bytes = bytes;
+    }
+
+    /// Readies the stretches of samples `0..samples` for [`build_masks`](Self::build_masks) and
+    /// returns how many of them there are in the batch: clears those not recorded since the last
+    /// step (they are dark), checks that no sample from `samples` on lights a pixel (it would
+    /// have no delta row), and forgets what was recorded. Every stretch's bytes past `rows` are 0.
+    #[inline(always)]
+    fn settle(&mut self, samples: usize) -> usize {
+        let stride = self.stride;
+        for (s, recorded) in self.recorded.iter_mut().enumerate() {
+            let stretch = &mut self.dense[s * stride..][..stride];
+            if std::mem::take(recorded) {
+                assert!(
+                    s < samples || !stretch.iter().any(|&b| b != 0),
+                    "a pixel is lit for a sample without a delta row"
+                );
+            } else if s < samples {
+                stretch.fill(0);
+            }
+        }
+        samples.min(self.batch)
+    }
+    // ANCHOR_END: build_masks
+
+    /// [`build_masks`](Self::build_masks) on the chosen instruction set.
+    fn build_masks_for(&mut self, level: SimdLevel, samples: usize) {
+        #[cfg(target_arch = "x86_64")]
+        if level.kind() == SimdKind::Avx512 && std::arch::is_x86_feature_detected!("avx512bw") {
+            // SAFETY: the CPU runs AVX-512F (`SimdLevel`'s invariant) and AVX-512BW (just checked).
+            unsafe { avx512::build_masks(self, samples) };
+            return;
+        }
+        let _ = level;
+        self.build_masks(samples);
+    }
+
+    /// The bytes of row `row` (`row < rows`): sample `s`'s at `s·stride` from the first.
+    #[inline(always)]
+    fn row_bytes(&self, row: usize) -> RowBytes {
+        debug_assert!(row < self.rows);
+        RowBytes { first: self.dense.as_ptr().wrapping_add(row), stride: self.stride }
     }
 }
 // ANCHOR_END: lit_pixels
+
+/// One pixel row's bytes in [`LitPixels`]: sample `s`'s is `stride` bytes after sample
+/// `s − 1`'s.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct RowBytes {
+    first: *const u8,
+    stride: usize,
+}
+
+impl RowBytes {
+    /// Sample `s`'s byte.
+    ///
+    /// # Safety
+    /// Sample `s` must be one of the batch's (the callers' masks only name such samples).
+    #[inline(always)]
+    pub(super) unsafe fn byte(self, s: usize) -> u8 {
+        // SAFETY: the caller's guarantee: `s` names a stretch of `dense`, which holds the row.
+        unsafe { *self.first.add(s * self.stride) }
+    }
+
+    /// The same row from sample `s` on: its `byte(t)` is sample `s + t`'s.
+    #[inline(always)]
+    pub(super) fn skip_samples(self, s: usize) -> RowBytes {
+        RowBytes { first: self.first.wrapping_add(s * self.stride), stride: self.stride }
+    }
+}
 
 /// One sample's pen into [`LitPixels`] ([`LitPixels::sample`]).
 pub struct SamplePixels<'a> {
     first_row: usize,
     rows: usize,
-    batch: usize,
-    bit: u64,
-    /// The sample's byte of row 0; row `r`'s is `r·batch` further.
+    /// The sample's byte of row 0; row `r`'s is `r` further.
     bytes: *mut u8,
-    /// The sample's mask word of row 0; row `r`'s is `r` further.
-    masks: *mut u64,
     _lit: std::marker::PhantomData<&'a mut LitPixels>,
 }
 
@@ -135,15 +250,10 @@ impl SamplePixels<'_> {
         debug_assert!(byte != 0, "a dark pixel recorded as lit");
         let row = k.wrapping_sub(self.first_row);
         debug_assert!(row < self.rows, "pixel {k} outside the rows");
-        // SAFETY: `row < rows` (the caller's guarantee). `bytes` is the sample's byte of row 0
-        // (`s < batch`), so `row·batch` past it is inside the `rows·batch` bytes; `masks` is its
-        // mask word of row 0 (word `w` of every row is `masks[w·rows..][..rows]`), so `row` past
-        // it is inside the word's rows. The borrow of the `LitPixels` (`_lit`) keeps both alive
-        // and unshared.
-        unsafe {
-            *self.bytes.add(row * self.batch) = byte;
-            *self.masks.add(row) |= self.bit;
-        }
+        // SAFETY: `row < rows` (the caller's guarantee), and `bytes` is the sample's stretch of
+        // `stride >= rows` bytes. The borrow of the `LitPixels` (`_lit`) keeps it alive and
+        // unshared.
+        unsafe { *self.bytes.add(row) = byte };
     }
 }
 
@@ -154,23 +264,13 @@ fn check(lit: &LitPixels, rows: usize, h: usize, lanes: &Range<usize>) {
 }
 
 /// Takes row `row`'s masks out of `lit` (leaving them clear) into `masks`; returns whether any
-/// sample lights the row. Checks that no set bit names a sample beyond `samples` (which would
-/// have no delta row).
+/// sample lights the row. (Every set bit names a sample with a delta row: `build_masks` sets
+/// bits only for the batch's samples.)
 #[inline(always)]
-fn take_row_masks(lit: &mut LitPixels, row: usize, masks: &mut [u64], samples: usize) -> bool {
+fn take_row_masks(lit: &mut LitPixels, row: usize, masks: &mut [u64]) -> bool {
     let mut any = 0u64;
     for (w, mask) in masks.iter_mut().enumerate() {
-        let slot = &mut lit.masks[w * lit.rows + row];
-        *mask = std::mem::take(slot);
-        let first = w * 64;
-        let allowed = if first >= samples {
-            0
-        } else if samples - first >= 64 {
-            u64::MAX
-        } else {
-            (1u64 << (samples - first)) - 1
-        };
-        assert!(*mask & !allowed == 0, "a pixel is lit for a sample without a delta row");
+        *mask = std::mem::take(&mut lit.masks[w * lit.rows + row]);
         any |= *mask;
     }
     any != 0
@@ -204,16 +304,16 @@ pub fn hidden_step_scalar(
     let rows = weights.len() / h.max(1);
     assert_eq!(weights.len(), rows * h, "weights: rows × h");
     check(lit, rows, h, &lanes);
-    let samples = delta_rows.len() / h;
+    lit.build_masks(delta_rows.len() / h);
     let mut masks = vec![0u64; lit.words];
     for row in 0..rows {
-        if !take_row_masks(lit, row, &mut masks, samples) {
+        if !take_row_masks(lit, row, &mut masks) {
             continue;
         }
-        let bytes = &lit.bytes[row * lit.batch..][..lit.batch];
+        let byte = |s: usize| lit.dense[s * lit.stride + row];
         for j in lanes.clone() {
             let mut acc = 0.0;
-            for_each_sample(&masks, |s| acc = acc + delta_rows[s * h + j] * PIXEL_VALUE[bytes[s] as usize]);
+            for_each_sample(&masks, |s| acc = acc + delta_rows[s * h + j] * PIXEL_VALUE[byte(s) as usize]);
             let weight = &mut weights[row * h + j];
             *weight = *weight - lr * scale.mean(acc);
         }
@@ -255,6 +355,7 @@ pub unsafe fn hidden_step_shared(
     scale: BatchScale,
 ) {
     check(lit, rows, h, &lanes);
+    lit.build_masks_for(level, delta_rows.len() / h);
     match level.kind() {
         #[cfg(target_arch = "x86_64")]
         // SAFETY: the CPU runs AVX2 (`SimdLevel`'s invariant); `weights` as our caller promised.
@@ -278,7 +379,7 @@ pub unsafe fn hidden_step_shared(
         },
         _ => {
             let delta = delta_rows.as_ptr();
-            rows_loop(rows, lit, delta_rows, h, |row, masks, pixels| {
+            rows_loop(rows, lit, |row, masks, pixels| {
                 for j in lanes.clone() {
                     // SAFETY: row `row`, lane `j < h` of `weights` is ours (our caller's promise);
                     // `rows_loop` vouches for the deltas and pixels of `masks`' samples.
@@ -293,13 +394,13 @@ pub unsafe fn hidden_step_shared(
 ///
 /// # Safety
 /// `w` must be valid for reads and writes; for every set bit `s` of `masks`, `delta + s·h` must be
-/// readable and `pixels + s` too (what [`rows_loop`] guarantees its callback).
+/// readable and `pixels.byte(s)` too (what [`rows_loop`] guarantees its callback).
 #[inline(always)]
-unsafe fn lane(w: *mut f64, delta: *const f64, h: usize, masks: &[u64], pixels: *const u8, lr: f64, scale: BatchScale) {
+unsafe fn lane(w: *mut f64, delta: *const f64, h: usize, masks: &[u64], pixels: RowBytes, lr: f64, scale: BatchScale) {
     // SAFETY: the caller's guarantee (above).
     unsafe {
         let mut acc = 0.0;
-        for_each_sample(masks, |s| acc = acc + *delta.add(s * h) * PIXEL_VALUE[*pixels.add(s) as usize]);
+        for_each_sample(masks, |s| acc = acc + *delta.add(s * h) * PIXEL_VALUE[pixels.byte(s) as usize]);
         *w = *w - lr * scale.mean(acc);
     }
 }
@@ -308,27 +409,20 @@ unsafe fn lane(w: *mut f64, delta: *const f64, h: usize, masks: &[u64], pixels: 
 /// the next batch) and lets `blocks(row, masks, pixels)` step the row.
 ///
 /// What `blocks` may rely on: every set bit `s` of `masks` is below the number of delta rows
-/// (`delta_rows.len() / h`, checked by `take_row_masks`) and below `lit.batch` (checked by
-/// `LitPixels::sample`, whose pen is the only code that sets bits), and `pixels` points at the
-/// row's `lit.batch` recorded bytes; so `delta_rows[s·h..(s+1)·h]` and `pixels + s` are readable —
-/// after the call too, until `lit` records again (`rows_loop` changes masks, never bytes).
+/// (`delta_rows.len() / h`) and below `lit.batch` — [`hidden_step_shared`] builds the masks for
+/// the batch's samples before any level's loop runs, and `build_masks` sets bits only for those
+/// — and `pixels` is the row's recorded bytes; so `delta_rows[s·h..(s+1)·h]` and
+/// `pixels.byte(s)` are readable — after the call too, until `lit` records again (`rows_loop`
+/// changes masks, never bytes).
 #[inline(always)]
-fn rows_loop(
-    rows: usize,
-    lit: &mut LitPixels,
-    delta_rows: &[f64],
-    h: usize,
-    mut blocks: impl FnMut(usize, &[u64], *const u8),
-) {
-    let samples = delta_rows.len() / h;
+fn rows_loop(rows: usize, lit: &mut LitPixels, mut blocks: impl FnMut(usize, &[u64], RowBytes)) {
     let mut masks = vec![0u64; lit.words];
     assert!(rows <= lit.rows, "one mask per weight row");
     for row in 0..rows {
-        if !take_row_masks(lit, row, &mut masks, samples) {
+        if !take_row_masks(lit, row, &mut masks) {
             continue;
         }
-        // SAFETY: `row < rows <= lit.rows`, and `bytes` holds `lit.batch` bytes per row.
-        blocks(row, &masks, unsafe { lit.bytes.as_ptr().add(row * lit.batch) });
+        blocks(row, &masks, lit.row_bytes(row));
     }
 }
 
@@ -342,7 +436,7 @@ mod two_lanes {
     ///
     /// # Safety
     /// `w` must be valid for `2N` doubles that no other thread touches; for every set bit `s`
-    /// of `masks`, the `2N` doubles at `delta + s·h` and the byte at `pixels + s` must be
+    /// of `masks`, the `2N` doubles at `delta + s·h` and the byte at `pixels.byte(s)` must be
     /// readable.
     #[inline(always)]
     unsafe fn block<V: F64x2, const N: usize>(
@@ -350,7 +444,7 @@ mod two_lanes {
         delta: *const f64,
         h: usize,
         masks: &[u64],
-        pixels: *const u8,
+        pixels: RowBytes,
         lr: f64,
         scale: BatchScale,
     ) {
@@ -358,7 +452,7 @@ mod two_lanes {
         unsafe {
             let mut acc = [V::zero(); N];
             for_each_sample(masks, |s| {
-                let x = V::splat(PIXEL_VALUE[*pixels.add(s) as usize]);
+                let x = V::splat(PIXEL_VALUE[pixels.byte(s) as usize]);
                 let d = delta.add(s * h);
                 for (v, a) in acc.iter_mut().enumerate() {
                     *a = a.add(V::load(d.add(2 * v)).mul(x));
@@ -391,7 +485,7 @@ mod two_lanes {
         scale: BatchScale,
     ) {
         let (delta, end) = (delta_rows.as_ptr(), lanes.end);
-        rows_loop(rows, lit, delta_rows, h, |row, masks, pixels| {
+        rows_loop(rows, lit, |row, masks, pixels| {
             // SAFETY: as in `x86::hidden_step_avx2`: every block covers lanes below
             // `lanes.end <= h` of row `row < rows`, ours by the caller's guarantee, and
             // `rows_loop` vouches for the deltas and pixels of `masks`' samples.
@@ -433,15 +527,15 @@ mod x86 {
     ///
     /// # Safety
     /// The CPU must run AVX2; `w` must be valid for `4V` doubles that no other thread touches;
-    /// for every set bit `s` of `masks`, the `4V` doubles at `delta + s·h` and the byte at
-    /// `pixels + s` must be readable.
+    /// for every set bit `s` of `masks`, the `4V` doubles at `delta + s·h` and the byte
+    /// `pixels.byte(s)` must be readable.
     #[inline(always)]
     pub(super) unsafe fn block_avx2<const V: usize>(
         w: *mut f64,
         delta: *const f64,
         h: usize,
         masks: &[u64],
-        pixels: *const u8,
+        pixels: RowBytes,
         lr: f64,
         scale: BatchScale,
     ) {
@@ -449,7 +543,7 @@ mod x86 {
         unsafe {
             let mut acc = [_mm256_setzero_pd(); V];
             for_each_sample(masks, |s| {
-                let x = _mm256_set1_pd(PIXEL_VALUE[*pixels.add(s) as usize]);
+                let x = _mm256_set1_pd(PIXEL_VALUE[pixels.byte(s) as usize]);
                 let d = delta.add(s * h);
                 for (v, a) in acc.iter_mut().enumerate() {
                     *a = _mm256_add_pd(*a, _mm256_mul_pd(_mm256_loadu_pd(d.add(4 * v)), x));
@@ -478,7 +572,7 @@ mod x86 {
         delta: *const f64,
         h: usize,
         masks: &[u64],
-        pixels: *const u8,
+        pixels: RowBytes,
         lr: f64,
         scale: BatchScale,
     ) {
@@ -486,7 +580,7 @@ mod x86 {
         unsafe {
             let mut acc = [_mm_setzero_pd(); V];
             for_each_sample(masks, |s| {
-                let x = _mm_set1_pd(PIXEL_VALUE[*pixels.add(s) as usize]);
+                let x = _mm_set1_pd(PIXEL_VALUE[pixels.byte(s) as usize]);
                 let d = delta.add(s * h);
                 for (v, a) in acc.iter_mut().enumerate() {
                     *a = _mm_add_pd(*a, _mm_mul_pd(_mm_loadu_pd(d.add(2 * v)), x));
@@ -521,7 +615,7 @@ mod x86 {
         scale: BatchScale,
     ) {
         let (delta, end) = (delta_rows.as_ptr(), lanes.end);
-        rows_loop(rows, lit, delta_rows, h, |row, masks, pixels| {
+        rows_loop(rows, lit, |row, masks, pixels| {
             // SAFETY: every block covers lanes `j..` below `lanes.end <= h` (checked) of row
             // `row < rows`: ours by the caller's guarantee. `rows_loop` vouches for the deltas and
             // pixels of `masks`' samples, and the CPU runs AVX2 (the caller's guarantee).
@@ -551,7 +645,7 @@ mod x86 {
     /// # Safety
     /// The CPU must run AVX2; lanes `j..end` of the row at `w` must be valid doubles no other
     /// thread touches; for every set bit `s` of `masks`, lanes `j..end` at `delta + s·h` and the
-    /// byte at `pixels + s` must be readable.
+    /// byte at `pixels.byte(s)` must be readable.
     #[inline(always)]
     #[allow(clippy::too_many_arguments)]
     pub(super) unsafe fn blocks_from_four(
@@ -561,7 +655,7 @@ mod x86 {
         end: usize,
         h: usize,
         masks: &[u64],
-        pixels: *const u8,
+        pixels: RowBytes,
         lr: f64,
         scale: BatchScale,
     ) {
@@ -596,7 +690,7 @@ mod x86 {
         scale: BatchScale,
     ) {
         let (delta, end) = (delta_rows.as_ptr(), lanes.end);
-        rows_loop(rows, lit, delta_rows, h, |row, masks, pixels| {
+        rows_loop(rows, lit, |row, masks, pixels| {
             // SAFETY: as in `hidden_step_avx2`, without AVX2.
             unsafe {
                 let w = weights.add(row * h);
@@ -618,5 +712,69 @@ mod x86 {
                 }
             }
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A small deterministic generator (xorshift), so the test needs no dependency.
+    struct Gen(u64);
+    impl Gen {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+    }
+
+    /// Every level's mask builder gives each row the samples (below `samples`) that recorded a
+    /// pixel in it in this batch — not in an earlier one, whose stretches a sample not recorded
+    /// again must not leak into the masks.
+    #[test]
+    fn masks_name_exactly_the_batch_samples_that_light_each_row() {
+        let mut g = Gen(0x9e37_79b9_7f4a_7c15);
+        let levels = SimdLevel::available();
+        // Rows inside one block of 64 and across several, with a ragged end; one and two mask
+        // words; short batches.
+        for (rows, batch) in [(9usize, 5usize), (64, 32), (130, 32), (392, 32), (200, 70), (65, 1), (100, 64)] {
+            for &level in &levels {
+                let mut lit = LitPixels::new(10..10 + rows, batch);
+                // A first batch lights everything it can, for every sample.
+                for s in 0..batch {
+                    let index: Vec<u16> = (10..10 + rows as u16).collect();
+                    lit.record(s, &index, &vec![255; rows]);
+                }
+                lit.build_masks_for(level, batch);
+                lit.masks.iter_mut().for_each(|m| *m = 0);
+                // The second records some samples only, about a fifth of their pixels.
+                for samples in [batch, batch.div_ceil(2)] {
+                    let mut expected = vec![0u64; lit.words * rows];
+                    for s in (0..samples).filter(|s| s % 3 != 1) {
+                        let mut pen = lit.sample(s);
+                        for row in 0..rows {
+                            if g.next() % 5 == 0 {
+                                pen.record(10 + row, 1 + (g.next() % 255) as u8);
+                                expected[s / 64 * rows + row] |= 1 << (s % 64);
+                            }
+                        }
+                    }
+                    lit.build_masks_for(level, samples);
+                    assert_eq!(lit.masks, expected, "{level}: rows {rows}, batch {batch}, samples {samples}");
+                    lit.masks.iter_mut().for_each(|m| *m = 0);
+                    assert!(lit.is_clear());
+                }
+            }
+        }
+    }
+
+    #[test]
+    #[should_panic(expected = "a pixel is lit for a sample without a delta row")]
+    fn a_pixel_of_a_sample_past_the_batch_is_refused() {
+        let mut lit = LitPixels::new(0..100, 32);
+        lit.record(31, &[7], &[9]);
+        lit.build_masks(31);
     }
 }

@@ -521,8 +521,9 @@ impl Worker {
             // SAFETY: row `s` is this thread's from the moment the previous stage has
             // published it until this thread publishes it to the next.
             let sums = unsafe { std::slice::from_raw_parts_mut(rows.add(s * h), h) };
-            // The same pixels, by row, for phase 3's step (`hidden_step`), recorded as the gather
-            // reads them: a second pass over them in phase 3 cost about 8% of a batch at h = 32.
+            // The same pixels, into the sample's stretch of `lit` for phase 3's step (`hidden_step`),
+            // recorded as the gather reads them: a second pass over them in phase 3 cost about 8% of
+            // a batch at h = 32.
             let mut sample_pixels = self.lit.sample(s);
             // SAFETY: the gather shows `record` only the pixels of `index`, which lie in this
             // thread's band (`BandSplits`' invariant): `lit`'s rows.

@@ -315,6 +315,8 @@ pub fn hidden_step_matches_scalar_bits_and_the_unfused_definition(levels: &[Simd
     for (h, batch, rows) in [
         (32usize, 32usize, 50usize),
         (32, 32, 51),
+        // Rows across several 64-row blocks of the mask builders.
+        (32, 32, 130),
         (40, 64, 33),
         (64, 20, 9),
         (7, 5, 20),

@@ -11,7 +11,7 @@ use std::arch::x86_64::*;
 use std::ops::Range;
 
 use super::x86::blocks_from_four;
-use super::{rows_loop, take_row_masks, BatchScale, LitPixels, PIXEL_VALUE};
+use super::{rows_loop, take_row_masks, BatchScale, LitPixels, RowBytes, PIXEL_VALUE};
 use crate::math::aligned::AlignedF64s;
 
 // ANCHOR: hidden_step_avx512
@@ -21,14 +21,14 @@ use crate::math::aligned::AlignedF64s;
 /// # Safety
 /// The CPU must run AVX-512F; `w` must be valid for `8V` doubles that no other thread touches;
 /// for every set bit `s` of `masks`, the `8V` doubles at `delta + s·h` and the byte at
-/// `pixels + s` must be readable.
+/// `pixels.byte(s)` must be readable.
 #[inline(always)]
 unsafe fn block_avx512<const V: usize>(
     w: *mut f64,
     delta: *const f64,
     h: usize,
     masks: &[u64],
-    pixels: *const u8,
+    pixels: RowBytes,
     lr: f64,
     scale: BatchScale,
 ) {
@@ -39,7 +39,7 @@ unsafe fn block_avx512<const V: usize>(
         for (word, &bits) in masks.iter().enumerate() {
             let mut bits = bits;
             while bits != 0 {
-                add_next_sample(&mut acc, &mut bits, delta.add(64 * word * h), h, pixels.add(64 * word));
+                add_next_sample(&mut acc, &mut bits, delta.add(64 * word * h), h, pixels.skip_samples(64 * word));
             }
         }
         step(w, &acc, lr, scale);
@@ -74,20 +74,20 @@ pub(in crate::nn) unsafe fn step<const V: usize>(w: *mut f64, acc: &[__m512d; V]
 ///
 /// # Safety
 /// The CPU must run AVX-512F; `bits` must not be 0; for its lowest set bit `s`, the `8V`
-/// doubles at `delta + s·h` and the byte at `pixels + s` must be readable.
+/// doubles at `delta + s·h` and the byte at `pixels.byte(s)` must be readable.
 #[inline(always)]
 unsafe fn add_next_sample<const V: usize>(
     acc: &mut [__m512d; V],
     bits: &mut u64,
     delta: *const f64,
     h: usize,
-    pixels: *const u8,
+    pixels: RowBytes,
 ) {
     // SAFETY: AVX-512F and every pointer are the caller's guarantee (above).
     unsafe {
         let s = bits.trailing_zeros() as usize;
         *bits &= *bits - 1;
-        let x = _mm512_set1_pd(PIXEL_VALUE[*pixels.add(s) as usize]);
+        let x = _mm512_set1_pd(PIXEL_VALUE[pixels.byte(s) as usize]);
         let d = delta.add(s * h);
         for (v, a) in acc.iter_mut().enumerate() {
             *a = _mm512_add_pd(*a, _mm512_mul_pd(_mm512_loadu_pd(d.add(8 * v)), x));
@@ -102,14 +102,14 @@ unsafe fn add_next_sample<const V: usize>(
 /// # Safety
 /// As [`block_avx512`] for each row: `w[i]` valid for 32 doubles no other thread touches, and
 /// for every set bit `s` of `masks[i]`, the 32 doubles at `delta + s·h` and the byte at
-/// `pixels[i] + s` readable.
+/// `pixels[i].byte(s)` readable.
 #[inline(always)]
 unsafe fn block_pair_avx512(
     w: [*mut f64; 2],
     delta: *const f64,
     h: usize,
     masks: [u64; 2],
-    pixels: [*const u8; 2],
+    pixels: [RowBytes; 2],
     lr: f64,
     scale: BatchScale,
 ) {
@@ -162,8 +162,8 @@ pub(super) unsafe fn hidden_step_avx512(
     if lanes.len() == 32 && lit.words == 1 {
         let first = lanes.start;
         // The lit row waiting for a partner: its weights, mask and bytes.
-        let mut waiting: Option<(*mut f64, u64, *const u8)> = None;
-        rows_loop(rows, lit, delta_rows, h, |row, masks, pixels| {
+        let mut waiting: Option<(*mut f64, u64, RowBytes)> = None;
+        rows_loop(rows, lit, |row, masks, pixels| {
             // SAFETY: lanes `first..first + 32 <= h` (checked) of row `row < rows` are ours by the
             // caller's guarantee, and `rows_loop` vouches for the deltas and pixels of `masks`'
             // samples, the waiting row's too (nothing records into `lit` meanwhile).
@@ -183,7 +183,7 @@ pub(super) unsafe fn hidden_step_avx512(
         }
         return;
     }
-    rows_loop(rows, lit, delta_rows, h, |row, masks, pixels| {
+    rows_loop(rows, lit, |row, masks, pixels| {
         // SAFETY: lanes `lanes` (below `h`, checked) of row `row < rows` are ours by the caller's
         // guarantee; `rows_loop` vouches for the deltas and pixels of `masks`' samples, and the
         // CPU runs AVX-512F and AVX2 (the caller's guarantee).
@@ -197,7 +197,7 @@ pub(super) unsafe fn hidden_step_avx512(
 /// # Safety
 /// The CPU must run AVX-512F and AVX2; lanes `j..end` of the row at `w` must be valid doubles no
 /// other thread touches; for every set bit `s` of `masks`, lanes `j..end` at `delta + s·h` and
-/// the byte at `pixels + s` must be readable.
+/// the byte at `pixels.byte(s)` must be readable.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 unsafe fn row_blocks(
@@ -207,7 +207,7 @@ unsafe fn row_blocks(
     end: usize,
     h: usize,
     masks: &[u64],
-    pixels: *const u8,
+    pixels: RowBytes,
     lr: f64,
     scale: BatchScale,
 ) {
@@ -257,20 +257,19 @@ unsafe fn hidden_step_block_major(
     scale: BatchScale,
 ) {
     let (samples, words) = (delta_rows.len() / h, lit.words);
-    // Every row's masks, taken out of `lit` (leaving it clear for the next batch);
-    // `take_row_masks` checks that no bit names a sample without a delta row.
+    // Every row's masks, taken out of `lit` (leaving it clear for the next batch).
     let mut masks = std::mem::take(&mut lit.block_masks);
     masks.clear();
     masks.resize(rows * words, 0);
     for (row, row_masks) in masks.chunks_exact_mut(words).enumerate() {
-        take_row_masks(lit, row, row_masks, samples);
+        take_row_masks(lit, row, row_masks);
     }
     let mut block = std::mem::replace(&mut lit.block_deltas, AlignedF64s::zeros(0));
     if block.len() < samples * BLOCK_LANES {
         block = AlignedF64s::zeros(lit.batch.max(samples) * BLOCK_LANES);
     }
     let lit_rows = masks.chunks_exact(words).enumerate().filter(|(_, m)| m.iter().any(|&w| w != 0));
-    let pixels = |row: usize| lit.bytes[row * lit.batch..].as_ptr();
+    let pixels = |row: usize| lit.row_bytes(row);
     let mut j = lanes.start;
     while j + BLOCK_LANES <= lanes.end {
         for (s, copy) in block.chunks_exact_mut(BLOCK_LANES).take(samples).enumerate() {
@@ -279,9 +278,8 @@ unsafe fn hidden_step_block_major(
         for (row, row_masks) in lit_rows.clone() {
             // SAFETY: lanes `j..j + BLOCK_LANES`, below `lanes.end <= h` (checked), of row
             // `row < rows` are ours by the caller's guarantee. Every set bit `s` of the masks is
-            // below `samples` (`take_row_masks`), so row `s` of `block` holds the block of delta
-            // row `s`; and below `lit.batch` (`LitPixels::sample`), so `pixels(row) + s` is the
-            // row's byte of sample `s`.
+            // below `samples` and `lit.batch` (`build_masks`), so row `s` of `block` holds the
+            // block of delta row `s`, and `pixels(row).byte(s)` is the row's byte of sample `s`.
             unsafe {
                 block_avx512::<{ BLOCK_LANES / 8 }>(
                     weights.add(row * h + j),
@@ -319,3 +317,94 @@ unsafe fn hidden_step_block_major(
     lit.block_deltas = block;
 }
 // ANCHOR_END: hidden_step_block_major
+
+// ANCHOR: build_masks_avx512
+/// [`LitPixels::build_masks`] on AVX-512BW. The same two steps: each sample's stretch, 64 rows
+/// at a time, is tested (`vptestmb`, one bit per row) and the sample's bit added into its
+/// group's 64 mask bytes where that bit is set; then the four groups of 64 rows are widened
+/// and joined, sixteen rows at a time in 32-bit lanes, into the rows' mask words.
+///
+/// # Safety
+/// The CPU must run AVX-512F and AVX-512BW.
+#[target_feature(enable = "avx512f,avx512bw,avx2")]
+pub(super) unsafe fn build_masks(lit: &mut LitPixels, samples: usize) {
+    let samples = lit.settle(samples);
+    let (rows, stride) = (lit.rows, lit.stride);
+    let blocks = stride / 64;
+    let (dense, masks) = (lit.dense.as_ptr(), lit.masks.as_mut_ptr());
+    // Block `b` of group `g` (samples `first + 8g..`, 32 at a time) at `64·(4b + g)`: byte `r`
+    // holds those samples' bits for row `64b + r`.
+    let mut bytes = std::mem::take(&mut lit.mask_bytes);
+    bytes.clear();
+    bytes.resize(4 * 64 * blocks, 0);
+    let at = bytes.as_mut_ptr();
+    let group_block = |b: usize, g: usize| at.wrapping_add(64 * (4 * b + g));
+    // SAFETY: AVX-512F/BW are the caller's guarantee. Sample `s < samples <= batch` has the
+    // stretch `dense[s·stride..][..stride]`, and `stride` is `blocks` blocks of 64 bytes, as is
+    // each group in `bytes`; mask word `w` of row `r < rows` is `masks[w·rows + r]`, and
+    // `w = first / 64 < words`.
+    unsafe {
+        for first in (0..samples).step_by(32) {
+            // Sample by sample, each stretch read from its start: its lines stream in order.
+            for i in 0..(samples - first).min(32) {
+                let stretch = dense.add((first + i) * stride);
+                let bit = _mm512_set1_epi8(1 << (i % 8));
+                for b in 0..blocks {
+                    let line = _mm512_loadu_si512(stretch.add(64 * b).cast());
+                    let lit = _mm512_test_epi8_mask(line, line);
+                    let p = group_block(b, i / 8);
+                    // The bits are distinct, so adding one is setting it.
+                    let sum = _mm512_loadu_si512(p.cast());
+                    _mm512_storeu_si512(p.cast(), _mm512_mask_add_epi8(sum, lit, sum, bit));
+                }
+            }
+            let (word, shift) = (first / 64, _mm_cvtsi32_si128((first % 64) as i32));
+            for b in 0..blocks {
+                let groups = [0, 1, 2, 3].map(|g| _mm512_loadu_si512(group_block(b, g).cast()));
+                for q in 0..4 {
+                    let mut sixteen = _mm512_setzero_si512();
+                    for (g, &group) in groups.iter().enumerate() {
+                        let quarter = _mm512_cvtepu8_epi32(extract_quarter(group, q));
+                        sixteen = _mm512_or_si512(sixteen, _mm512_sllv_epi32(quarter, _mm512_set1_epi32(8 * g as i32)));
+                    }
+                    for half in 0..2 {
+                        let row = 64 * b + 16 * q + 8 * half;
+                        if row >= rows {
+                            break;
+                        }
+                        let eight = if half == 0 {
+                            _mm512_castsi512_si256(sixteen)
+                        } else {
+                            _mm512_extracti64x4_epi64(sixteen, 1)
+                        };
+                        let bits = _mm512_sll_epi64(_mm512_cvtepu32_epi64(eight), shift);
+                        let keep = ((1u32 << (rows - row).min(8)) - 1) as u8;
+                        let p = masks.add(word * rows + row);
+                        let old = _mm512_maskz_loadu_epi64(keep, p.cast());
+                        _mm512_mask_storeu_epi64(p.cast(), keep, _mm512_or_si512(old, bits));
+                    }
+                }
+            }
+            std::ptr::write_bytes(at, 0, 4 * 64 * blocks);
+        }
+    }
+    lit.mask_bytes = bytes;
+}
+
+/// The 16 bytes `16q..16q + 16` of `v`.
+///
+/// # Safety
+/// The CPU must run AVX-512F.
+#[inline(always)]
+unsafe fn extract_quarter(v: __m512i, q: usize) -> __m128i {
+    // SAFETY: AVX-512F is the caller's guarantee.
+    unsafe {
+        match q {
+            0 => _mm512_extracti32x4_epi32(v, 0),
+            1 => _mm512_extracti32x4_epi32(v, 1),
+            2 => _mm512_extracti32x4_epi32(v, 2),
+            _ => _mm512_extracti32x4_epi32(v, 3),
+        }
+    }
+}
+// ANCHOR_END: build_masks_avx512
