@@ -215,6 +215,7 @@ impl RowBytes {
 
     /// The same row from sample `s` on: its `byte(t)` is sample `s + t`'s.
     #[inline(always)]
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
     pub(super) fn skip_samples(self, s: usize) -> RowBytes {
         RowBytes { first: self.first.wrapping_add(s * self.stride), stride: self.stride }
     }
