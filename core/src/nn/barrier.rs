@@ -28,6 +28,12 @@ pub(super) struct SpinBarrier {
     poisoned: Line<AtomicBool>,
 }
 
+/// A thread's arrival at a [`SpinBarrier`] ([`SpinBarrier::arrive`]): the last thread of the
+/// round (`Ok`), or the release value seen before arriving, which waiters spin on until it
+/// changes (`Err`).
+#[must_use = "an arrival is completed by `SpinBarrier::finish`"]
+pub(super) struct Arrival(Result<usize, usize>);
+
 /// A value on a cache line of its own.
 #[repr(align(64))]
 struct Line<T>(T);
@@ -48,22 +54,44 @@ impl SpinBarrier {
     /// arriving, every thread sees after. Returns the thread that arrived last, the same on
     /// every thread, so that each can act on it (who gives a sample away in phase 2) on its own.
     pub(super) fn wait(&self, id: usize) -> usize {
+        self.finish(self.arrive(id))
+    }
+
+    /// [`wait`](Self::wait) in two halves: thread `id` arrives, and may then work on its own
+    /// data — nothing another thread reads after the barrier — before it [`finish`]es waiting.
+    /// The last thread to arrive is let go at once; the others' work fills time they would
+    /// have spent spinning.
+    ///
+    /// [`finish`]: Self::finish
+    pub(super) fn arrive(&self, id: usize) -> Arrival {
         if self.count == 1 {
-            return id;
+            return Arrival(Ok(id));
         }
         let (arrived, release) = (&self.arrived.0, &self.release.0);
         let seen = release.load(Ordering::Acquire);
         if arrived.fetch_add(1, Ordering::AcqRel) + 1 == self.count {
             arrived.store(0, Ordering::Relaxed);
             release.store(((seen >> 16) + 1) << 16 | id, Ordering::Release);
-            id
+            Arrival(Ok(id))
         } else {
-            let mut now = seen;
-            self.spin_until(|| {
-                now = release.load(Ordering::Acquire);
-                now != seen
-            });
-            now & 0xFFFF
+            Arrival(Err(seen))
+        }
+    }
+
+    /// Waits until every thread has arrived in the round of `arrival`; returns the thread that
+    /// arrived last, as [`wait`](Self::wait) does.
+    pub(super) fn finish(&self, arrival: Arrival) -> usize {
+        match arrival.0 {
+            Ok(last) => last,
+            Err(seen) => {
+                let release = &self.release.0;
+                let mut now = seen;
+                self.spin_until(|| {
+                    now = release.load(Ordering::Acquire);
+                    now != seen
+                });
+                now & 0xFFFF
+            }
         }
     }
 
@@ -148,7 +176,8 @@ mod tests {
 
     #[test]
     fn every_thread_learns_the_same_last_arrival_and_sees_the_others_writes() {
-        for threads in 1..=4usize {
+        // With `wait`, and with every other round in two halves, `arrive`, some work, `finish`.
+        for (threads, split) in (1..=4usize).flat_map(|t| [(t, false), (t, true)]) {
             let rounds = 2_000;
             let barrier = SpinBarrier::new(threads);
             // `written[t]`: the last round thread t has finished writing before arriving.
@@ -165,7 +194,15 @@ mod tests {
                                         std::hint::spin_loop();
                                     }
                                     written[id].store(round, Ordering::Relaxed);
-                                    let last = barrier.wait(id);
+                                    let last = if split && round % 2 == 0 {
+                                        let arrival = barrier.arrive(id);
+                                        for _ in 0..(round * 5 + id * 11) % 40 {
+                                            std::hint::spin_loop();
+                                        }
+                                        barrier.finish(arrival)
+                                    } else {
+                                        barrier.wait(id)
+                                    };
                                     for w in written {
                                         assert!(
                                             w.load(Ordering::Relaxed) >= round,

@@ -49,6 +49,9 @@ pub struct LitPixels {
     dense: Vec<u8>,
     /// `recorded[s]`: sample `s` has been recorded since the last step.
     recorded: Vec<bool>,
+    /// The number of samples `masks` were built for ([`LitPixels::prepare`]), until the step
+    /// takes them.
+    built: Option<usize>,
     /// `masks[w·rows + row]`, bit `i`: sample `64·w + i` lights the row (word by word, so that a
     /// sample's words of consecutive rows are neighbours). Built from `dense` by the step, which
     /// clears them as it takes them.
@@ -79,6 +82,7 @@ impl LitPixels {
             stride,
             dense: vec![0; batch * stride],
             recorded: vec![false; batch],
+            built: None,
             masks: vec![0; rows * words],
             block_masks: Vec::new(),
             mask_bytes: Vec::new(),
@@ -116,7 +120,7 @@ impl LitPixels {
 
     /// Whether nothing is recorded (true again after every step).
     pub fn is_clear(&self) -> bool {
-        !self.recorded.contains(&true) && self.masks.iter().all(|&m| m == 0)
+        !self.recorded.contains(&true) && self.built.is_none() && self.masks.iter().all(|&m| m == 0)
     }
 
     // ANCHOR: build_masks
@@ -172,6 +176,24 @@ impl LitPixels {
         samples.min(self.batch)
     }
     // ANCHOR_END: build_masks
+
+    /// Builds the row masks of the batch's `samples` samples now, on `level`, for the step to
+    /// take: the trainer does it while it waits for the other threads at the barrier before
+    /// phase 3, as it needs only this thread's own recordings. (The step builds them itself
+    /// otherwise.)
+    pub fn prepare(&mut self, level: SimdLevel, samples: usize) {
+        assert!(self.built.is_none(), "the masks are built once a batch");
+        self.build_masks_for(level, samples);
+        self.built = Some(samples);
+    }
+
+    /// The masks for `samples` samples: built now, unless [`prepare`](Self::prepare) built them.
+    fn ensure_masks(&mut self, level: SimdLevel, samples: usize) {
+        match self.built.take() {
+            None => self.build_masks_for(level, samples),
+            Some(built) => assert_eq!(built, samples, "masks prepared for {built} samples, stepped with {samples}"),
+        }
+    }
 
     /// [`build_masks`](Self::build_masks) on the chosen instruction set.
     fn build_masks_for(&mut self, level: SimdLevel, samples: usize) {
@@ -305,7 +327,10 @@ pub fn hidden_step_scalar(
     let rows = weights.len() / h.max(1);
     assert_eq!(weights.len(), rows * h, "weights: rows × h");
     check(lit, rows, h, &lanes);
-    lit.build_masks(delta_rows.len() / h);
+    match lit.built.take() {
+        None => lit.build_masks(delta_rows.len() / h),
+        Some(built) => assert_eq!(built, delta_rows.len() / h, "masks prepared for another batch"),
+    }
     let mut masks = vec![0u64; lit.words];
     for row in 0..rows {
         if !take_row_masks(lit, row, &mut masks) {
@@ -356,7 +381,7 @@ pub unsafe fn hidden_step_shared(
     scale: BatchScale,
 ) {
     check(lit, rows, h, &lanes);
-    lit.build_masks_for(level, delta_rows.len() / h);
+    lit.ensure_masks(level, delta_rows.len() / h);
     match level.kind() {
         #[cfg(target_arch = "x86_64")]
         // SAFETY: the CPU runs AVX2 (`SimdLevel`'s invariant); `weights` as our caller promised.
@@ -769,6 +794,64 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// Masks prepared ahead of the step (as the trainer does at the barrier) step the same bits
+    /// as masks the step builds itself, and leave `lit` as clear.
+    #[test]
+    fn masks_prepared_ahead_step_the_same_bits() {
+        let (rows, batch, h) = (150usize, 32usize, 32usize);
+        let mut g = Gen(7);
+        let weights: Vec<f64> = (0..rows * h).map(|_| (g.next() % 1000) as f64 * 1e-4 - 0.05).collect();
+        let delta: Vec<f64> = (0..batch * h).map(|_| (g.next() % 1000) as f64 * 1e-5 - 0.005).collect();
+        let mut lit = LitPixels::new(0..rows, batch);
+        let record = |lit: &mut LitPixels, g: &mut Gen| {
+            for s in 0..batch {
+                let mut pen = lit.sample(s);
+                for row in 0..rows {
+                    if g.next() % 4 == 0 {
+                        pen.record(row, 1 + (g.next() % 255) as u8);
+                    }
+                }
+            }
+        };
+        for level in SimdLevel::available() {
+            let (mut built_by_step, mut prepared) = (weights.clone(), weights.clone());
+            let mut g2 = Gen(11);
+            record(&mut lit, &mut g2);
+            hidden_step(level, &mut built_by_step, h, 0..h, &mut lit, &delta, 0.1, BatchScale::new(batch));
+            assert!(lit.is_clear());
+            let mut g2 = Gen(11);
+            record(&mut lit, &mut g2);
+            lit.prepare(level, batch);
+            assert!(!lit.is_clear(), "prepared masks wait for the step");
+            hidden_step(level, &mut prepared, h, 0..h, &mut lit, &delta, 0.1, BatchScale::new(batch));
+            assert!(lit.is_clear());
+            assert!(built_by_step != weights, "{level}: the step changed something");
+            assert_eq!(
+                built_by_step.iter().map(|w| w.to_bits()).collect::<Vec<_>>(),
+                prepared.iter().map(|w| w.to_bits()).collect::<Vec<_>>(),
+                "{level}"
+            );
+        }
+    }
+
+    #[test]
+    #[should_panic(expected = "masks prepared for 32 samples, stepped with 31")]
+    fn masks_prepared_for_another_batch_are_refused() {
+        let mut lit = LitPixels::new(0..10, 32);
+        lit.prepare(SimdLevel::available().pop().unwrap(), 32);
+        let mut w = vec![0.0; 10 * 4];
+        hidden_step(
+            SimdLevel::available().pop().unwrap(),
+            &mut w,
+            4,
+            0..4,
+            &mut lit,
+            &[0.0; 31 * 4],
+            0.1,
+            BatchScale::new(31),
+        );
     }
 
     #[test]

@@ -67,6 +67,18 @@ impl PhaseClock {
         }
     }
 
+    /// Counts the time since `since`, inside the waiting at the barrier (whose stamps enclose
+    /// it), as part of `phase`.
+    #[inline(always)]
+    pub(super) fn move_from_waiting(&mut self, phase: usize, since: u64) {
+        if let Some(p) = self.0.as_mut() {
+            let worked = ticks() - since;
+            p.ticks[phase] += worked;
+            // Wrapping: the barrier's own span is added when the batch ends (`end_batch`).
+            p.ticks[WAITING] = p.ticks[WAITING].wrapping_sub(worked);
+        }
+    }
+
     /// Counts the time since `since` as waiting.
     #[inline(always)]
     pub(super) fn add_waiting(&mut self, since: u64) {
@@ -83,7 +95,7 @@ impl PhaseClock {
             let [t0, t1, t2, t3] = starts;
             p.ticks[HIDDEN_SUMS] = p.ticks[HIDDEN_SUMS].wrapping_add(t1 - t0);
             p.ticks[FINISH] = p.ticks[FINISH].wrapping_add(t2 - t1);
-            p.ticks[WAITING] += t3 - t2;
+            p.ticks[WAITING] = p.ticks[WAITING].wrapping_add(t3 - t2);
             p.ticks[GRADIENTS] += ticks() - t3;
             p.batches += 1;
         }

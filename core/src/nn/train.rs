@@ -53,7 +53,7 @@ use super::barrier::{PoisonOnPanic, Progress, SpinBarrier};
 use super::finish::{finish_samples, reads_output_transpose, SampleOutputs};
 use super::hidden_step::{hidden_step_shared, LitPixels};
 use super::output_step::OutputStep;
-use super::profile::{PhaseClock, PhaseTicks, FINISH, HIDDEN_SUMS};
+use super::profile::{PhaseClock, PhaseTicks, FINISH, GRADIENTS, HIDDEN_SUMS};
 use super::update::{sgd_step, BatchScale};
 use super::{Network, Params, DEFAULT_HIDDEN, INPUTS, OUTPUTS, PIXEL_VALUE};
 use crate::clock::Stopwatch;
@@ -463,7 +463,14 @@ impl Worker {
         let t1 = self.phases.stamp();
         self.finish_samples(run, rows, samples);
         let t2 = self.phases.stamp();
-        let last = team.barrier.wait(self.id);
+        let arrival = team.barrier.arrive(self.id);
+        // Phase 3's row masks, from this thread's own recordings, while the others may still be
+        // on their way: a thread that arrives first builds them in time it would have spent
+        // spinning. (Counted with phase 3, not as waiting.)
+        let building = self.phases.stamp();
+        self.lit.prepare(run.config.level, batch_len);
+        self.phases.move_from_waiting(GRADIENTS, building);
+        let last = team.barrier.finish(arrival);
         self.phase2.give_away(last);
         let t3 = self.phases.stamp();
         self.gradients_and_steps(run, rows, samples);
