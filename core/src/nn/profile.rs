@@ -59,23 +59,24 @@ impl PhaseClock {
     /// Counts the time since `since` as waiting, not as part of `phase` (whose stamps enclose it).
     #[inline(always)]
     pub(super) fn move_to_waiting(&mut self, phase: usize, since: u64) {
-        if let Some(p) = self.0.as_mut() {
-            let waited = ticks() - since;
-            p.ticks[WAITING] += waited;
-            // Wrapping: the phase's own span is added when the batch ends (`end_batch`).
-            p.ticks[phase] = p.ticks[phase].wrapping_sub(waited);
-        }
+        self.move_time(phase, WAITING, since);
     }
 
     /// Counts the time since `since`, inside the waiting at the barrier (whose stamps enclose
     /// it), as part of `phase`.
     #[inline(always)]
     pub(super) fn move_from_waiting(&mut self, phase: usize, since: u64) {
+        self.move_time(WAITING, phase, since);
+    }
+
+    /// Counts the time since `since` in `to`, not in `from`, whose stamps enclose it.
+    #[inline(always)]
+    fn move_time(&mut self, from: usize, to: usize, since: u64) {
         if let Some(p) = self.0.as_mut() {
-            let worked = ticks() - since;
-            p.ticks[phase] += worked;
-            // Wrapping: the barrier's own span is added when the batch ends (`end_batch`).
-            p.ticks[WAITING] = p.ticks[WAITING].wrapping_sub(worked);
+            let spent = ticks() - since;
+            p.ticks[to] = p.ticks[to].wrapping_add(spent);
+            // Wrapping: `from`'s own span is added when the batch ends (`end_batch`).
+            p.ticks[from] = p.ticks[from].wrapping_sub(spent);
         }
     }
 
