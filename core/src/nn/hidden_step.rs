@@ -327,10 +327,7 @@ pub fn hidden_step_scalar(
     let rows = weights.len() / h.max(1);
     assert_eq!(weights.len(), rows * h, "weights: rows × h");
     check(lit, rows, h, &lanes);
-    match lit.built.take() {
-        None => lit.build_masks(delta_rows.len() / h),
-        Some(built) => assert_eq!(built, delta_rows.len() / h, "masks prepared for another batch"),
-    }
+    lit.ensure_masks(SimdLevel::SCALAR, delta_rows.len() / h);
     let mut masks = vec![0u64; lit.words];
     for row in 0..rows {
         if !take_row_masks(lit, row, &mut masks) {
