@@ -61,8 +61,9 @@ pub struct LitPixels {
     /// lanes of each sample's deltas, side by side.
     #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
     block_masks: Vec<u64>,
-    /// Working room of `build_masks`, kept between batches: a byte of every row's mask per group
-    /// of eight samples, group by group.
+    /// Working room of the mask pass, kept between batches: a byte of every row's mask per group
+    /// of eight samples (group by group in `build_masks`; block of 64 rows by block in the
+    /// AVX-512 version).
     mask_bytes: Vec<u8>,
     #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
     block_deltas: AlignedF64s,

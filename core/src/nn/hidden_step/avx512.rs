@@ -385,7 +385,11 @@ pub(super) unsafe fn build_masks(lit: &mut LitPixels, samples: usize) {
                     }
                 }
             }
-            std::ptr::write_bytes(at, 0, 4 * 64 * blocks);
+            if first + 32 < samples {
+                // The next 32 samples sum into the same bytes, from zero (`resize` above cleared
+                // them for the first 32).
+                std::ptr::write_bytes(at, 0, 4 * 64 * blocks);
+            }
         }
     }
     lit.mask_bytes = bytes;
