@@ -114,6 +114,8 @@ pub(super) fn run_time_phases(args: &Args) -> Result<(), Error> {
         "tsc_ghz": ticks_per_ns,
         "core_ghz": core_ghz,
         "lit_pixels_per_batch": lit_pairs,
+        "band_moves": profiles.iter().map(|p| p.band_moves).collect::<Vec<_>>(),
+        "bands": profiles.iter().map(|p| [p.band.start, p.band.end]).collect::<Vec<_>>(),
         "phases": report,
     });
     print_lines(&[json.to_string()])

@@ -13,20 +13,20 @@ pub(super) fn split_evenly(n: usize, parts: usize, i: usize) -> (usize, usize) {
 }
 
 // ANCHOR: balanced_bands
-/// Pixel-row bands with about equal non-zero counts over the training set, so the threads
-/// of phases 1 and 3 see about the same work. Only a division of work: it changes no result.
-pub(super) fn balanced_bands(histogram: &[u64], threads: usize) -> Vec<Range<usize>> {
+/// `parts` contiguous ranges of pixel rows with about equal non-zero counts over the training
+/// set (the stretches of the bands' grid, below). Only a division of work: it changes no result.
+pub(super) fn balanced_bands(histogram: &[u64], parts: usize) -> Vec<Range<usize>> {
     let weights: Vec<u64> = histogram.iter().map(|&c| c + 1).collect();
     let total: u64 = weights.iter().sum();
-    let (mut bands, mut start, mut acc) = (Vec::with_capacity(threads), 0, 0u64);
-    for t in 0..threads {
-        let target = total * (t as u64 + 1) / threads as u64;
+    let (mut bands, mut start, mut acc) = (Vec::with_capacity(parts), 0, 0u64);
+    for t in 0..parts {
+        let target = total * (t as u64 + 1) / parts as u64;
         let mut end = start;
         while end < INPUTS && acc + weights[end] <= target {
             acc += weights[end];
             end += 1;
         }
-        if t + 1 == threads {
+        if t + 1 == parts {
             end = INPUTS;
         }
         bands.push(start..end);
@@ -36,56 +36,163 @@ pub(super) fn balanced_bands(histogram: &[u64], threads: usize) -> Vec<Range<usi
 }
 // ANCHOR_END: balanced_bands
 
-/// Where each image's (ascending) pixel list crosses from one band to the next, computed once
-/// per run so the per-sample loop needs no search: image `i`'s pixels in band `t` are positions
-/// `at[i·(T+1) + t] .. at[i·(T+1) + t + 1]` of its list.
+// ANCHOR: band_grid
+/// The pixel rows cut into `quanta` stretches of about equal non-zero counts over the training
+/// set (`cuts[0] = 0`, `cuts[quanta] = INPUTS`; a stretch may be empty): the grid that bands are
+/// made of. A thread's band is a run of whole stretches, so moving a band's edge by one stretch
+/// moves about `1/quanta` of the hidden layer's work from one thread to its neighbour.
+pub(super) fn grid_cuts(histogram: &[u64], quanta: usize) -> Vec<usize> {
+    let bands = balanced_bands(histogram, quanta);
+    bands.iter().map(|b| b.start).chain([INPUTS]).collect()
+}
+
+/// How many stretches the grid of a team of `threads` has: 32 (one 64-byte line of splits per
+/// image, below), or more, in whole lines, for teams of more than 32 threads.
+pub(super) fn grid_quanta(threads: usize) -> usize {
+    threads.max(1).next_multiple_of(32)
+}
+// ANCHOR_END: band_grid
+
+/// One image's splits: 32 of the `u16` positions of [`BandSplits`], a cache line.
+#[derive(Clone, Copy, Debug)]
+#[repr(C, align(64))]
+struct SplitLine([u16; 32]);
+
+/// Where each image's (ascending) pixel list crosses each cut of the band grid, computed once
+/// per run so the per-sample loop needs no search: entry `q − 1` of image `i`'s splits is the
+/// number of its pixels before `cuts[q]` (`q = 1..=quanta`; the last is the list's length, and
+/// before `cuts[0] = 0` there are none). So the pixels of the band of stretches `q0..q1` are
+/// positions `split(q0)..split(q1)` of its list, wherever the band's edges stand.
 ///
 /// **Invariant** (phase 1 relies on it for memory safety: its gather reads weight rows
-/// unchecked): every pixel in image `i`'s range for band `t` lies in `bands[t]`. `new` checks
-/// that each list ascends strictly, which makes its partition points exact; `Images` only ever
-/// stores ascending lists, so the check never fails.
+/// unchecked): every pixel in image `i`'s range for stretches `q0..q1` lies in rows
+/// `cuts[q0]..cuts[q1]`. `new` checks that each list ascends strictly, which makes its partition
+/// points exact; `Images` only ever stores ascending lists, so the check never fails.
 pub(super) struct BandSplits {
-    bands: usize,
-    at: Vec<u16>,
+    cuts: Vec<usize>,
+    /// `quanta / 32` lines per image.
+    lines: usize,
+    at: Vec<SplitLine>,
 }
 
 impl BandSplits {
-    pub(super) fn new(data: &Dataset, bands: &[Range<usize>]) -> BandSplits {
-        assert!(
-            bands.first().is_none_or(|b| b.start == 0) && bands.windows(2).all(|w| w[0].end == w[1].start),
-            "bands cover the rows from 0 without gaps"
-        );
-        let mut at = Vec::with_capacity(data.len() * (bands.len() + 1));
+    pub(super) fn new(data: &Dataset, cuts: &[usize]) -> BandSplits {
+        let quanta = cuts.len() - 1;
+        assert!(quanta % 32 == 0 && cuts[0] == 0 && cuts[quanta] == INPUTS, "a grid of whole lines over every row");
+        assert!(cuts.windows(2).all(|w| w[0] <= w[1]), "grid cuts in order");
+        let lines = quanta / 32;
+        let mut at = Vec::with_capacity(data.len() * lines);
         for i in 0..data.len() {
             let index = data.images.get(i).index;
             assert!(index.windows(2).all(|w| w[0] < w[1]), "image {i}: pixel list not ascending");
-            assert!(
-                index.last().is_none_or(|&k| bands.last().is_some_and(|b| (k as usize) < b.end)),
-                "image {i}: pixel past the last band"
-            );
-            at.push(0);
-            for band in bands {
-                at.push(index.partition_point(|&k| (k as usize) < band.end) as u16);
+            for line in cuts[1..].chunks_exact(32) {
+                at.push(SplitLine(std::array::from_fn(|e| index.partition_point(|&k| (k as usize) < line[e]) as u16)));
             }
         }
-        BandSplits { bands: bands.len(), at }
+        BandSplits { cuts: cuts.to_vec(), lines, at }
+    }
+
+    /// The pixel rows of the band of stretches `q0..q1`.
+    pub(super) fn rows(&self, (q0, q1): (usize, usize)) -> Range<usize> {
+        self.cuts[q0]..self.cuts[q1]
     }
 
     /// Hints the CPU to start loading image `image`'s splits (a hint; no result changes).
     #[inline(always)]
     pub(super) fn prefetch(&self, image: usize) {
-        let base = image * (self.bands + 1);
-        if let Some(at) = self.at.get(base..base + self.bands + 1) {
+        if let Some(at) = self.at.get(image * self.lines..(image + 1) * self.lines) {
             crate::data::images::prefetch_lines(at);
         }
     }
 
+    /// Positions `lo..hi` of image `image`'s pixel list: its pixels in the band of stretches
+    /// `q0..q1`.
     #[inline(always)]
-    pub(super) fn range(&self, image: usize, band: usize) -> (usize, usize) {
-        let base = image * (self.bands + 1) + band;
-        (self.at[base] as usize, self.at[base + 1] as usize)
+    pub(super) fn range(&self, image: usize, (q0, q1): (usize, usize)) -> (usize, usize) {
+        let split = |q: usize| {
+            if q == 0 {
+                0
+            } else {
+                let line = &self.at[image * self.lines + (q - 1) / 32];
+                line.0[(q - 1) % 32] as usize
+            }
+        };
+        (split(q0), split(q1))
     }
 }
+
+// ANCHOR: band_balance
+/// Where the bands' edges stand on the grid, and where they go next: each thread's band gets a
+/// share of the stretches in proportion to the speed at which its core stepped the last batches'
+/// hidden weights (lit pixels per cycle, phase 3). On a quiet machine the cores run alike and the
+/// bands stay even; on a shared one, where a neighbour's load can slow one core to half speed for
+/// seconds, the slower core's band shrinks and the other's grows, instead of the whole team
+/// waiting for it. Only a division of work: every weight row is still stepped and gathered by
+/// exactly one thread, in the same order.
+///
+/// Every thread keeps its own copy and feeds it the same measurements in the same order (all
+/// threads' after each barrier), so the copies always agree without being shared.
+#[derive(Clone, Debug)]
+pub(super) struct BandBalance {
+    /// Thread `t`'s band is stretches `bounds[t]..bounds[t + 1]`.
+    bounds: Vec<usize>,
+    /// Each thread's cycles per lit pixel in the step, a running average (0 until measured).
+    cost: Vec<f64>,
+}
+
+/// The running averages' weight on the newest batch: about the last eight count.
+const BALANCE_WEIGHT: f64 = 1.0 / 8.0;
+
+impl BandBalance {
+    /// Even bands: about `quanta / threads` stretches each.
+    pub(super) fn new(quanta: usize, threads: usize) -> BandBalance {
+        BandBalance { bounds: (0..=threads).map(|t| quanta * t / threads).collect(), cost: vec![0.0; threads] }
+    }
+
+    /// Thread `id`'s band, in stretches.
+    pub(super) fn band(&self, id: usize) -> (usize, usize) {
+        (self.bounds[id], self.bounds[id + 1])
+    }
+
+    /// Takes each thread's last step — `ticks[t]` cycles for `pixels[t]` lit pixels of its band
+    /// — into the averages, and moves each edge at most one stretch toward where the threads'
+    /// speeds put it. Returns whether an edge moved. A thread keeps one stretch at least.
+    pub(super) fn update(&mut self, ticks: &[u64], pixels: &[u64]) -> bool {
+        let threads = self.cost.len();
+        for ((cost, &t), &p) in self.cost.iter_mut().zip(ticks).zip(pixels) {
+            if p > 0 && t > 0 {
+                let now = t as f64 / p as f64;
+                *cost = if *cost == 0.0 { now } else { *cost + BALANCE_WEIGHT * (now - *cost) };
+            }
+        }
+        if threads < 2 || self.cost.contains(&0.0) {
+            return false;
+        }
+        let quanta = self.bounds[threads];
+        let speed: Vec<f64> = self.cost.iter().map(|c| 1.0 / c).collect();
+        let total: f64 = speed.iter().sum();
+        let mut moved = false;
+        let mut before = 0.0;
+        for t in 1..threads {
+            before += speed[t - 1];
+            let target = quanta as f64 * before / total;
+            let edge = self.bounds[t];
+            // Three quarters of a stretch away, or no move: an edge comes to rest within three
+            // quarters of its target, and averages that then wander by less than half a stretch
+            // (as they do even between equal cores) do not send it back and forth. Each move
+            // costs the thread that takes rows one wait.
+            if target >= edge as f64 + 0.75 && edge + 1 < self.bounds[t + 1] {
+                self.bounds[t] = edge + 1;
+                moved = true;
+            } else if target <= edge as f64 - 0.75 && edge > self.bounds[t - 1] + 1 {
+                self.bounds[t] = edge - 1;
+                moved = true;
+            }
+        }
+        moved
+    }
+}
+// ANCHOR_END: band_balance
 
 // ANCHOR: phase2_split
 /// Which samples of a full batch each thread finishes in phase 2: thread `t` takes
@@ -171,6 +278,69 @@ mod tests {
                 assert_eq!(w[0].end, w[1].start);
             }
         }
+    }
+
+    #[test]
+    fn grid_splits_are_each_bands_pixels() {
+        let data = crate::data::fixture::load_train();
+        for quanta in [32, 64] {
+            let cuts = grid_cuts(&data.images.pixel_histogram(), quanta);
+            assert_eq!((cuts.len(), cuts[0], cuts[quanta]), (quanta + 1, 0, INPUTS));
+            let splits = BandSplits::new(&data, &cuts);
+            for band in [(0, quanta), (0, 1), (3, 17), (quanta / 2, quanta), (quanta - 1, quanta), (5, 5)] {
+                let rows = splits.rows(band);
+                for i in (0..data.len()).step_by(97) {
+                    let index = data.images.get(i).index;
+                    let (lo, hi) = splits.range(i, band);
+                    let expected = (
+                        index.partition_point(|&k| (k as usize) < rows.start),
+                        index.partition_point(|&k| (k as usize) < rows.end),
+                    );
+                    assert_eq!((lo, hi), expected, "image {i}, stretches {band:?} of {quanta}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn bands_follow_the_threads_speeds_one_stretch_a_batch() {
+        let mut balance = BandBalance::new(32, 2);
+        assert_eq!([balance.band(0), balance.band(1)], [(0, 16), (16, 32)]);
+        assert!(!balance.update(&[100, 0], &[50, 0]), "no move until every thread has measured");
+        // Equal speeds: the bands stay where they are.
+        for _ in 0..50 {
+            assert!(!balance.update(&[1000, 1000], &[500, 500]));
+        }
+        // Thread 1 at half speed: thread 0's share goes to 2/3 (21.3 stretches), one a batch at
+        // most, as the running average follows.
+        let mut edges = Vec::new();
+        for _ in 0..60 {
+            balance.update(&[1000, 2000], &[500, 500]);
+            edges.push(balance.band(0).1);
+        }
+        assert!(edges.windows(2).all(|w| w[1] == w[0] || w[1] == w[0] + 1), "one stretch a batch: {edges:?}");
+        assert_eq!(balance.band(0), (0, 21));
+        assert_eq!(balance.band(1), (21, 32));
+        // A thread ever so slow still keeps one stretch; and the edge comes back when it recovers.
+        for _ in 0..200 {
+            balance.update(&[1000, 1_000_000], &[500, 500]);
+        }
+        assert_eq!(balance.band(1), (31, 32));
+        for _ in 0..200 {
+            balance.update(&[1000, 1000], &[500, 500]);
+        }
+        assert_eq!(balance.band(0), (0, 16));
+        // Three threads, the middle one slow: both of its edges move in.
+        let mut three = BandBalance::new(32, 3);
+        for _ in 0..100 {
+            three.update(&[1000, 3000, 1000], &[500, 500, 500]);
+        }
+        let (a, b) = three.band(1);
+        assert!(
+            (b - a) < 32 / 3 && three.band(0).1 == a && three.band(2).0 == b,
+            "{:?}",
+            (three.band(0), (a, b), three.band(2))
+        );
     }
 
     #[test]

@@ -91,6 +91,19 @@ impl LitPixels {
         }
     }
 
+    /// Moves to the pixel rows `rows` (a trainer thread whose band has moved), keeping the
+    /// buffers' memory. Only while nothing is recorded ([`LitPixels::is_clear`]).
+    pub fn rebind(&mut self, rows: Range<usize>) {
+        assert!(self.is_clear(), "rows moved with pixels recorded");
+        let (first_row, rows) = (rows.start, rows.len());
+        let stride = rows.next_multiple_of(64);
+        (self.first_row, self.rows, self.stride) = (first_row, rows, stride);
+        self.dense.clear();
+        self.dense.resize(self.batch * stride, 0);
+        self.masks.clear();
+        self.masks.resize(rows * self.words, 0);
+    }
+
     /// Records sample `s`'s non-zero pixels: `index` (pixel numbers, within the rows) and their
     /// `bytes`, which must not be 0 (a dark pixel is not lit).
     pub fn record(&mut self, s: usize, index: &[u16], bytes: &[u8]) {

@@ -14,6 +14,9 @@ pub struct PhaseTicks {
     pub ticks: [u64; 4],
     /// Batches this thread took part in.
     pub batches: u64,
+    /// How often this thread's band of pixel rows moved (`BandBalance`), and where it ended.
+    pub band_moves: u64,
+    pub band: std::ops::Range<usize>,
 }
 
 /// Indices into [`PhaseTicks::ticks`].
@@ -102,7 +105,16 @@ impl PhaseClock {
         }
     }
 
-    pub(super) fn into_ticks(self) -> Option<PhaseTicks> {
-        self.0
+    /// Counts a move of the thread's band, which now is `band`.
+    pub(super) fn band_moved(&mut self, band: std::ops::Range<usize>) {
+        if let Some(p) = self.0.as_mut() {
+            p.band_moves += 1;
+            p.band = band;
+        }
+    }
+
+    /// The thread's times, its band `band` at the end.
+    pub(super) fn into_ticks(self, band: std::ops::Range<usize>) -> Option<PhaseTicks> {
+        self.0.map(|p| PhaseTicks { band, ..p })
     }
 }

@@ -8,7 +8,7 @@
 //! ends on the same bits as `train` and `train_reference` however it is sliced
 //! (`core/tests/it/session.rs`).
 
-use super::bands::{balanced_bands, BandSplits};
+use super::bands::{grid_cuts, grid_quanta, BandBalance, BandSplits};
 use super::train::{EpochReport, Run, Tally, Team, TrainConfig, Worker};
 use super::{Network, INPUTS};
 use crate::clock::Stopwatch;
@@ -56,9 +56,10 @@ impl<'d> Session<'d> {
         let mut rng = Rng::from_seed(config.seed);
         let mut net = Network::init(config.hidden, &mut rng);
         let team = Team::new(&config, data, &mut net);
-        let bands = balanced_bands(&data.images.pixel_histogram(), 1);
-        let splits = BandSplits::new(data, &bands);
-        let worker = Worker::new(0, Run { team: &team, splits: &splits, config: &config, data }, 0..INPUTS);
+        let quanta = grid_quanta(1);
+        let splits = BandSplits::new(data, &grid_cuts(&data.images.pixel_histogram(), quanta));
+        let worker =
+            Worker::new(0, Run { team: &team, splits: &splits, config: &config, data }, BandBalance::new(quanta, 1));
         let mut clock = Stopwatch::start();
         clock.pause();
         Session {

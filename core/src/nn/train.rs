@@ -1,9 +1,10 @@
 //! The training loop — the original's `main.asm` training section — run by a small team of
 //! threads that never split a sum.
 //!
-//! Thread `t` owns a band of input pixels — rows `band` of the transposed hidden weights — for
-//! the whole run, so that 200 KB matrix never travels between cores. Each mini-batch takes
-//! three phases:
+//! Thread `t` owns a band of input pixels — rows `band` of the transposed hidden weights — so
+//! that 200 KB matrix does not travel between cores. (The bands' edges move between batches,
+//! a stretch of rows at a time, toward the cores' measured speeds: see `BandBalance`.) Each
+//! mini-batch takes three phases:
 //!
 //! 1. **Hidden sums, as a pipeline over the bands.** A hidden unit's sum runs over the pixels in
 //!    ascending order; thread 0 adds the terms of its (lowest) band for a sample and hands the
@@ -44,16 +45,16 @@
 
 use std::cell::UnsafeCell;
 use std::ops::Range;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use super::backward::add_assign;
-use super::bands::{balanced_bands, lane_range, BandSplits, Phase2Split};
+use super::bands::{grid_cuts, grid_quanta, lane_range, BandBalance, BandSplits, Phase2Split};
 use super::barrier::{PoisonOnPanic, Progress, SpinBarrier};
 use super::finish::{finish_samples, reads_output_transpose, SampleOutputs};
 use super::hidden_step::{hidden_step_shared, LitPixels};
 use super::output_step::OutputStep;
-use super::profile::{PhaseClock, PhaseTicks, FINISH, GRADIENTS, HIDDEN_SUMS};
+use super::profile::{ticks, PhaseClock, PhaseTicks, FINISH, GRADIENTS, HIDDEN_SUMS};
 use super::update::{sgd_step, BatchScale};
 use super::{Network, Params, DEFAULT_HIDDEN, INPUTS, OUTPUTS, PIXEL_VALUE};
 use crate::clock::Stopwatch;
@@ -149,6 +150,17 @@ pub(super) struct Team {
     /// `progress[t]`: how many samples (counted from the start of the run) thread `t` has
     /// finished its stretch of in phase 1; thread `t + 1` waits on it.
     progress: Vec<Progress>,
+    /// `stepped[t]`: how many batches thread `t` has finished phase 3 of. A thread whose band
+    /// has taken rows from another waits on it before it reads them (see [`BandBalance`]).
+    stepped: Vec<Progress>,
+    /// `step_cost[t]`: thread `t`'s last hidden step, (cycles, lit pixels), published before
+    /// each barrier for every thread's [`BandBalance`]. Written only before a thread arrives
+    /// and read only after the barrier, whose next round no thread reaches before all have read.
+    step_cost: Vec<(AtomicU64, AtomicU64)>,
+    /// Tests only: publish made-up step times in which the threads take turns being slow, so
+    /// the bands keep moving (`bands_that_keep_moving_change_no_bit`).
+    #[cfg(test)]
+    shake_bands: bool,
 }
 
 // SAFETY: the raw pointers point into buffers owned by `train`, which outlive the thread scope;
@@ -184,6 +196,10 @@ impl Team {
             order: UnsafeCell::new((0..data.len() as u32).collect()),
             barrier: SpinBarrier::new(threads),
             progress: (0..threads).map(|_| Progress(AtomicUsize::new(0))).collect(),
+            stepped: (0..threads).map(|_| Progress(AtomicUsize::new(0))).collect(),
+            step_cost: (0..threads).map(|_| (AtomicU64::new(0), AtomicU64::new(0))).collect(),
+            #[cfg(test)]
+            shake_bands: false,
         }
     }
 
@@ -252,7 +268,7 @@ pub fn train_observed(
     data: &Dataset,
     mut on_epoch: impl FnMut(&EpochReport, &Network),
 ) -> Network {
-    train_team(config, data, &mut on_epoch, false).0
+    train_team(config, data, &mut on_epoch, false, false).0
 }
 
 /// [`train`], also returning each thread's time per phase ([`PhaseTicks`], thread 0 first):
@@ -262,7 +278,7 @@ pub fn train_profiled(
     data: &Dataset,
     mut on_epoch: impl FnMut(&EpochReport),
 ) -> (Network, Vec<PhaseTicks>) {
-    let (net, profiles) = train_team(config, data, &mut |report, _| on_epoch(report), true);
+    let (net, profiles) = train_team(config, data, &mut |report, _| on_epoch(report), true, false);
     (net, profiles.into_iter().map(|p| p.expect("profiled")).collect())
 }
 
@@ -273,25 +289,29 @@ fn train_team(
     data: &Dataset,
     on_epoch: &mut dyn FnMut(&EpochReport, &Network),
     profile: bool,
+    #[cfg_attr(not(test), allow(unused_variables))] shake_bands: bool,
 ) -> (Network, Vec<Option<PhaseTicks>>) {
     assert!(config.batch > 0 && config.threads > 0 && !data.is_empty());
     let mut rng = Rng::from_seed(config.seed);
     let mut net = Network::init(config.hidden, &mut rng);
-    let team = Team::new(config, data, &mut net);
-    let bands = balanced_bands(&data.images.pixel_histogram(), config.threads);
-    let splits = BandSplits::new(data, &bands);
+    #[cfg_attr(not(test), allow(unused_mut))]
+    let mut team = Team::new(config, data, &mut net);
+    #[cfg(test)]
+    {
+        team.shake_bands = shake_bands;
+    }
+    let quanta = grid_quanta(config.threads);
+    let splits = BandSplits::new(data, &grid_cuts(&data.images.pixel_histogram(), quanta));
     let run = Run { team: &team, splits: &splits, config, data };
+    let balance = BandBalance::new(quanta, config.threads);
     let profiles = std::thread::scope(|scope| {
-        let others: Vec<_> = bands
-            .iter()
-            .enumerate()
-            .skip(1)
-            .map(|(id, band)| {
-                let band = band.clone();
-                scope.spawn(move || worker(id, run, band, None, profile))
+        let others: Vec<_> = (1..config.threads)
+            .map(|id| {
+                let balance = balance.clone();
+                scope.spawn(move || worker(id, run, balance, None, profile))
             })
             .collect();
-        let mut profiles = vec![worker(0, run, bands[0].clone(), Some((&mut rng, on_epoch)), profile)];
+        let mut profiles = vec![worker(0, run, balance, Some((&mut rng, on_epoch)), profile)];
         profiles.extend(others.into_iter().map(|t| t.join().expect("a trainer thread panicked")));
         profiles
     });
@@ -323,13 +343,13 @@ pub(super) struct Run<'a> {
 fn worker(
     id: usize,
     run: Run<'_>,
-    band: Range<usize>,
+    balance: BandBalance,
     mut leader: Option<Leader<'_>>,
     profile: bool,
 ) -> Option<PhaseTicks> {
     // If this thread panics (an assertion, or the caller's `on_epoch`), the others stop waiting.
     let _poison = PoisonOnPanic(&run.team.barrier);
-    let mut me = Worker::new(id, run, band);
+    let mut me = Worker::new(id, run, balance);
     if profile {
         me.phases = PhaseClock::running();
     }
@@ -365,7 +385,7 @@ fn worker(
             clock.resume();
         }
     }
-    me.phases.into_ticks()
+    me.phases.into_ticks(me.band.clone())
 }
 
 /// Thread 0's running totals over the epoch's batches so far.
@@ -393,7 +413,20 @@ impl Tally {
 /// range of hidden lanes, perhaps the output layer) and its scratch buffers.
 pub(super) struct Worker {
     id: usize,
+    /// This thread's pixel rows: its band of stretches `quanta` of the grid (`BandSplits`).
     band: Range<usize>,
+    quanta: (usize, usize),
+    /// Where every thread's band stands and goes (this thread's copy; every thread's is the same).
+    balance: BandBalance,
+    /// The band this thread moves to after the current batch's phase 3, if an edge moved.
+    next_quanta: Option<(usize, usize)>,
+    /// Whether the band took rows from another thread at the last move: the next phase 1 must
+    /// first wait until that thread has stepped them.
+    took_rows: bool,
+    /// Lit pixels of the band gathered in the current batch's phase 1 (the step's pixels too).
+    pixels: u64,
+    /// The last hidden step: (cycles, lit pixels), for [`BandBalance`].
+    step_cost: (u64, u64),
     /// Hidden lanes whose biases this thread steps.
     lanes: Range<usize>,
     /// Whether this thread steps the output layer's weights and biases (the last one does).
@@ -420,14 +453,22 @@ pub(super) struct Worker {
 }
 
 impl Worker {
-    pub(super) fn new(id: usize, run: Run<'_>, band: Range<usize>) -> Self {
+    pub(super) fn new(id: usize, run: Run<'_>, balance: BandBalance) -> Self {
         let h = run.team.hidden;
+        let quanta = balance.band(id);
+        let band = run.splits.rows(quanta);
         let batch = run.config.batch.min(run.data.len());
         let lanes = lane_range(h, run.team.threads, id);
         Worker {
             id,
             lit: LitPixels::new(band.clone(), batch),
             band,
+            quanta,
+            balance,
+            next_quanta: None,
+            took_rows: false,
+            pixels: 0,
+            step_cost: (0, 0),
             grad_bias: vec![0.0; lanes.len()],
             lanes,
             // The last thread: the last stage of phase 1, which starts each batch waiting for
@@ -459,10 +500,29 @@ impl Worker {
         let rows = team.hidden_rows[self.batches % 2];
         self.batches += 1;
         let t0 = self.phases.stamp();
+        if std::mem::take(&mut self.took_rows) {
+            // This band took rows from another thread after the last batch: that thread may
+            // still be stepping them (its phase 3), and phase 1 is about to read them.
+            let waited = self.phases.stamp();
+            for (u, stepped) in team.stepped.iter().enumerate() {
+                if u != self.id {
+                    stepped.wait_for(self.batches - 1, &team.barrier);
+                }
+            }
+            self.phases.move_to_waiting(HIDDEN_SUMS, waited);
+        }
         self.hidden_sums(run, rows, order, batch_start, batch_len);
         let t1 = self.phases.stamp();
         self.finish_samples(run, rows, samples);
         let t2 = self.phases.stamp();
+        // The last step's speed, for every thread's `BandBalance` after the barrier.
+        let (ticks, pixels) = self.step_cost;
+        #[cfg(test)]
+        let ticks =
+            if team.shake_bands { pixels * if (self.batches / 7 + self.id) % 2 == 0 { 4 } else { 1 } } else { ticks };
+        let (cost_ticks, cost_pixels) = &team.step_cost[self.id];
+        cost_ticks.store(ticks, Ordering::Relaxed);
+        cost_pixels.store(pixels, Ordering::Relaxed);
         let arrival = team.barrier.arrive(self.id);
         // Phase 3's row masks, from this thread's own recordings, while the others may still be
         // on their way: a thread that arrives first builds them in time it would have spent
@@ -472,9 +532,26 @@ impl Worker {
         self.phases.move_from_waiting(GRADIENTS, building);
         let last = team.barrier.finish(arrival);
         self.phase2.give_away(last);
+        if team.threads > 1 {
+            let ticks: Vec<u64> = team.step_cost.iter().map(|c| c.0.load(Ordering::Relaxed)).collect();
+            let pixels: Vec<u64> = team.step_cost.iter().map(|c| c.1.load(Ordering::Relaxed)).collect();
+            if self.balance.update(&ticks, &pixels) {
+                self.next_quanta = Some(self.balance.band(self.id));
+            }
+        }
         let t3 = self.phases.stamp();
         self.gradients_and_steps(run, rows, samples);
         self.phases.end_batch([t0, t1, t2, t3]);
+        team.stepped[self.id].0.store(self.batches, Ordering::Release);
+        if let Some(quanta) = self.next_quanta.take() {
+            // The new band, from the next batch on (this batch's pixels were recorded and
+            // stepped in the old one).
+            let band = run.splits.rows(quanta);
+            self.took_rows = band.start < self.band.start || band.end > self.band.end;
+            self.lit.rebind(band.clone());
+            self.phases.band_moved(band.clone());
+            (self.band, self.quanta) = (band, quanta);
+        }
         if self.id == 0 {
             // SAFETY: phase 3 — the handover is read-only for everyone until the last stage has
             // passed the next batch's first sample, which waits for this thread's phase 1.
@@ -510,11 +587,12 @@ impl Worker {
                 run.splits.prefetch(ahead as usize);
             }
             if let Some(&next) = order.get(batch_start + s + 2) {
-                let (lo, hi) = run.splits.range(next as usize, self.id);
+                let (lo, hi) = run.splits.range(next as usize, self.quanta);
                 data.images.prefetch_pixels(next as usize, lo..hi);
             }
             let image = data.images.get(sample as usize);
-            let (lo, hi) = run.splits.range(sample as usize, self.id);
+            let (lo, hi) = run.splits.range(sample as usize, self.quanta);
+            self.pixels += (hi - lo) as u64;
             let (index, bytes) = (&image.index[lo..hi], &image.value[lo..hi]);
             // The previous stage's counter is read only when the count last read from it does not
             // cover this sample. Reading it for every sample while that stage kept writing it sent
@@ -666,6 +744,7 @@ impl Worker {
 
         // This thread's band of hidden-weight rows (see `hidden_step`), stepped by the batch's
         // pixels that phase 1 recorded in `lit`.
+        let started = if team.threads > 1 { ticks() } else { 0 };
         // SAFETY: rows `band` of the hidden weights are this thread's in phase 3.
         unsafe {
             hidden_step_shared(
@@ -680,6 +759,10 @@ impl Worker {
                 scale,
             );
         }
+        if team.threads > 1 {
+            self.step_cost = (ticks() - started, self.pixels);
+        }
+        self.pixels = 0;
 
         // This thread's hidden biases: g_bh[j] = Σ_s delta_hidden[s][j].
         let lanes = self.lanes.clone();
@@ -708,4 +791,36 @@ impl Worker {
         }
     }
     // ANCHOR_END: phase3
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::fixture;
+    use crate::nn::reference::train_reference;
+
+    /// Bands that move every few batches, on both edges of a middle thread, end on the reference
+    /// trainer's bits, and the test sees them move.
+    #[test]
+    fn bands_that_keep_moving_change_no_bit() {
+        let data = fixture::load_train();
+        let base = TrainConfig { epochs: 2, threads: 1, level: SimdLevel::SCALAR, ..TrainConfig::default() };
+        let mut reference_log = Vec::new();
+        let reference = train_reference(&base, &data, |r| reference_log.push((r.loss, r.correct)));
+        for level in SimdLevel::available() {
+            for threads in [2, 3] {
+                let config = TrainConfig { threads, level, ..base.clone() };
+                let mut log = Vec::new();
+                let (net, profiles) = train_team(&config, &data, &mut |r, _| log.push((r.loss, r.correct)), true, true);
+                assert_eq!(log, reference_log, "{level}, {threads} threads: epoch log");
+                assert!(net == reference, "{level}, {threads} threads: parameters differ from the reference");
+                // 2 × 63 batches, the slow thread changing every 7: every band moves in most of them
+                // (109 times each on two threads, 57 on three), or the test would prove little.
+                for (id, p) in profiles.iter().enumerate() {
+                    let moves = p.as_ref().expect("profiled").band_moves;
+                    assert!(moves >= 40, "{level}, {threads} threads: thread {id}'s band moved {moves} times");
+                }
+            }
+        }
+    }
 }
