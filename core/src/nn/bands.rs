@@ -154,12 +154,14 @@ impl BandBalance {
         (self.bounds[id], self.bounds[id + 1])
     }
 
-    /// Takes each thread's last step — `ticks[t]` cycles for `pixels[t]` lit pixels of its band
-    /// — into the averages, and moves each edge at most one stretch toward where the threads'
-    /// speeds put it. Returns whether an edge moved. A thread keeps one stretch at least.
-    pub(super) fn update(&mut self, ticks: &[u64], pixels: &[u64]) -> bool {
+    /// Takes each thread `t`'s last step — `step(t)`: cycles, and lit pixels of its band — into
+    /// the averages, and moves each edge at most one stretch toward where the threads' speeds
+    /// put it. Returns whether an edge moved. A thread keeps one stretch at least. (No
+    /// allocation: the trainer calls this every batch.)
+    pub(super) fn update(&mut self, step: impl Fn(usize) -> (u64, u64)) -> bool {
         let threads = self.cost.len();
-        for ((cost, &t), &p) in self.cost.iter_mut().zip(ticks).zip(pixels) {
+        for (id, cost) in self.cost.iter_mut().enumerate() {
+            let (t, p) = step(id);
             if p > 0 && t > 0 {
                 let now = t as f64 / p as f64;
                 *cost = if *cost == 0.0 { now } else { *cost + BALANCE_WEIGHT * (now - *cost) };
@@ -169,12 +171,11 @@ impl BandBalance {
             return false;
         }
         let quanta = self.bounds[threads];
-        let speed: Vec<f64> = self.cost.iter().map(|c| 1.0 / c).collect();
-        let total: f64 = speed.iter().sum();
+        let total: f64 = self.cost.iter().map(|c| 1.0 / c).sum();
         let mut moved = false;
         let mut before = 0.0;
         for t in 1..threads {
-            before += speed[t - 1];
+            before += 1.0 / self.cost[t - 1];
             let target = quanta as f64 * before / total;
             let edge = self.bounds[t];
             // Three quarters of a stretch away, or no move: an edge comes to rest within three
@@ -306,16 +307,16 @@ mod tests {
     fn bands_follow_the_threads_speeds_one_stretch_a_batch() {
         let mut balance = BandBalance::new(32, 2);
         assert_eq!([balance.band(0), balance.band(1)], [(0, 16), (16, 32)]);
-        assert!(!balance.update(&[100, 0], &[50, 0]), "no move until every thread has measured");
+        assert!(!balance.update(|t| ([100, 0][t], [50, 0][t])), "no move until every thread has measured");
         // Equal speeds: the bands stay where they are.
         for _ in 0..50 {
-            assert!(!balance.update(&[1000, 1000], &[500, 500]));
+            assert!(!balance.update(|t| ([1000, 1000][t], [500, 500][t])));
         }
         // Thread 1 at half speed: thread 0's share goes to 2/3 (21.3 stretches), one a batch at
         // most, as the running average follows.
         let mut edges = Vec::new();
         for _ in 0..60 {
-            balance.update(&[1000, 2000], &[500, 500]);
+            balance.update(|t| ([1000, 2000][t], [500, 500][t]));
             edges.push(balance.band(0).1);
         }
         assert!(edges.windows(2).all(|w| w[1] == w[0] || w[1] == w[0] + 1), "one stretch a batch: {edges:?}");
@@ -323,17 +324,17 @@ mod tests {
         assert_eq!(balance.band(1), (21, 32));
         // A thread ever so slow still keeps one stretch; and the edge comes back when it recovers.
         for _ in 0..200 {
-            balance.update(&[1000, 1_000_000], &[500, 500]);
+            balance.update(|t| ([1000, 1_000_000][t], [500, 500][t]));
         }
         assert_eq!(balance.band(1), (31, 32));
         for _ in 0..200 {
-            balance.update(&[1000, 1000], &[500, 500]);
+            balance.update(|t| ([1000, 1000][t], [500, 500][t]));
         }
         assert_eq!(balance.band(0), (0, 16));
         // Three threads, the middle one slow: both of its edges move in.
         let mut three = BandBalance::new(32, 3);
         for _ in 0..100 {
-            three.update(&[1000, 3000, 1000], &[500, 500, 500]);
+            three.update(|t| ([1000, 3000, 1000][t], [500, 500, 500][t]));
         }
         let (a, b) = three.band(1);
         assert!(

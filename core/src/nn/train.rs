@@ -533,9 +533,9 @@ impl Worker {
         let last = team.barrier.finish(arrival);
         self.phase2.give_away(last);
         if team.threads > 1 {
-            let ticks: Vec<u64> = team.step_cost.iter().map(|c| c.0.load(Ordering::Relaxed)).collect();
-            let pixels: Vec<u64> = team.step_cost.iter().map(|c| c.1.load(Ordering::Relaxed)).collect();
-            if self.balance.update(&ticks, &pixels) {
+            let step_cost =
+                |t: usize| (team.step_cost[t].0.load(Ordering::Relaxed), team.step_cost[t].1.load(Ordering::Relaxed));
+            if self.balance.update(step_cost) {
                 self.next_quanta = Some(self.balance.band(self.id));
             }
         }
