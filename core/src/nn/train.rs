@@ -154,8 +154,12 @@ pub(super) struct Team {
     /// has taken rows from another waits on it before it reads them (see [`BandBalance`]).
     stepped: Vec<Progress>,
     /// `step_cost[t]`: thread `t`'s last hidden step, (cycles, lit pixels), published before
-    /// each barrier for every thread's [`BandBalance`]. Written only before a thread arrives
-    /// and read only after the barrier, whose next round no thread reaches before all have read.
+    /// each barrier for every thread's [`BandBalance`], which must all see the same numbers (or
+    /// their bands would disagree). Thread `t` writes it just before it arrives, and every thread
+    /// reads all of them just after the barrier, before its phase 3. Thread `t` writes again only
+    /// after its next phase 2, and phase 2 waits for the last stage to pass the next batch's
+    /// first sample, which no stage passes before every thread has finished this phase 3 ("One
+    /// barrier per batch"), the last stage's own phase 2 coming after that pass too.
     step_cost: Vec<(AtomicU64, AtomicU64)>,
     /// Tests only: publish made-up step times in which the threads take turns being slow, so
     /// the bands keep moving (`bands_that_keep_moving_change_no_bit`).
