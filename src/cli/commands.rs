@@ -243,8 +243,9 @@ pub const COMMANDS: &[Command] = &[
         details: "Runs the trainer as `train` does (the default recipe; --epochs, --hidden, --threads and\n\
                   --simd as given), timing each thread's hidden sums, output and deltas, gradients and steps,\n\
                   and waits, and prints one JSON object: cycles per batch for each phase (time-stamp counter\n\
-                  cycles on x86-64, nanoseconds elsewhere) beside a floor counted from the run's work.\n\
-                  Saves nothing.",
+                  cycles on x86-64, nanoseconds elsewhere) beside a floor counted from the run's work,\n\
+                  what each thread's waiting waited for, and how often each thread's band of pixel rows\n\
+                  moved and where it ended. Saves nothing.",
         flags: &[
             DATA,
             Flag { name: "--epochs", value: Some("N"), help: "passes over the training set, 1-10000 [default: 3]" },

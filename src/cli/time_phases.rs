@@ -14,7 +14,7 @@
 
 use std::time::Instant;
 
-use mnistlearn_core::nn::profile::{ticks, PhaseTicks, PHASES};
+use mnistlearn_core::nn::profile::{ticks, PhaseTicks, PHASES, WAITS};
 use mnistlearn_core::nn::train::{train_profiled, TrainConfig};
 use mnistlearn_core::nn::{MAX_HIDDEN, OUTPUTS};
 
@@ -114,6 +114,15 @@ pub(super) fn run_time_phases(args: &Args) -> Result<(), Error> {
         "tsc_ghz": ticks_per_ns,
         "core_ghz": core_ghz,
         "lit_pixels_per_batch": lit_pairs,
+        // What the "waiting" phase waited for, per thread (the parts sum to it).
+        "waits": WAITS
+            .iter()
+            .enumerate()
+            .map(|(k, name)| {
+                let per_thread: Vec<f64> = profiles.iter().map(|p| p.waits[k] as f64 / p.batches as f64).collect();
+                serde_json::json!({ "wait": name, "per_thread": per_thread })
+            })
+            .collect::<Vec<_>>(),
         "band_moves": profiles.iter().map(|p| p.band_moves).collect::<Vec<_>>(),
         "bands": profiles.iter().map(|p| [p.band.start, p.band.end]).collect::<Vec<_>>(),
         "phases": report,

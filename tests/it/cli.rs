@@ -391,5 +391,15 @@ fn time_phases_prints_each_phase_beside_its_floor() {
         assert!(p["cycles_per_batch"].as_f64().unwrap() > 0.0, "{p}");
         assert!(p["floor_cycles_per_batch"].as_f64().unwrap() > 0.0, "{p}");
     }
+    // The waiting, by what it waited for: every thread's parts sum to its "waiting".
+    let waits = json["waits"].as_array().unwrap();
+    let kinds: Vec<&str> = waits.iter().map(|w| w["wait"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["the stage before", "the last stage", "the barrier", "rows taken", "the epoch's end"]);
+    for t in 0..2 {
+        let parts: f64 = waits.iter().map(|w| w["per_thread"][t].as_f64().unwrap()).sum();
+        let whole = phases[3]["per_thread"][t].as_f64().unwrap();
+        assert!((parts - whole).abs() <= 1e-6 * whole.max(1.0), "thread {t}: {parts} of {whole}");
+    }
+    assert_eq!(json["band_moves"].as_array().unwrap().len(), 2);
     fails_with(mnistlearn().args(["time-phases", "--epochs", "0"]), 2, &["--epochs"]);
 }

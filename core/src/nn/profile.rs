@@ -6,12 +6,27 @@
 /// The phases of a batch, in the order [`PhaseTicks::ticks`] keeps them.
 pub const PHASES: [&str; 4] = ["hidden sums", "output and deltas", "gradients and steps", "waiting"];
 
+/// What a thread waits for, in the order [`PhaseTicks::waits`] keeps them: the stage before it
+/// in phase 1, the last stage in phase 2 (a group of its samples), the others at the barrier
+/// before phase 3 (net of the row masks built there), another thread's step of rows its band has
+/// just taken, and the others at the end of an epoch.
+pub const WAITS: [&str; 5] = ["the stage before", "the last stage", "the barrier", "rows taken", "the epoch's end"];
+
+/// Indices into [`PhaseTicks::waits`].
+pub(super) const STAGE_BEFORE: usize = 0;
+pub(super) const LAST_STAGE: usize = 1;
+pub(super) const BARRIER: usize = 2;
+pub(super) const ROWS_TAKEN: usize = 3;
+pub(super) const EPOCH_END: usize = 4;
+
 /// One thread's time in each phase, summed over a run, in [`ticks`].
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct PhaseTicks {
     /// `ticks[i]`: time in phase [`PHASES`]`[i]`. "waiting" is the barrier and the pipeline's
     /// progress waits; the other phases exclude them.
     pub ticks: [u64; 4],
+    /// `waits[k]`: the part of "waiting" spent waiting for [`WAITS`]`[k]` (they sum to it).
+    pub waits: [u64; 5],
     /// Batches this thread took part in.
     pub batches: u64,
     /// How often this thread's band of pixel rows moved (`BandBalance`), and where it ended.
@@ -59,35 +74,34 @@ impl PhaseClock {
         }
     }
 
-    /// Counts the time since `since` as waiting, not as part of `phase` (whose stamps enclose it).
+    /// Counts the time since `since` as waiting for `what` ([`WAITS`]), not as part of `phase`
+    /// (whose stamps enclose it).
     #[inline(always)]
-    pub(super) fn move_to_waiting(&mut self, phase: usize, since: u64) {
-        self.move_time(phase, WAITING, since);
+    pub(super) fn move_to_waiting(&mut self, phase: usize, what: usize, since: u64) {
+        if let Some(p) = self.0.as_mut() {
+            let spent = move_time(p, phase, WAITING, since);
+            p.waits[what] += spent;
+        }
     }
 
     /// Counts the time since `since`, inside the waiting at the barrier (whose stamps enclose
     /// it), as part of `phase`.
     #[inline(always)]
     pub(super) fn move_from_waiting(&mut self, phase: usize, since: u64) {
-        self.move_time(WAITING, phase, since);
-    }
-
-    /// Counts the time since `since` in `to`, not in `from`, whose stamps enclose it.
-    #[inline(always)]
-    fn move_time(&mut self, from: usize, to: usize, since: u64) {
         if let Some(p) = self.0.as_mut() {
-            let spent = ticks() - since;
-            p.ticks[to] = p.ticks[to].wrapping_add(spent);
-            // Wrapping: `from`'s own span is added when the batch ends (`end_batch`).
-            p.ticks[from] = p.ticks[from].wrapping_sub(spent);
+            let spent = move_time(p, WAITING, phase, since);
+            // Wrapping: the barrier's own span is added when the batch ends (`end_batch`).
+            p.waits[BARRIER] = p.waits[BARRIER].wrapping_sub(spent);
         }
     }
 
-    /// Counts the time since `since` as waiting.
+    /// Counts the time since `since` as waiting for the end of an epoch.
     #[inline(always)]
-    pub(super) fn add_waiting(&mut self, since: u64) {
+    pub(super) fn add_epoch_waiting(&mut self, since: u64) {
         if let Some(p) = self.0.as_mut() {
-            p.ticks[WAITING] += ticks() - since;
+            let spent = ticks() - since;
+            p.ticks[WAITING] += spent;
+            p.waits[EPOCH_END] += spent;
         }
     }
 
@@ -100,6 +114,7 @@ impl PhaseClock {
             p.ticks[HIDDEN_SUMS] = p.ticks[HIDDEN_SUMS].wrapping_add(t1 - t0);
             p.ticks[FINISH] = p.ticks[FINISH].wrapping_add(t2 - t1);
             p.ticks[WAITING] = p.ticks[WAITING].wrapping_add(t3 - t2);
+            p.waits[BARRIER] = p.waits[BARRIER].wrapping_add(t3 - t2);
             p.ticks[GRADIENTS] += ticks() - t3;
             p.batches += 1;
         }
@@ -117,4 +132,15 @@ impl PhaseClock {
     pub(super) fn into_ticks(self, band: std::ops::Range<usize>) -> Option<PhaseTicks> {
         self.0.map(|p| PhaseTicks { band, ..p })
     }
+}
+
+/// Counts the time since `since` in phase `to`, not in `from`, whose stamps enclose it; returns
+/// that time.
+#[inline(always)]
+fn move_time(p: &mut PhaseTicks, from: usize, to: usize, since: u64) -> u64 {
+    let spent = ticks() - since;
+    p.ticks[to] = p.ticks[to].wrapping_add(spent);
+    // Wrapping: `from`'s own span is added when the batch ends (`end_batch`).
+    p.ticks[from] = p.ticks[from].wrapping_sub(spent);
+    spent
 }

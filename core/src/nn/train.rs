@@ -54,7 +54,9 @@ use super::barrier::{PoisonOnPanic, Progress, SpinBarrier};
 use super::finish::{finish_samples, reads_output_transpose, SampleOutputs};
 use super::hidden_step::{hidden_step_shared, LitPixels};
 use super::output_step::OutputStep;
-use super::profile::{ticks, PhaseClock, PhaseTicks, FINISH, GRADIENTS, HIDDEN_SUMS};
+use super::profile::{
+    ticks, PhaseClock, PhaseTicks, FINISH, GRADIENTS, HIDDEN_SUMS, LAST_STAGE, ROWS_TAKEN, STAGE_BEFORE,
+};
 use super::update::{sgd_step, BatchScale};
 use super::{Network, Params, DEFAULT_HIDDEN, INPUTS, OUTPUTS, PIXEL_VALUE};
 use crate::clock::Stopwatch;
@@ -377,7 +379,7 @@ fn worker(
         // Every thread has finished the epoch's last phase 3 (see "One barrier per batch").
         let waited = me.phases.stamp();
         team.barrier.wait(id);
-        me.phases.add_waiting(waited);
+        me.phases.add_epoch_waiting(waited);
 
         if let Some((_, on_epoch)) = leader.as_mut() {
             let report = tally.report(epoch, run.config.epochs, clock.elapsed());
@@ -513,7 +515,7 @@ impl Worker {
                     stepped.wait_for(self.batches - 1, &team.barrier);
                 }
             }
-            self.phases.move_to_waiting(HIDDEN_SUMS, waited);
+            self.phases.move_to_waiting(HIDDEN_SUMS, ROWS_TAKEN, waited);
         }
         self.hidden_sums(run, rows, order, batch_start, batch_len);
         let t1 = self.phases.stamp();
@@ -605,7 +607,7 @@ impl Worker {
             if !first_stage && self.seen <= self.ticket {
                 let waited = self.phases.stamp();
                 self.seen = team.progress[self.id - 1].wait_for(self.ticket + 1, &team.barrier);
-                self.phases.move_to_waiting(HIDDEN_SUMS, waited);
+                self.phases.move_to_waiting(HIDDEN_SUMS, STAGE_BEFORE, waited);
             }
             // SAFETY: row `s` is this thread's from the moment the previous stage has
             // published it until this thread publishes it to the next.
@@ -657,7 +659,7 @@ impl Worker {
             if me.id != last {
                 let waited = me.phases.stamp();
                 team.progress[last].wait_for(batch_start_ticket + end.max(1), &team.barrier);
-                me.phases.move_to_waiting(FINISH, waited);
+                me.phases.move_to_waiting(FINISH, LAST_STAGE, waited);
             }
         };
         let mut groups = (s0..s1).step_by(FINISH_GROUP).map(|g| g..(g + FINISH_GROUP).min(s1));

@@ -62,6 +62,9 @@ fn a_profiled_run_gives_the_same_bits_and_times_every_batch() {
             assert_eq!(p.batches, 2 * 1000u64.div_ceil(32), "{threads} threads");
             assert!(p.ticks[0] > 0 && p.ticks[1] > 0 && p.ticks[2] > 0, "{threads} threads: {p:?}");
             assert!(p.ticks.iter().all(|&t| t < u64::MAX / 4), "{threads} threads: a phase wrapped: {p:?}");
+            // The parts of the waiting, by what it waited for, are all of it and none wrapped.
+            assert_eq!(p.waits.iter().sum::<u64>(), p.ticks[3], "{threads} threads: {p:?}");
+            assert!(p.waits.iter().all(|&t| t < u64::MAX / 4), "{threads} threads: a wait wrapped: {p:?}");
         }
     }
 }
