@@ -120,11 +120,10 @@ impl PhaseClock {
         }
     }
 
-    /// Counts a move of the thread's band, which now is `band`.
-    pub(super) fn band_moved(&mut self, band: std::ops::Range<usize>) {
+    /// Counts a move of the thread's band.
+    pub(super) fn band_moved(&mut self) {
         if let Some(p) = self.0.as_mut() {
             p.band_moves += 1;
-            p.band = band;
         }
     }
 

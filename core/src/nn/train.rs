@@ -423,9 +423,9 @@ pub(super) struct Worker {
     band: Range<usize>,
     quanta: (usize, usize),
     /// Where every thread's band stands and goes (this thread's copy; every thread's is the same).
+    /// After the barrier it may already say where this band goes; the band moves there only
+    /// after phase 3.
     balance: BandBalance,
-    /// The band this thread moves to after the current batch's phase 3, if an edge moved.
-    next_quanta: Option<(usize, usize)>,
     /// Whether the band took rows from another thread at the last move: the next phase 1 must
     /// first wait until that thread has stepped them.
     took_rows: bool,
@@ -471,7 +471,6 @@ impl Worker {
             band,
             quanta,
             balance,
-            next_quanta: None,
             took_rows: false,
             pixels: 0,
             step_cost: (0, 0),
@@ -541,21 +540,20 @@ impl Worker {
         if team.threads > 1 {
             let step_cost =
                 |t: usize| (team.step_cost[t].0.load(Ordering::Relaxed), team.step_cost[t].1.load(Ordering::Relaxed));
-            if self.balance.update(step_cost) {
-                self.next_quanta = Some(self.balance.band(self.id));
-            }
+            self.balance.update(step_cost);
         }
         let t3 = self.phases.stamp();
         self.gradients_and_steps(run, rows, samples);
         self.phases.end_batch([t0, t1, t2, t3]);
         team.stepped[self.id].0.store(self.batches, Ordering::Release);
-        if let Some(quanta) = self.next_quanta.take() {
+        let quanta = self.balance.band(self.id);
+        if quanta != self.quanta {
             // The new band, from the next batch on (this batch's pixels were recorded and
             // stepped in the old one).
             let band = run.splits.rows(quanta);
             self.took_rows = band.start < self.band.start || band.end > self.band.end;
             self.lit.rebind(band.clone());
-            self.phases.band_moved(band.clone());
+            self.phases.band_moved();
             (self.band, self.quanta) = (band, quanta);
         }
         if self.id == 0 {
