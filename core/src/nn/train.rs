@@ -584,13 +584,14 @@ impl Worker {
         // and no other thread ever touches them (other threads may be stepping theirs).
         let band_rows = unsafe { std::slice::from_raw_parts(team.w_hidden_t.add(first_row * h), self.band.len() * h) };
         for (s, &sample) in samples.iter().enumerate() {
-            // Start loading the samples to come (a hint; no result changes): the band splits 8
-            // ahead, so that 2 ahead this thread can ask for just its own pixels.
-            if let Some(&ahead) = order.get(batch_start + s + 8) {
+            // Start loading the samples to come (a hint; no result changes): where the images
+            // 16 ahead are stored and cut by the bands, so that 8 ahead this thread can ask for
+            // just its own pixels.
+            if let Some(&ahead) = order.get(batch_start + s + 16) {
                 data.images.prefetch_offsets(ahead as usize);
                 run.splits.prefetch(ahead as usize);
             }
-            if let Some(&next) = order.get(batch_start + s + 2) {
+            if let Some(&next) = order.get(batch_start + s + 8) {
                 let (lo, hi) = run.splits.range(next as usize, self.quanta);
                 data.images.prefetch_pixels(next as usize, lo..hi);
             }
