@@ -204,12 +204,15 @@ impl BandBalance {
 /// split left thread 0 waiting at the barrier for 10k cycles a batch). Only a division of work:
 /// a sample's phase 2 is the same operations whichever thread performs it.
 ///
-/// The last thread keeps at least 5/8 of an even share (10 of 32 on two threads). Below that
-/// the split has a second balance point: the last thread keeps a sample or two, and thread 0,
-/// whose last group becomes ready only as the last stage ends phase 1, finishes it after that,
-/// so both arrive late. A run of one epoch spent 13% of its batches there, at ~54k TSC cycles
-/// against ~49.6k at the usual ~11 samples (h = 32); with the floor, 10 alternated pairs gave
-/// 55.8k against 57.2k a batch.
+/// The last thread keeps at least half an even share: 8 of 32 on two threads, one whole
+/// eight-sample pass of `finish_samples` (a pass costs nearly as much for one sample as for
+/// eight). Below that the split has a second balance point: the last thread keeps a sample or
+/// two, and thread 0, whose last group becomes ready only as the last stage ends phase 1,
+/// finishes it after that, so both arrive late. (A run of one epoch spent 13% of its batches
+/// there, at ~54k TSC cycles against ~49.6k, h = 32.) The floor was 5/8 (10 of 32) until phase 1
+/// got its pixels from L2: the last thread then kept 10, two passes of 8 and 2, and arrived last
+/// with no sample it could give away. With 8, 40 alternated pairs of 1-epoch runs took 57.6k
+/// against 61.2k a batch, 30 of 40 faster.
 ///
 /// Every thread keeps its own copy and moves the same bound after each barrier, which tells
 /// every thread who arrived last ([`SpinBarrier::wait`](super::barrier::SpinBarrier::wait)), so
@@ -226,7 +229,7 @@ impl Phase2Split {
     pub(super) fn new(batch: usize, threads: usize) -> Phase2Split {
         let mut bounds = (0..=threads).map(|t| split_evenly(batch, threads, t.min(threads - 1)).0).collect::<Vec<_>>();
         bounds[threads] = batch;
-        Phase2Split { batch, bounds, last_floor: batch * 5 / 8 / threads }
+        Phase2Split { batch, bounds, last_floor: batch / 2 / threads }
     }
 
     /// Thread `id`'s samples of a batch of `len` (a shorter last batch is split evenly).
@@ -377,12 +380,12 @@ mod tests {
         for _ in 0..20 {
             split.give_away(2);
         }
-        assert_eq!(split.range(32, 2), (26, 32), "the last thread keeps 5/8 of an even share (6 of 32 on three)");
+        assert_eq!(split.range(32, 2), (27, 32), "the last thread keeps half an even share (5 of 32 on three)");
         let mut pair = Phase2Split::new(32, 2);
         for _ in 0..20 {
             pair.give_away(1);
         }
-        assert_eq!([pair.range(32, 0), pair.range(32, 1)], [(0, 22), (22, 32)], "10 of 32 on two threads");
+        assert_eq!([pair.range(32, 0), pair.range(32, 1)], [(0, 24), (24, 32)], "8 of 32 on two threads");
         let mut single = Phase2Split::new(32, 1);
         single.give_away(0);
         assert_eq!(single.range(32, 0), (0, 32));
