@@ -99,10 +99,20 @@ unsafe fn add_next_sample<const V: usize>(
 /// mask `masks[0]`, the same lanes of row 1): two independent chains of adds, so one row's
 /// latency hides behind the other's (the arguments are those of `block_avx512`, one per row).
 ///
+/// One loop walks the samples that light either row, in batch order, and each row's registers
+/// take a sample's product only where its own mask has the sample's bit (a masked add, which
+/// leaves a register untouched where the mask is clear, so each row still performs exactly its
+/// own sequence). The two rows are neighbouring pixels, lit mostly by the same samples, so the
+/// delta row loaded for one serves the other; and where three loops (both rows, then the rest
+/// of either) each ended on a branch the predictor could not know, one does. (In alternated
+/// runs at h = 32 on two threads, batches took 0.4–2.5k fewer TSC cycles. Four rows at once
+/// took 2k more: their products for samples that light only some of them cost more than the
+/// branches they save.)
+///
 /// # Safety
 /// As [`block_avx512`] for each row: `w[i]` valid for 32 doubles no other thread touches, and
-/// for every set bit `s` of `masks[i]`, the 32 doubles at `delta + s·h` and the byte at
-/// `pixels[i].byte(s)` readable.
+/// for every set bit `s` of either mask, the 32 doubles at `delta + s·h` and the bytes at
+/// `pixels[0].byte(s)` and `pixels[1].byte(s)` readable.
 #[inline(always)]
 unsafe fn block_pair_avx512(
     w: [*mut f64; 2],
@@ -116,16 +126,21 @@ unsafe fn block_pair_avx512(
     // SAFETY: AVX-512F and every pointer are the caller's guarantee (above).
     unsafe {
         let (mut a0, mut a1) = ([_mm512_setzero_pd(); 4], [_mm512_setzero_pd(); 4]);
-        let [mut b0, mut b1] = masks;
-        while b0 != 0 && b1 != 0 {
-            add_next_sample(&mut a0, &mut b0, delta, h, pixels[0]);
-            add_next_sample(&mut a1, &mut b1, delta, h, pixels[1]);
-        }
-        while b0 != 0 {
-            add_next_sample(&mut a0, &mut b0, delta, h, pixels[0]);
-        }
-        while b1 != 0 {
-            add_next_sample(&mut a1, &mut b1, delta, h, pixels[1]);
+        let [m0, m1] = masks;
+        let mut either = m0 | m1;
+        while either != 0 {
+            let s = either.trailing_zeros() as usize;
+            either &= either - 1;
+            // All eight lanes of a register, or none: whether the row's mask has bit `s`.
+            let (k0, k1) = ((((m0 >> s) & 1) as u8).wrapping_neg(), (((m1 >> s) & 1) as u8).wrapping_neg());
+            let x0 = _mm512_set1_pd(PIXEL_VALUE[pixels[0].byte(s) as usize]);
+            let x1 = _mm512_set1_pd(PIXEL_VALUE[pixels[1].byte(s) as usize]);
+            let d = delta.add(s * h);
+            for v in 0..4 {
+                let dv = _mm512_loadu_pd(d.add(8 * v));
+                a0[v] = _mm512_mask_add_pd(a0[v], k0, a0[v], _mm512_mul_pd(dv, x0));
+                a1[v] = _mm512_mask_add_pd(a1[v], k1, a1[v], _mm512_mul_pd(dv, x1));
+            }
         }
         step(w[0], &a0, lr, scale);
         step(w[1], &a1, lr, scale);
