@@ -13,7 +13,8 @@
 //!    Every file the book includes must also have balanced anchors throughout, and every anchor
 //!    in the sources must be included somewhere (`drift.rs`). And a backticked
 //!    `snake_case_name` in a chapter's prose must still occur in the sources: the book names
-//!    tests and functions, and renames leave it behind (`drift.rs`).
+//!    tests and functions, and renames leave it behind (`drift.rs`). And every equation's
+//!    delimiters carry the two backslashes Markdown needs to leave one for MathJax (`math.rs`).
 //! 2. **The build.** `mdbook build book` succeeds and prints no `ERROR` or `WARN` line.
 //! 3. **Links**, after building, on the rendered HTML (`links.rs`): every relative link and
 //!    `#fragment` of every page resolves to a file and an element id, and every chapter was
@@ -27,6 +28,7 @@
 mod anchors;
 mod directives;
 mod drift;
+mod math;
 
 use std::collections::{BTreeSet, HashMap};
 use std::fs;
@@ -47,7 +49,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
             eprintln!("{problem}");
         }
         return Err(format!(
-            "book: {} problem(s) in the book's includes, anchors or names (listed above)",
+            "book: {} problem(s) in the book's includes, anchors, names or equations (listed above)",
             report.problems.len()
         ));
     }
@@ -107,6 +109,9 @@ fn check_book(root: &Path, src: &Path) -> Result<Report, String> {
                 "{}:{line}: `{name}` names no function, test or field in the sources; rename it or drop it",
                 show(chapter)
             ));
+        }
+        for (line, problem) in math::unescaped_math(&text) {
+            report.problems.push(format!("{}:{line}: {problem}", show(chapter)));
         }
         // 1. Includes.
         for found in find_directives(&text) {
