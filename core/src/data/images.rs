@@ -68,11 +68,11 @@ impl Images {
     /// its L2 cache: the shuffle makes every image a cache miss, and the trainer knows which one
     /// comes next, and which of its pixels each thread will read (asking for only those was 2%
     /// faster at h = 32 on two threads than asking both for the whole image). L2, not L1: the
-    /// trainer asks 8 samples ahead, and lines asked into L1 that early are gone again under
-    /// the weight rows the gather streams, while L1 fetches them from L2 on its own in time. (A
-    /// batch took 7–12% fewer cycles in alternated runs than when the pixels were asked into L1
-    /// 2 samples ahead, all of it in phase 1.) A hint only; it changes no result. Image `i`'s offsets
-    /// should already be cached: see [`Images::prefetch_offsets`].
+    /// trainer asks 8 samples ahead, and lines asked into L1 that early are gone again under the
+    /// weight rows the gather streams, while the gather's own loads find them in L2 in time. (A
+    /// batch took 7–12% fewer cycles in alternated runs than with the pixels asked into L1 two
+    /// samples ahead, all of it in phase 1.) A hint only; it changes no result. Image `i`'s
+    /// offsets should already be cached: see [`Images::prefetch_offsets`].
     #[inline(always)]
     pub fn prefetch_pixels(&self, i: usize, range: std::ops::Range<usize>) {
         let image = self.get(i);
@@ -194,7 +194,7 @@ pub(crate) fn prefetch_lines<T>(values: &[T]) {
 
 /// [`prefetch_lines`] into L2 only.
 #[inline(always)]
-pub(crate) fn prefetch_lines_l2<T>(values: &[T]) {
+fn prefetch_lines_l2<T>(values: &[T]) {
     prefetch_bytes::<T1>(values.as_ptr() as *const u8, std::mem::size_of_val(values));
 }
 
