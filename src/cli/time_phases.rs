@@ -4,8 +4,9 @@
 //! The floors are lower bounds on what a phase's arithmetic needs, from counts of the run's work
 //! (lit pixels, hidden units, samples) and what one core can do per clock cycle: the larger of
 //! its floating-point operations (a multiply or an add each; never fused, by the contract) at
-//! [`fp_ops_per_cycle`], and its bytes from the L2 cache at 64 per cycle. They ignore the exps,
-//! logs, divisions and everything else, so they bound from below; they are not targets.
+//! [`fp_ops_per_cycle`], and its bytes from the L2 cache at 64 per cycle. Phase 2's counts the
+//! operations of its exps too ([`EXP_OPS`]), which are most of its arithmetic; they all ignore
+//! the logs, the divisions and everything else, so they bound from below; they are not targets.
 //!
 //! Cycles are counted by the time-stamp counter, which ticks at a fixed rate; the core's own
 //! clock is usually faster (turbo). So the floors, counted in core cycles, are converted at the
@@ -26,6 +27,13 @@ use crate::Error;
 /// Bytes per core cycle the L2 cache can deliver to a core (64 on Intel's cores since Skylake
 /// server and AMD's since Zen 2; issue #22 took 32, which the measured hidden sums at h = 512 beat).
 const L2_BYTES_PER_CYCLE: f64 = 64.0;
+
+/// The floating-point operations of one `exp` (`mnistlearn_core::math::exp`), at the fewest any
+/// level performs: the clamp (a min and a max), the reduction (`t`, `k`, `r`: seven), the degree-13
+/// polynomial (thirteen multiplies and thirteen adds) and the scaling by 2^k (one `vscalefpd` on
+/// AVX-512; two multiplies and integer work elsewhere). Phase 2 takes H + 10 of them per sample,
+/// σ's and softmax's.
+const EXP_OPS: f64 = 2.0 + 7.0 + 26.0 + 1.0;
 
 /// Floating-point operations (a multiply or an add, each on a whole register) one core issues
 /// per cycle at `simd`: three 256-bit, two 512-bit ports on Intel's Golden/Redwood Cove cores
@@ -152,10 +160,17 @@ fn phase_report(
             let flop = 2.0 * h * lit_pairs / flops_per_tick;
             (flop.max(l2), format!("{pairs} × a row of H weights: 2·H flop ({flop:.0}) or 8·H bytes from L2 ({l2:.0})"))
         },
-        (
-            4.0 * OUTPUTS as f64 * h * samples / flops_per_tick,
-            "per sample, the output layer and its backprop: 2 × 2·10·H flop (σ, exp, ln not counted)".into(),
-        ),
+        {
+            let (layer, exps) = (4.0 * OUTPUTS as f64 * h, EXP_OPS * (h + OUTPUTS as f64));
+            (
+                (layer + exps) * samples / flops_per_tick,
+                format!(
+                    "per sample, the output layer and its backprop, 2 × 2·10·H flop ({:.0}), and H + 10 exps of {EXP_OPS:.0} operations each ({:.0}); divisions and ln not counted",
+                    layer * samples / flops_per_tick,
+                    exps * samples / flops_per_tick
+                ),
+            )
+        },
         {
             let flop = (2.0 * h * lit_pairs + 2.0 * OUTPUTS as f64 * h * samples) / flops_per_tick;
             (
