@@ -126,16 +126,18 @@ pub(super) fn run_time_phases(args: &Args) -> Result<(), Error> {
         "waits": WAITS
             .iter()
             .enumerate()
-            .map(|(k, name)| {
-                let per_thread: Vec<f64> = profiles.iter().map(|p| p.waits[k] as f64 / p.batches as f64).collect();
-                serde_json::json!({ "wait": name, "per_thread": per_thread })
-            })
+            .map(|(k, name)| serde_json::json!({ "wait": name, "per_thread": per_batch(&profiles, |p| p.waits[k]) }))
             .collect::<Vec<_>>(),
         "band_moves": profiles.iter().map(|p| p.band_moves).collect::<Vec<_>>(),
         "bands": profiles.iter().map(|p| [p.band.start, p.band.end]).collect::<Vec<_>>(),
         "phases": report,
     });
     print_lines(&[json.to_string()])
+}
+
+/// Each thread's `ticks` per batch, thread 0 first.
+fn per_batch(profiles: &[PhaseTicks], ticks: impl Fn(&PhaseTicks) -> u64) -> Vec<f64> {
+    profiles.iter().map(|p| ticks(p) as f64 / p.batches as f64).collect()
 }
 
 /// Each phase's mean time per batch over the threads, each thread's own (`per_thread`, thread 0
@@ -187,7 +189,7 @@ fn phase_report(
         .zip(floors)
         .enumerate()
         .map(|(i, (name, (floor, basis)))| {
-            let per_thread: Vec<f64> = profiles.iter().map(|p| p.ticks[i] as f64 / p.batches as f64).collect();
+            let per_thread = per_batch(profiles, |p| p.ticks[i]);
             let mean = per_thread.iter().sum::<f64>() / threads;
             serde_json::json!({
                 "phase": name,
