@@ -8,6 +8,7 @@ use super::{Network, Params, OUTPUTS};
 use crate::math::dot::{accumulate_outer_scalar, weighted_sums};
 use crate::math::sigmoid::sigmoid_derivative_from_output;
 use crate::math::SimdLevel;
+use std::ops::Range;
 
 // ANCHOR: deltas
 /// The per-sample error signals: `delta_out = p − onehot(label)` and
@@ -58,6 +59,65 @@ pub fn add_assign(acc: &mut [f64], d: &[f64]) {
         *a = *a + x;
     }
 }
+
+// ANCHOR: bias_sums
+/// `grad[i] = Σ_s delta_rows[s·h + lanes.start + i]`, over the rows `s` in batch order from
+/// +0.0: the batch sums of the hidden biases `lanes` (per element, the sequence of
+/// [`add_assign`] applied row by row). Eight lanes at a time, their sums held in registers
+/// across the whole batch: row by row through memory, each add waited for the store of the
+/// one before it.
+pub fn bias_sums(level: SimdLevel, grad: &mut [f64], delta_rows: &[f64], h: usize, lanes: Range<usize>) {
+    assert_eq!(grad.len(), lanes.len(), "one sum per lane");
+    assert!(lanes.end <= h && delta_rows.len() % h == 0, "lanes of rows of h deltas");
+    #[cfg(target_arch = "x86_64")]
+    if level.kind() == crate::math::SimdKind::Avx512 {
+        // SAFETY: the CPU runs AVX-512F (`SimdLevel`'s invariant); the shapes were checked.
+        unsafe { bias_sums_avx512(grad, delta_rows, h, lanes) };
+        return;
+    }
+    let _ = level;
+    bias_sums_blocks(grad, delta_rows, h, lanes);
+}
+
+/// [`bias_sums`] in plain code: blocks of eight sums in a local array the compiler keeps in
+/// registers (whatever vector width it picks, each element's adds stay its own, in order).
+fn bias_sums_blocks(grad: &mut [f64], delta_rows: &[f64], h: usize, lanes: Range<usize>) {
+    for (b, sums) in grad.chunks_mut(8).enumerate() {
+        let first = lanes.start + 8 * b;
+        let mut acc = [0.0f64; 8];
+        for row in delta_rows.chunks_exact(h) {
+            for (a, &d) in acc.iter_mut().zip(&row[first..first + sums.len()]) {
+                *a = *a + d;
+            }
+        }
+        sums.copy_from_slice(&acc[..sums.len()]);
+    }
+}
+
+/// [`bias_sums`] on AVX-512F: one register per eight lanes, the rest as [`bias_sums_blocks`].
+///
+/// # Safety
+/// The CPU must run AVX-512F; `grad.len() == lanes.len()`, `lanes.end <= h`, and `delta_rows`
+/// must be whole rows of `h`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn bias_sums_avx512(grad: &mut [f64], delta_rows: &[f64], h: usize, lanes: Range<usize>) {
+    use std::arch::x86_64::*;
+    let full = lanes.len() / 8 * 8;
+    for j in (0..full).step_by(8) {
+        // SAFETY: AVX-512F is the caller's guarantee; lanes `lanes.start + j..+8` lie below
+        // `lanes.end <= h` inside every row, and sums `j..j + 8` inside `grad`.
+        unsafe {
+            let mut acc = _mm512_setzero_pd();
+            for row in delta_rows.chunks_exact(h) {
+                acc = _mm512_add_pd(acc, _mm512_loadu_pd(row.as_ptr().add(lanes.start + j)));
+            }
+            _mm512_storeu_pd(grad.as_mut_ptr().add(j), acc);
+        }
+    }
+    bias_sums_blocks(&mut grad[full..], delta_rows, h, lanes.start + full..lanes.end);
+}
+// ANCHOR_END: bias_sums
 
 // ANCHOR: batch_gradients
 /// The mean loss over `samples` (784 raw pixel bytes and a label each) and its gradient with

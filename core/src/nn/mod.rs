@@ -93,7 +93,9 @@ pub struct Network {
     /// `w_h` transposed: row `k` (one per input pixel) holds the H weights from pixel `k`.
     /// Cache-line aligned, so no SIMD load of a row straddles two lines.
     pub(crate) w_hidden_t: AlignedF64s,
-    pub(crate) b_hidden: Vec<f64>,
+    /// Cache-line aligned, like `w_hidden_t`: phase 3 of the trainer gives each thread whole lines
+    /// of it (`lane_range`).
+    pub(crate) b_hidden: AlignedF64s,
     /// `w_o` as in weights.bin: row `o` holds the H weights into output `o`.
     pub(crate) w_output: Vec<f64>,
     /// `w_o` transposed (row `j` holds the 10 weights from hidden unit `j`), kept in step with
@@ -112,7 +114,7 @@ impl Network {
         Network {
             hidden,
             w_hidden_t: AlignedF64s::zeros(INPUTS * hidden),
-            b_hidden: vec![0.0; hidden],
+            b_hidden: AlignedF64s::zeros(hidden),
             w_output: vec![0.0; OUTPUTS * hidden],
             w_output_t: vec![0.0; hidden * OUTPUTS],
             b_output: vec![0.0; OUTPUTS],

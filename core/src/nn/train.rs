@@ -48,7 +48,7 @@ use std::ops::Range;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use super::backward::add_assign;
+use super::backward::bias_sums;
 use super::bands::{grid_cuts, grid_quanta, lane_range, BandBalance, BandSplits, Phase2Split};
 use super::barrier::{PoisonOnPanic, Progress, SpinBarrier};
 use super::finish::{finish_samples, reads_output_transpose, SampleOutputs};
@@ -772,10 +772,7 @@ impl Worker {
         // This thread's hidden biases: g_bh[j] = Σ_s delta_hidden[s][j].
         let lanes = self.lanes.clone();
         if !lanes.is_empty() {
-            self.grad_bias.iter_mut().for_each(|g| *g = 0.0);
-            for delta_hidden in delta_hidden_rows.chunks_exact(h) {
-                add_assign(&mut self.grad_bias, &delta_hidden[lanes.clone()]);
-            }
+            bias_sums(level, &mut self.grad_bias, delta_hidden_rows, h, lanes.clone());
             // SAFETY: lanes `lanes` of the hidden bias are this thread's in phase 3.
             let b_hidden = unsafe { std::slice::from_raw_parts_mut(team.b_hidden.add(lanes.start), lanes.len()) };
             sgd_step(level, b_hidden, &mut self.grad_bias, lr, scale);

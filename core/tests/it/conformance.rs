@@ -50,13 +50,14 @@ macro_rules! ensure_eq {
 }
 
 /// Every check of the kernels, by name, for a driver that runs them all.
-pub const KERNEL_CHECKS: [(&str, fn(&[SimdLevel]) -> Result<(), String>); 9] = [
+pub const KERNEL_CHECKS: [(&str, fn(&[SimdLevel]) -> Result<(), String>); 10] = [
     ("exp, ln, sigmoid", elementwise_kernels_match_scalar_bits_on_every_level),
     ("softmax", softmax_matches_scalar_bits_and_sums_to_one),
     ("weighted sums", weighted_sums_match_scalar_bits_for_every_width),
     ("weighted sums continued", a_sum_continued_in_stretches_equals_the_whole_sum),
     ("pixel sums", pixel_sums_equal_the_gather_of_converted_pixels),
     ("SGD step", sgd_step_matches_scalar_bits_for_power_of_two_and_other_batches),
+    ("bias sums", bias_sums_match_the_rows_added_one_by_one),
     ("hidden step", hidden_step_matches_scalar_bits_and_the_unfused_definition),
     ("output step", output_step_matches_scalar_bits_and_the_definition),
     ("finish samples", finishing_samples_in_groups_matches_the_per_sample_scalar_code),
@@ -302,6 +303,46 @@ pub fn sgd_step_matches_scalar_bits_for_power_of_two_and_other_batches(levels: &
                 ensure!(w2.iter().zip(&w_ref).all(|(a, b)| a.to_bits() == b.to_bits()), "{level} n {n} len {len}");
                 ensure!(g2.iter().all(|&v| v == 0.0));
             }
+        }
+    }
+    Ok(())
+}
+
+pub fn bias_sums_match_the_rows_added_one_by_one(levels: &[SimdLevel]) -> Result<(), String> {
+    use mnistlearn_core::nn::backward::{add_assign, bias_sums};
+    let mut g = Gen(12);
+    // A thread's lanes of h = 32, all of them, lanes past the last block of eight, a block
+    // that starts mid-line, no rows at all, one lane.
+    for (h, rows, lanes) in [
+        (32usize, 32usize, 0..16),
+        (32, 32, 16..32),
+        (32, 32, 0..32),
+        (40, 33, 3..37),
+        (128, 5, 64..128),
+        (7, 3, 0..7),
+        (10, 0, 2..9),
+        (1, 4, 0..1),
+    ] {
+        // Signed zeros, subnormals and large values, so that any other order of adds would show.
+        let delta: Vec<f64> = (0..rows * h)
+            .map(|_| match g.next() % 6 {
+                0 => -0.0,
+                1 => g.range(-1.0, 1.0) * 1e-310,
+                2 => g.range(-1e16, 1e16),
+                _ => g.range(-1.0, 1.0),
+            })
+            .collect();
+        let mut expected = vec![0.0; lanes.len()];
+        for row in delta.chunks_exact(h) {
+            add_assign(&mut expected, &row[lanes.clone()]);
+        }
+        for &level in levels {
+            let mut got = vec![f64::NAN; lanes.len()];
+            bias_sums(level, &mut got, &delta, h, lanes.clone());
+            ensure!(
+                got.iter().zip(&expected).all(|(a, b)| a.to_bits() == b.to_bits()),
+                "{level} h {h} rows {rows} lanes {lanes:?}: {got:?} != {expected:?}"
+            );
         }
     }
     Ok(())

@@ -173,6 +173,11 @@ fn sgd_step_matches_scalar_bits_for_power_of_two_and_other_batches() {
 }
 
 #[test]
+fn bias_sums_match_the_rows_added_one_by_one() {
+    conformance::bias_sums_match_the_rows_added_one_by_one(&SimdLevel::available()).unwrap();
+}
+
+#[test]
 fn hidden_step_matches_scalar_bits_and_the_unfused_definition() {
     conformance::hidden_step_matches_scalar_bits_and_the_unfused_definition(&SimdLevel::available()).unwrap();
 }
