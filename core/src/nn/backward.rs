@@ -60,7 +60,6 @@ pub fn add_assign(acc: &mut [f64], d: &[f64]) {
     }
 }
 
-// ANCHOR: bias_sums
 /// `grad[i] = Σ_s delta_rows[s·h + lanes.start + i]`, over the rows `s` in batch order from
 /// +0.0: the batch sums of the hidden biases `lanes` (per element, the sequence of
 /// [`add_assign`] applied row by row). Eight lanes at a time, their sums held in registers
@@ -117,7 +116,6 @@ unsafe fn bias_sums_avx512(grad: &mut [f64], delta_rows: &[f64], h: usize, lanes
     }
     bias_sums_blocks(&mut grad[full..], delta_rows, h, lanes.start + full..lanes.end);
 }
-// ANCHOR_END: bias_sums
 
 // ANCHOR: batch_gradients
 /// The mean loss over `samples` (784 raw pixel bytes and a label each) and its gradient with
