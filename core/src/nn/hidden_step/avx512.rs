@@ -113,9 +113,8 @@ unsafe fn add_next_sample<const V: usize>(
 ///   where the mask is clear), since `±∞·0.0` is NaN.
 ///
 /// The masks cost two shifts, two negations and two mask moves (`kmovb`, which take the same
-/// port as half the vector arithmetic) for every sample: without them the loop took a quarter
-/// less time in a C model of it over MNIST batches, and the trainer's phase 3 about 1,400 TSC
-/// cycles less a batch on each thread (h = 32, two threads).
+/// port as half the vector arithmetic) for every sample: without them the trainer's phase 3
+/// took about 1,400 TSC cycles less a batch on each thread (h = 32, two threads).
 /// (In alternated runs at h = 32 on two threads, the one loop instead of three took 0.4–2.5k
 /// fewer TSC cycles a batch. Four rows at once took 2k more: their products for samples that
 /// light only some of them cost more than the branches they save.)
