@@ -146,19 +146,22 @@ unsafe fn block_pair_avx512<const FINITE: bool>(
             let x0 = _mm512_set1_pd(PIXEL_VALUE[pixels[0].byte(s) as usize]);
             let x1 = _mm512_set1_pd(PIXEL_VALUE[pixels[1].byte(s) as usize]);
             let d = delta.add(s * h);
-            if FINITE {
-                for v in 0..4 {
-                    let dv = _mm512_loadu_pd(d.add(8 * v));
-                    a0[v] = _mm512_add_pd(a0[v], _mm512_mul_pd(dv, x0));
-                    a1[v] = _mm512_add_pd(a1[v], _mm512_mul_pd(dv, x1));
-                }
+            // Without `FINITE`, each row's write mask: all eight lanes of a register, or none,
+            // as the row's mask has bit `s` or not.
+            let (k0, k1) = if FINITE {
+                (0, 0)
             } else {
-                // All eight lanes of a register, or none: whether the row's mask has bit `s`.
-                let (k0, k1) = ((((m0 >> s) & 1) as u8).wrapping_neg(), (((m1 >> s) & 1) as u8).wrapping_neg());
-                for v in 0..4 {
-                    let dv = _mm512_loadu_pd(d.add(8 * v));
-                    a0[v] = _mm512_mask_add_pd(a0[v], k0, a0[v], _mm512_mul_pd(dv, x0));
-                    a1[v] = _mm512_mask_add_pd(a1[v], k1, a1[v], _mm512_mul_pd(dv, x1));
+                ((((m0 >> s) & 1) as u8).wrapping_neg(), (((m1 >> s) & 1) as u8).wrapping_neg())
+            };
+            for v in 0..4 {
+                let dv = _mm512_loadu_pd(d.add(8 * v));
+                let (p0, p1) = (_mm512_mul_pd(dv, x0), _mm512_mul_pd(dv, x1));
+                if FINITE {
+                    a0[v] = _mm512_add_pd(a0[v], p0);
+                    a1[v] = _mm512_add_pd(a1[v], p1);
+                } else {
+                    a0[v] = _mm512_mask_add_pd(a0[v], k0, a0[v], p0);
+                    a1[v] = _mm512_mask_add_pd(a1[v], k1, a1[v], p1);
                 }
             }
         }
