@@ -8,7 +8,8 @@
 //!   load that comes and goes falls on both sides;
 //! * the same at widths h = 128 and h = 512 (3 epochs) against `scripts/reference_numpy.py`;
 //! * the scalar single-thread reference path, to confirm the fast path wrote the same bytes;
-//! * where a training batch's time goes (`mnistlearn time-phases`), each phase beside its floor;
+//! * where a training batch's time goes (`mnistlearn time-phases`), each phase beside its floor,
+//!   and at h = 32 one thread against all of them, alternated: what dividing the work costs;
 //! * the bare forward pass per sample (`mnistlearn time-forward`);
 //! * the drawing server's round trip over loopback: p50/p99 for one client, and requests/s
 //!   with several concurrent clients.
@@ -210,7 +211,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
     let mut profile_page = String::new();
     let mut profiles = Vec::new();
     for hidden in PROFILED {
-        match time_phases(&bin, &data, hidden) {
+        match time_phases(&bin, &data, hidden, None) {
             Ok((profile, raw)) => {
                 profile_page += &phases::render(&profile);
                 profile_page += "\n";
@@ -223,6 +224,28 @@ pub fn run(args: &[String]) -> Result<(), String> {
         }
     }
     json.insert("phases".into(), profiles.into());
+    // (d') The default width on one thread and on all, alternated: what dividing the work costs.
+    let team = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if team > 1 {
+        let mut pairs = Vec::new();
+        let mut raw = Vec::new();
+        for _ in 0..runs {
+            let one = time_phases(&bin, &data, 32, Some(1));
+            let all = time_phases(&bin, &data, 32, Some(team));
+            match (one, all) {
+                (Ok(one), Ok(all)) => {
+                    raw.push(json!({"one_thread": one.1, "team": all.1}));
+                    pairs.push((one.0, all.0));
+                }
+                (Err(e), _) | (_, Err(e)) => {
+                    println!("bench: {e}");
+                    break;
+                }
+            }
+        }
+        profile_page += &phases::render_scaling(&pairs);
+        json.insert("scaling".into(), raw.into());
+    }
     // (e) The bare forward pass.
     let mut cmd = Command::new(&bin);
     cmd.arg("time-forward").arg("--data").arg(&data).arg("--weights").arg(&fast_weights);
@@ -271,14 +294,24 @@ pub fn run(args: &[String]) -> Result<(), String> {
 }
 
 /// `mnistlearn time-phases` at width `hidden`: the parsed profile and its JSON as printed.
-fn time_phases(bin: &Path, data: &Path, hidden: u32) -> Result<(phases::Profile, serde_json::Value), String> {
-    let output = Command::new(bin)
-        .arg("time-phases")
-        .arg("--data")
-        .arg(data)
-        .args(["--hidden", &hidden.to_string(), "--epochs", &PROFILE_EPOCHS.to_string()])
-        .output()
-        .map_err(|e| format!("mnistlearn time-phases: cannot start: {e}"))?;
+/// On `threads` threads if given, else `time-phases`' default (every CPU).
+fn time_phases(
+    bin: &Path,
+    data: &Path,
+    hidden: u32,
+    threads: Option<usize>,
+) -> Result<(phases::Profile, serde_json::Value), String> {
+    let mut cmd = Command::new(bin);
+    cmd.arg("time-phases").arg("--data").arg(data).args([
+        "--hidden",
+        &hidden.to_string(),
+        "--epochs",
+        &PROFILE_EPOCHS.to_string(),
+    ]);
+    if let Some(threads) = threads {
+        cmd.args(["--threads", &threads.to_string()]);
+    }
+    let output = cmd.output().map_err(|e| format!("mnistlearn time-phases: cannot start: {e}"))?;
     if !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr);
         let first = stderr.lines().next().unwrap_or("no message");
@@ -287,7 +320,8 @@ fn time_phases(bin: &Path, data: &Path, hidden: u32) -> Result<(phases::Profile,
     let stdout = String::from_utf8_lossy(&output.stdout);
     let profile = phases::parse(&stdout)?;
     println!(
-        "bench: time-phases --hidden {hidden}: {} phases, training {:.3} s",
+        "bench: time-phases --hidden {hidden} ({} threads): {} phases, training {:.3} s",
+        profile.threads,
         profile.phases.len(),
         profile.train_seconds
     );

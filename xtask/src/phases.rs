@@ -162,6 +162,74 @@ pub fn render(p: &Profile) -> String {
     out
 }
 
+/// Two threads against one, as a Markdown section: `pairs` are alternated runs of the same
+/// width, one thread first in each pair. For each phase, one thread's cycles per batch and the
+/// team's cycles added over all its threads (medians of the pairs): with nothing lost to dividing
+/// the work the two would be equal, so the difference is what the division costs (hand-overs
+/// between the cores, the pipeline's start and end, waits). Closed by the whole batch by the
+/// training loop's clock, the team's speed-up (median of the per-pair ratios) and what a perfect
+/// division would take: one thread's batch over the team's size. Empty without a pair.
+pub fn render_scaling(pairs: &[(Profile, Profile)]) -> String {
+    let Some((one, team)) = pairs.first() else { return String::new() };
+    let batch = |p: &Profile| p.train_seconds * p.tsc_ghz * 1e9 / p.batches.max(1) as f64;
+    let all_threads = |p: &Profile, name: &str| {
+        p.phases.iter().find(|x| x.name == name).map(|x| {
+            if x.per_thread.is_empty() {
+                x.cycles_per_batch * p.threads as f64
+            } else {
+                x.per_thread.iter().sum()
+            }
+        })
+    };
+    let n = pairs.len();
+    let mut out = format!(
+        "### Two threads against one: h = {}, {} epoch{}, {} alternated pair{}
+
+",
+        team.hidden,
+        team.epochs,
+        if team.epochs == 1 { "" } else { "s" },
+        n,
+        if n == 1 { "" } else { "s" }
+    );
+    out += &format!(
+        "`time-phases` on 1 thread and on {t}, alternated (1 thread first in each pair); medians of the pairs, in \
+         the cycles above. The {t}-thread column adds up every thread's cycles: were nothing lost to dividing the \
+         work, it would equal the 1-thread column, so the difference is what the division costs — hand-overs \
+         between the cores, the pipeline's start and end, waits.\n\n",
+        t = team.threads
+    );
+    out += &format!(
+        "| phase | 1 thread, cycles per batch | {t} threads, all threads' cycles per batch | {t} against 1 |\n|---|--:|--:|--:|\n",
+        t = team.threads
+    );
+    for phase in &team.phases {
+        let solo: Vec<f64> = pairs.iter().filter_map(|(o, _)| all_threads(o, &phase.name)).collect();
+        let together: Vec<f64> = pairs.iter().filter_map(|(_, t)| all_threads(t, &phase.name)).collect();
+        if solo.len() != n || together.len() != n {
+            continue;
+        }
+        let (solo, together) = (crate::pairs::median(&solo), crate::pairs::median(&together));
+        // A phase one thread hardly spends time in (its waits) has no meaningful ratio.
+        let ratio =
+            if solo >= 0.01 * batch(one) { format!("{:+.0}%", 100.0 * (together / solo - 1.0)) } else { "—".into() };
+        out += &format!("| {} | {} | {} | {ratio} |\n", cell(&phase.name), group(solo), group(together));
+    }
+    let solo: Vec<f64> = pairs.iter().map(|(o, _)| batch(o)).collect();
+    let together: Vec<f64> = pairs.iter().map(|(_, t)| batch(t)).collect();
+    let speedup: Vec<f64> = solo.iter().zip(&together).map(|(o, t)| o / t).collect();
+    let perfect = crate::pairs::median(&solo) / team.threads as f64;
+    out += &format!(
+        "| whole batch, by the training loop's clock (not added up) | {} | {} | {:.2}× as fast; a perfect division: {} ({}×) |\n",
+        group(crate::pairs::median(&solo)),
+        group(crate::pairs::median(&together)),
+        crate::pairs::median(&speedup),
+        group(perfect),
+        team.threads
+    );
+    out
+}
+
 /// A table cell: no line breaks, and a `|` that would end the cell escaped.
 fn cell(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ").replace('|', "\\|")
@@ -288,6 +356,65 @@ mod tests {
         let page = render(&p);
         assert!(page.contains("### h = 32: 1 epoch, 1,875 batches, 2 threads, avx512"), "{page}");
         assert!(page.contains("| hidden sums | 78,657 | 19,188 | 4.1× | each lit pixel"), "{page}");
+    }
+
+    #[test]
+    fn scaling_adds_up_the_teams_threads_against_one_thread() {
+        let profile = |threads: u64, seconds: f64, hidden: [f64; 2], waiting: [f64; 2]| Profile {
+            hidden: 32,
+            threads,
+            simd: "avx512".into(),
+            epochs: 1,
+            batches: 1000,
+            train_seconds: seconds,
+            tsc_ghz: 2.0,
+            core_ghz: None,
+            phases: vec![
+                Phase {
+                    name: "hidden sums".into(),
+                    cycles_per_batch: hidden.iter().sum::<f64>() / threads as f64,
+                    floor_cycles_per_batch: None,
+                    floor: String::new(),
+                    per_thread: hidden[..threads as usize].to_vec(),
+                },
+                Phase {
+                    name: "waiting".into(),
+                    cycles_per_batch: 0.0,
+                    floor_cycles_per_batch: None,
+                    floor: String::new(),
+                    per_thread: waiting[..threads as usize].to_vec(),
+                },
+            ],
+        };
+        // One thread: 50k of hidden sums a batch (100k whole); two: 30k + 32k, waiting 4k + 1k.
+        let pairs = vec![
+            (
+                profile(1, 0.050, [50_000.0, 0.0], [100.0, 0.0]),
+                profile(2, 0.030, [30_000.0, 32_000.0], [4_000.0, 1_000.0]),
+            ),
+            (
+                profile(1, 0.060, [54_000.0, 0.0], [90.0, 0.0]),
+                profile(2, 0.040, [33_000.0, 35_000.0], [6_000.0, 2_000.0]),
+            ),
+            (
+                profile(1, 0.040, [46_000.0, 0.0], [80.0, 0.0]),
+                profile(2, 0.024, [28_000.0, 29_000.0], [3_000.0, 1_000.0]),
+            ),
+        ];
+        let page = render_scaling(&pairs);
+        assert!(page.contains("### Two threads against one: h = 32, 1 epoch, 3 alternated pairs"), "{page}");
+        // Medians: 50,000 against 62,000 (30k + 32k), 24% more.
+        assert!(page.contains("| hidden sums | 50,000 | 62,000 | +24% |"), "{page}");
+        // One thread hardly waits: no ratio for that.
+        assert!(page.contains("| waiting | 90 | 5,000 | — |"), "{page}");
+        // Batches 100k / 60k, 120k / 80k, 80k / 48k: speed-ups 1.67, 1.5, 1.67; perfect 100k / 2.
+        assert!(
+            page.contains(
+                "| whole batch, by the training loop's clock (not added up) | 100,000 | 60,000 | 1.67× as fast; a perfect division: 50,000 (2×) |"
+            ),
+            "{page}"
+        );
+        assert!(render_scaling(&[]).is_empty());
     }
 
     #[test]
