@@ -6,7 +6,8 @@
 //!   `scripts/reference_numpy.py` when it is missing, and the table says so), alternated,
 //!   `--runs` pairs (default 3): each side's median and the median of the per-pair ratios, so a
 //!   load that comes and goes falls on both sides;
-//! * the same at widths h = 128 and h = 512 (3 epochs) against `scripts/reference_numpy.py`;
+//! * the same at widths h = 128 and h = 512 (3 epochs) against `scripts/reference_numpy.py`,
+//!   and that reference against the shared peer at h = 32, to show it is as fast;
 //! * the scalar single-thread reference path, to confirm the fast path wrote the same bytes;
 //! * where a training batch's time goes (`mnistlearn time-phases`), each phase beside its floor,
 //!   and at h = 32 one thread against all of them, alternated: what dividing the work costs;
@@ -108,7 +109,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
     };
     let mut ours = || run_ours(&bin, &data, &fast_weights, &[]);
     let mut theirs = || match &python {
-        Some(py) if peer_found => run_peer(py, &shared_peer, &data),
+        Some(py) if peer_found => run_peer(py, &shared_peer, &data, 30),
         Some(py) => run_reference(py, &root, &data, 30, 32),
         None => unreachable!("theirs runs only with NumPy"),
     };
@@ -180,7 +181,36 @@ pub fn run(args: &[String]) -> Result<(), String> {
     json.insert("identical_to_scalar".into(), identical.into());
     json.insert("weights_sha256".into(), fast_sha.clone().into());
 
-    // (c) Wider networks against the NumPy reference at the same width.
+    // (c) Wider networks against the NumPy reference at the same width (the shared peer has
+    // h = 32 built in). First that reference against the peer, at h = 32 and alternated, so
+    // the page shows whether it is as fast: the wider ratios are only as fair as it is.
+    if let (Some(py), true) = (&python, peer_found) {
+        let mut reference = || run_reference(py, &root, &data, WIDTH_EPOCHS, 32);
+        let mut peer = || run_peer(py, &shared_peer, &data, WIDTH_EPOCHS);
+        let pairs = alternate(runs, &mut reference, Some(&mut peer))?;
+        // The reference's time over the peer's, pair by pair: at most 1 when it is as fast.
+        let ratios: Vec<f64> = pairs.ratios().iter().map(|r| 1.0 / r).collect();
+        table.push((
+            format!(
+                "h = 32, {WIDTH_EPOCHS} epochs (training loop): `scripts/reference_numpy.py` / the NumPy peer, \
+                 medians of {runs}"
+            ),
+            format!("{} / {}", seconds(median(&pairs.ours_s())), seconds(median(&pairs.theirs_s()))),
+        ));
+        table.push((
+            format!(
+                "`scripts/reference_numpy.py`'s time ÷ the NumPy peer's (median of the {runs} per-pair ratios; \
+                 at most 1: as fast)"
+            ),
+            with_runs(&ratios, |x| format!("{x:.2}")),
+        ));
+        json.insert(
+            "reference_vs_peer".into(),
+            json!({"hidden": 32, "epochs": WIDTH_EPOCHS, "reference_train_seconds": pairs.ours_s(),
+                "peer_train_seconds": pairs.theirs_s(), "reference_over_peer": median(&ratios),
+                "reference_over_peer_runs": ratios}),
+        );
+    }
     if let Some(py) = &python {
         let mut widths = Vec::new();
         for hidden in WIDTHS {

@@ -127,15 +127,17 @@ pub fn run_ours(bin: &Path, data: &Path, out: &Path, extra: &[&str]) -> Result<T
     Ok(Timed { train_s, wall_s, rss_mib, test })
 }
 
-/// The shared peer, `python3 numpy_peer.py DATA_DIR EPOCHS SEED`, which prints `train_seconds S`
-/// and `Overall accuracy: P% (…)`.
-pub fn run_peer(python: &Path, peer: &Path, data: &Path) -> Result<Timed, String> {
+/// The shared peer, `python3 numpy_peer.py DATA_DIR EPOCHS SEED` (seed 1), which prints
+/// `train_seconds S` and `Overall accuracy: P% (…)`.
+pub fn run_peer(python: &Path, peer: &Path, data: &Path, epochs: u32) -> Result<Timed, String> {
     let mut cmd = Command::new(python);
-    cmd.arg(peer).arg(data).args(["30", "1"]);
+    cmd.arg(peer).arg(data).args([&epochs.to_string(), "1"]);
     let (stdout, wall_s, rss_mib) = run_measured(&mut cmd, &peer.display().to_string())?;
     let lines: Vec<String> = stdout.lines().map(String::from).collect();
     let train_s = parse_peer_seconds(&lines).ok_or_else(|| format!("{}: no 'train_seconds' line", peer.display()))?;
-    println!("bench: NumPy peer: training {train_s:.3} s, process {wall_s:.3} s, peak RSS {rss_mib:.1} MiB");
+    println!(
+        "bench: NumPy peer, {epochs} epochs: training {train_s:.3} s, process {wall_s:.3} s, peak RSS {rss_mib:.1} MiB"
+    );
     Ok(Timed { train_s, wall_s, rss_mib, test: parse_overall(&lines).map(|(p, _, _)| p) })
 }
 
