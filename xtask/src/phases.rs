@@ -162,7 +162,7 @@ pub fn render(p: &Profile) -> String {
     out
 }
 
-/// Two threads against one, as a Markdown section: `pairs` are alternated runs of the same
+/// The team against one thread, as a Markdown section: `pairs` are alternated runs of the same
 /// width, one thread first in each pair. For each phase, one thread's cycles per batch and the
 /// team's cycles added over all its threads (medians of the pairs): with nothing lost to dividing
 /// the work the two would be equal, so the difference is what the division costs (hand-overs
@@ -183,9 +183,8 @@ pub fn render_scaling(pairs: &[(Profile, Profile)]) -> String {
     };
     let n = pairs.len();
     let mut out = format!(
-        "### Two threads against one: h = {}, {} epoch{}, {} alternated pair{}
-
-",
+        "### {} threads against one: h = {}, {} epoch{}, {} alternated pair{}\n\n",
+        team.threads,
         team.hidden,
         team.epochs,
         if team.epochs == 1 { "" } else { "s" },
@@ -402,7 +401,7 @@ mod tests {
             ),
         ];
         let page = render_scaling(&pairs);
-        assert!(page.contains("### Two threads against one: h = 32, 1 epoch, 3 alternated pairs"), "{page}");
+        assert!(page.contains("### 2 threads against one: h = 32, 1 epoch, 3 alternated pairs"), "{page}");
         // Medians: 50,000 against 62,000 (30k + 32k), 24% more.
         assert!(page.contains("| hidden sums | 50,000 | 62,000 | +24% |"), "{page}");
         // One thread hardly waits: no ratio for that.
