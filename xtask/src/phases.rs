@@ -164,13 +164,14 @@ pub fn render(p: &Profile) -> String {
 
 /// The team against one thread, as a Markdown section: `pairs` are alternated runs of the same
 /// width, one thread first in each pair. For each phase, one thread's cycles per batch and the
-/// team's cycles added over all its threads (medians of the pairs): with nothing lost to dividing
-/// the work the two would be equal, so the difference is what the division costs (hand-overs
-/// between the cores, the pipeline's start and end, waits). Closed by the whole batch by the
-/// training loop's clock, the team's speed-up (median of the per-pair ratios) and what a perfect
-/// division would take: one thread's batch over the team's size. Empty without a pair.
+/// team's cycles added over all its threads (medians of the runs), and the median of the per-pair
+/// ratios of the two: with nothing lost to dividing the work the two would be equal, so the
+/// difference is what the division costs (hand-overs between the cores, the pipeline's start
+/// and end, waits). Closed by the whole batch by the training loop's clock, the team's speed-up
+/// (median of the per-pair ratios) and what a perfect division would take: one thread's batch
+/// over the team's size. Empty without a pair.
 pub fn render_scaling(pairs: &[(Profile, Profile)]) -> String {
-    let Some((one, team)) = pairs.first() else { return String::new() };
+    let Some((_, team)) = pairs.first() else { return String::new() };
     let batch = |p: &Profile| p.train_seconds * p.tsc_ghz * 1e9 / p.batches.max(1) as f64;
     let all_threads = |p: &Profile, name: &str| {
         p.phases.iter().find(|x| x.name == name).map(|x| {
@@ -192,8 +193,9 @@ pub fn render_scaling(pairs: &[(Profile, Profile)]) -> String {
         if n == 1 { "" } else { "s" }
     );
     out += &format!(
-        "`time-phases` on 1 thread and on {t}, alternated (1 thread first in each pair); medians of the pairs, in \
-         the cycles above. The {t}-thread column adds up every thread's cycles: were nothing lost to dividing the \
+        "`time-phases` on 1 thread and on {t}, alternated (1 thread first in each pair), in the cycles above: each \
+         column the median of its runs, each ratio the median of the per-pair ratios (the pairs' own in brackets). \
+         The {t}-thread column adds up every thread's cycles: were nothing lost to dividing the \
          work, it would equal the 1-thread column, so the difference is what the division costs — hand-overs \
          between the cores, the pipeline's start and end, waits.\n\n",
         t = team.threads
@@ -208,10 +210,17 @@ pub fn render_scaling(pairs: &[(Profile, Profile)]) -> String {
         if solo.len() != n || together.len() != n {
             continue;
         }
+        // Pair by pair, as the speed-ups above: a load that came and went fell on both runs of a
+        // pair, not on both columns' medians. A phase one thread hardly spends time in (its
+        // waits) has no meaningful ratio.
+        let meaningful = pairs.iter().zip(&solo).all(|((o, _), &s)| s >= 0.01 * batch(o));
+        let ratio = if meaningful {
+            let more: Vec<f64> = solo.iter().zip(&together).map(|(s, t)| t / s - 1.0).collect();
+            crate::pairs::with_runs(&more, |x| format!("{:+.0}%", 100.0 * x))
+        } else {
+            "—".into()
+        };
         let (solo, together) = (crate::pairs::median(&solo), crate::pairs::median(&together));
-        // A phase one thread hardly spends time in (its waits) has no meaningful ratio.
-        let ratio =
-            if solo >= 0.01 * batch(one) { format!("{:+.0}%", 100.0 * (together / solo - 1.0)) } else { "—".into() };
         out += &format!("| {} | {} | {} | {ratio} |\n", cell(&phase.name), group(solo), group(together));
     }
     let solo: Vec<f64> = pairs.iter().map(|(o, _)| batch(o)).collect();
@@ -219,10 +228,10 @@ pub fn render_scaling(pairs: &[(Profile, Profile)]) -> String {
     let speedup: Vec<f64> = solo.iter().zip(&together).map(|(o, t)| o / t).collect();
     let perfect = crate::pairs::median(&solo) / team.threads as f64;
     out += &format!(
-        "| whole batch, by the training loop's clock (not added up) | {} | {} | {:.2}× as fast; a perfect division: {} ({}×) |\n",
+        "| whole batch, by the training loop's clock (not added up) | {} | {} | {} as fast; a perfect division: {} ({}×) |\n",
         group(crate::pairs::median(&solo)),
         group(crate::pairs::median(&together)),
-        crate::pairs::median(&speedup),
+        crate::pairs::with_runs(&speedup, |x| format!("{x:.2}×")),
         group(perfect),
         team.threads
     );
@@ -402,14 +411,14 @@ mod tests {
         ];
         let page = render_scaling(&pairs);
         assert!(page.contains("### 2 threads against one: h = 32, 1 epoch, 3 alternated pairs"), "{page}");
-        // Medians: 50,000 against 62,000 (30k + 32k), 24% more.
-        assert!(page.contains("| hidden sums | 50,000 | 62,000 | +24% |"), "{page}");
+        // Medians 50,000 against 62,000 (30k + 32k); pair by pair 62/50, 68/54, 57/46: +24%, +26%, +24%.
+        assert!(page.contains("| hidden sums | 50,000 | 62,000 | +24% (+24%, +26%, +24%) |"), "{page}");
         // One thread hardly waits: no ratio for that.
         assert!(page.contains("| waiting | 90 | 5,000 | — |"), "{page}");
         // Batches 100k / 60k, 120k / 80k, 80k / 48k: speed-ups 1.67, 1.5, 1.67; perfect 100k / 2.
         assert!(
             page.contains(
-                "| whole batch, by the training loop's clock (not added up) | 100,000 | 60,000 | 1.67× as fast; a perfect division: 50,000 (2×) |"
+                "| whole batch, by the training loop's clock (not added up) | 100,000 | 60,000 | 1.67× (1.67×, 1.50×, 1.67×) as fast; a perfect division: 50,000 (2×) |"
             ),
             "{page}"
         );
