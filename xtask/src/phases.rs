@@ -35,6 +35,14 @@ pub struct Phase {
     pub per_thread: Vec<f64>,
 }
 
+impl Profile {
+    /// The whole batch in counter cycles, by the training loop's own clock (set-up excluded, as
+    /// `train` reports it).
+    pub fn batch_cycles(&self) -> f64 {
+        self.train_seconds * self.tsc_ghz * 1e9 / self.batches.max(1) as f64
+    }
+}
+
 /// Parses `time-phases`' stdout. Errors name the field that was missing or of the wrong type.
 pub fn parse(text: &str) -> Result<Profile, String> {
     let value: Value = serde_json::from_str(text.trim()).map_err(|e| format!("time-phases: not JSON ({e})"))?;
@@ -149,7 +157,7 @@ pub fn render(p: &Profile) -> String {
         );
     }
     if p.batches > 0 {
-        let whole = p.train_seconds * p.tsc_ghz * 1e9 / p.batches as f64;
+        let whole = p.batch_cycles();
         out += &format!(
             "| whole batch, by the training loop's clock | {} |{} | | training {:.3} s × {:.2} GHz ÷ {} batches |\n",
             group(whole),
@@ -172,7 +180,6 @@ pub fn render(p: &Profile) -> String {
 /// over the team's size. Empty without a pair.
 pub fn render_scaling(pairs: &[(Profile, Profile)]) -> String {
     let Some((_, team)) = pairs.first() else { return String::new() };
-    let batch = |p: &Profile| p.train_seconds * p.tsc_ghz * 1e9 / p.batches.max(1) as f64;
     let all_threads = |p: &Profile, name: &str| {
         p.phases.iter().find(|x| x.name == name).map(|x| {
             if x.per_thread.is_empty() {
@@ -213,7 +220,7 @@ pub fn render_scaling(pairs: &[(Profile, Profile)]) -> String {
         // Pair by pair, as the speed-ups above: a load that came and went fell on both runs of a
         // pair, not on both columns' medians. A phase one thread hardly spends time in (its
         // waits) has no meaningful ratio.
-        let meaningful = pairs.iter().zip(&solo).all(|((o, _), &s)| s >= 0.01 * batch(o));
+        let meaningful = pairs.iter().zip(&solo).all(|((o, _), &s)| s >= 0.01 * o.batch_cycles());
         let ratio = if meaningful {
             let more: Vec<f64> = solo.iter().zip(&together).map(|(s, t)| t / s - 1.0).collect();
             crate::pairs::with_runs(&more, |x| format!("{:+.0}%", 100.0 * x))
@@ -223,8 +230,8 @@ pub fn render_scaling(pairs: &[(Profile, Profile)]) -> String {
         let (solo, together) = (crate::pairs::median(&solo), crate::pairs::median(&together));
         out += &format!("| {} | {} | {} | {ratio} |\n", cell(&phase.name), group(solo), group(together));
     }
-    let solo: Vec<f64> = pairs.iter().map(|(o, _)| batch(o)).collect();
-    let together: Vec<f64> = pairs.iter().map(|(_, t)| batch(t)).collect();
+    let solo: Vec<f64> = pairs.iter().map(|(o, _)| o.batch_cycles()).collect();
+    let together: Vec<f64> = pairs.iter().map(|(_, t)| t.batch_cycles()).collect();
     let speedup: Vec<f64> = solo.iter().zip(&together).map(|(o, t)| o / t).collect();
     let perfect = crate::pairs::median(&solo) / team.threads as f64;
     out += &format!(
