@@ -73,19 +73,39 @@ pub fn finish_samples(
         }
     }
     sigmoid_in_place(level, hidden_rows);
-    // The output layer and softmax: eight samples per AVX-512 pass (the last one padded), or
-    // four per AVX2 pass, where possible.
-    let mut done = 0;
+    // On AVX-512 with whole registers, eight samples at a time from here to the end: the output
+    // layer, softmax, prediction, output deltas and the loss's argument with lane `i` = sample
+    // `i` (the last pass padded), then the losses' `ln` and the hidden deltas.
     #[cfg(target_arch = "x86_64")]
     if eight_sample_passes(level, h) {
-        while done < n {
-            let m = (n - done).min(8);
-            let rows = &hidden_rows[done * h..(done + m) * h];
-            // SAFETY: the CPU runs AVX-512F and AVX2 (`SimdLevel`'s invariant).
-            unsafe { x86::output_softmax_avx512(params, rows, &mut outputs[done..done + m]) };
-            done += m;
+        for first in (0..n).step_by(8) {
+            let group = first..(first + 8).min(n);
+            let (rows, deltas) =
+                (&hidden_rows[group.start * h..group.end * h], &mut delta_rows[group.start * h..group.end * h]);
+            let outs = &mut outputs[group.clone()];
+            let mut q = [0.0; 8];
+            // SAFETY: the CPU runs AVX-512F and AVX2 (`SimdLevel`'s invariant); shapes as the
+            // kernels ask.
+            unsafe { x86::output_softmax_avx512(params, rows, &labels[group.clone()], outs, &mut q) };
+            let q = &mut q[..outs.len()];
+            ln_in_place(level, q);
+            for (out, &q) in outs.iter_mut().zip(q.iter()) {
+                out.loss = -q;
+            }
+            // SAFETY: as above.
+            unsafe {
+                if outs.len() > 4 {
+                    x86::hidden_deltas_avx512::<8>(params, rows, outs, deltas)
+                } else {
+                    x86::hidden_deltas_avx512::<4>(params, rows, outs, deltas)
+                }
+            };
         }
+        return;
     }
+    // The output layer and softmax: four samples per AVX2 pass where possible.
+    #[cfg_attr(not(target_arch = "x86_64"), allow(unused_mut))]
+    let mut done = 0;
     #[cfg(target_arch = "x86_64")]
     if matches!(level.kind(), SimdKind::Avx2 | SimdKind::Avx512) && h % 4 == 0 {
         while done + 4 <= n {
@@ -127,32 +147,8 @@ pub fn finish_samples(
             out.loss = -q;
         }
     }
-    // Prediction and deltas: up to eight samples per AVX-512 pass where possible (a short last
-    // pass takes the four-sample kernel), else one by one.
-    #[cfg_attr(not(target_arch = "x86_64"), allow(unused_mut))]
-    let mut done = 0;
-    #[cfg(target_arch = "x86_64")]
-    if eight_sample_passes(level, h) {
-        while done < n {
-            let m = (n - done).min(8);
-            let group = done..done + m;
-            for (out, &label) in outputs[group.clone()].iter_mut().zip(&labels[group.clone()]) {
-                out.correct = argmax(&out.probabilities) == label as usize;
-                super::backward::output_deltas(&out.probabilities, label as usize, &mut out.delta_out);
-            }
-            let (rows, deltas) = (&hidden_rows[done * h..(done + m) * h], &mut delta_rows[done * h..(done + m) * h]);
-            // SAFETY: the CPU runs AVX-512F (`SimdLevel`'s invariant); shapes as the kernel asks.
-            unsafe {
-                if m > 4 {
-                    x86::hidden_deltas_avx512::<8>(params, rows, &outputs[group], deltas)
-                } else {
-                    x86::hidden_deltas_avx512::<4>(params, rows, &outputs[group], deltas)
-                }
-            };
-            done += m;
-        }
-    }
-    for (s, (out, &label)) in outputs.iter_mut().zip(labels).enumerate().skip(done) {
+    // Prediction and deltas, one sample at a time.
+    for (s, (out, &label)) in outputs.iter_mut().zip(labels).enumerate() {
         let label = label as usize;
         out.correct = argmax(&out.probabilities) == label;
         let (hidden, delta) = (&hidden_rows[s * h..(s + 1) * h], &mut delta_rows[s * h..(s + 1) * h]);
@@ -301,12 +297,24 @@ mod x86 {
     /// holds hidden unit `j` of all eight; a short group repeats its last sample in the spare
     /// lanes and keeps only its own `n`.
     ///
+    /// Then, still sideways, what the scalar code does per sample after softmax: the prediction
+    /// (`argmax`: the first largest probability, each lane comparing as its scalar loop does),
+    /// `delta_out = p − onehot(label)` and the loss's argument (`cross_entropy_argument`, into
+    /// `q[i]`; the caller takes its `ln`).
+    ///
     /// # Safety
     /// The CPU must run AVX-512F and AVX2, which a `SimdLevel` of kind `Avx512` proves.
     #[target_feature(enable = "avx512f,avx2")]
-    pub(super) fn output_softmax_avx512(params: &Params, rows: &[f64], outputs: &mut [SampleOutputs]) {
+    pub(super) fn output_softmax_avx512(
+        params: &Params,
+        rows: &[f64],
+        labels: &[u8],
+        outputs: &mut [SampleOutputs],
+        q: &mut [f64; 8],
+    ) {
         let (h, n) = (params.hidden, outputs.len());
         assert!(h % 8 == 0 && (1..=8).contains(&n) && rows.len() == n * h && params.w_output.len() >= OUTPUTS * h);
+        assert!(labels.len() == n && labels.iter().all(|&y| (y as usize) < OUTPUTS));
         let row: [*const f64; 8] = std::array::from_fn(|i| rows[i.min(n - 1) * h..].as_ptr());
         let w = params.w_output.as_ptr();
         let mut z = [_mm512_setzero_pd(); OUTPUTS];
@@ -339,15 +347,44 @@ mod x86 {
         for &zo in &z {
             sum = _mm512_add_pd(sum, zo);
         }
-        let mut p = [[0.0; 8]; OUTPUTS];
-        for (po, &zo) in p.iter_mut().zip(&z) {
-            // SAFETY: `po` holds eight doubles.
-            unsafe { _mm512_storeu_pd(po.as_mut_ptr(), _mm512_div_pd(zo, sum)) };
+        let p: [__m512d; OUTPUTS] = std::array::from_fn(|o| _mm512_div_pd(z[o], sum));
+        // Lane `i`'s label (a short group repeats its last sample's, as its rows).
+        let label: [i64; 8] = std::array::from_fn(|i| labels[i.min(n - 1)] as i64);
+        // SAFETY: `label` holds eight 64-bit integers.
+        let label = unsafe { _mm512_loadu_si512(label.as_ptr().cast()) };
+        // argmax: `if p[o] > p[best] { best = o }`, o ascending; an ordered compare, false
+        // for NaN, as the scalar `>`.
+        let (mut best, mut best_o) = (p[0], _mm512_setzero_si512());
+        for (o, &po) in p.iter().enumerate().skip(1) {
+            let greater = _mm512_cmp_pd_mask::<_CMP_GT_OQ>(po, best);
+            best = _mm512_mask_mov_pd(best, greater, po);
+            best_o = _mm512_mask_mov_epi64(best_o, greater, _mm512_set1_epi64(o as i64));
+        }
+        let correct = _mm512_cmpeq_epi64_mask(best_o, label);
+        // delta_out[o] = p[o] − (1.0 where o is the label, else 0.0); p[label] picked on the way.
+        let mut picked = _mm512_setzero_pd();
+        let delta: [__m512d; OUTPUTS] = std::array::from_fn(|o| {
+            let is_label = _mm512_cmpeq_epi64_mask(label, _mm512_set1_epi64(o as i64));
+            picked = _mm512_mask_mov_pd(picked, is_label, p[o]);
+            _mm512_sub_pd(p[o], _mm512_maskz_mov_pd(is_label, _mm512_set1_pd(1.0)))
+        });
+        // `cross_entropy_argument`: `max_like_sse(p[label], MIN_POSITIVE)`, which `vmaxpd` is.
+        // SAFETY: `q` holds eight doubles.
+        unsafe { _mm512_storeu_pd(q.as_mut_ptr(), _mm512_max_pd(picked, _mm512_set1_pd(f64::MIN_POSITIVE))) };
+        let (mut probabilities, mut deltas) = ([[0.0; 8]; OUTPUTS], [[0.0; 8]; OUTPUTS]);
+        for o in 0..OUTPUTS {
+            // SAFETY: each row holds eight doubles.
+            unsafe {
+                _mm512_storeu_pd(probabilities[o].as_mut_ptr(), p[o]);
+                _mm512_storeu_pd(deltas[o].as_mut_ptr(), delta[o]);
+            }
         }
         for (i, out) in outputs.iter_mut().enumerate() {
-            for (o, po) in p.iter().enumerate() {
-                out.probabilities[o] = po[i];
+            for o in 0..OUTPUTS {
+                out.probabilities[o] = probabilities[o][i];
+                out.delta_out[o] = deltas[o][i];
             }
+            out.correct = correct >> i & 1 == 1;
         }
     }
 

@@ -545,8 +545,16 @@ pub fn finishing_samples_in_groups_matches_the_per_sample_scalar_code(levels: &[
     let mut g = Gen(9);
     // h = 32 (the default, four-sample groups), 24 (groups on AVX-512 too: three registers),
     // 12 (groups on AVX2 only: h % 8 ≠ 0), 7 (no groups: h % 4 ≠ 0).
-    for h in [32usize, 24, 12, 7] {
-        let values: Vec<f64> = (0..parameter_count(h)).map(|_| g.range(-0.5, 0.5)).collect();
+    // Each width twice: random weights, then output units 3 and 7 made twins (the same weights
+    // and a bias that makes them the likeliest), so that `argmax` meets exact ties, which it
+    // must break toward the first.
+    for (h, twins) in [32usize, 24, 12, 7].into_iter().flat_map(|h| [(h, false), (h, true)]) {
+        let mut values: Vec<f64> = (0..parameter_count(h)).map(|_| g.range(-0.5, 0.5)).collect();
+        if twins {
+            let (w_output, b_output) = (785 * h, 795 * h);
+            values.copy_within(w_output + 3 * h..w_output + 4 * h, w_output + 7 * h);
+            (values[b_output + 3], values[b_output + 7]) = (3.0, 3.0);
+        }
         let net = Network::from_file_order(h, &values);
         let params = net.params();
         for n in 0..10usize {
@@ -585,6 +593,11 @@ pub fn finishing_samples_in_groups_matches_the_per_sample_scalar_code(levels: &[
                     (sums.clone(), vec![0.0; n * h], vec![SampleOutputs::default(); n]);
                 finish_samples(level, &params, &labels, &mut hidden, &mut delta, &mut out);
                 let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                if twins && n > 0 {
+                    // The twins tie, and win: a ≥ that should be a > would predict 7.
+                    let p = &out_ref[0].probabilities;
+                    ensure!(p[3] == p[7] && argmax(p) == 3, "h {h}: twins {} and {} should tie and win", p[3], p[7]);
+                }
                 ensure_eq!(bits(&hidden), bits(&hidden_ref), "{level} h {h} n {n}: activations");
                 ensure_eq!(bits(&delta), bits(&delta_ref), "{level} h {h} n {n}: hidden deltas");
                 for (a, b) in out.iter().zip(&out_ref) {
