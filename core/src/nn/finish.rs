@@ -384,7 +384,7 @@ mod x86 {
                 out.probabilities[o] = probabilities[o][i];
                 out.delta_out[o] = deltas[o][i];
             }
-            out.correct = correct >> i & 1 == 1;
+            out.correct = (correct >> i) & 1 == 1;
         }
     }
 
