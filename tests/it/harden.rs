@@ -206,7 +206,69 @@ fn a_multi_member_gzip_reads_like_the_single_stream() {
     fs::write(&path, gzip(&long)).unwrap();
     one_line_error(
         train_cmd(data.path(), &b),
-        &["train-images-idx3-ubyte.gz", "unexpected bytes after the 1568016 bytes"],
+        &["train-images-idx3-ubyte.gz", "the gzip stream holds more than the 1568016 bytes the header describes"],
+    );
+}
+
+/// Replaces the images and labels of set `stem` ("train" or "t10k") in `dir` by raw files whose
+/// headers declare no samples.
+fn empty_set(dir: &Path, stem: &str) {
+    for (kind, header) in [
+        ("images-idx3", &[0, 0, 8, 3, 0, 0, 0, 0, 0, 0, 0, 28, 0, 0, 0, 28][..]),
+        ("labels-idx1", &[0, 0, 8, 1, 0, 0, 0, 0]),
+    ] {
+        let name = format!("{stem}-{kind}-ubyte");
+        fs::remove_file(dir.join(format!("{name}.gz"))).unwrap();
+        fs::write(dir.join(name), header).unwrap();
+    }
+}
+
+// Failed before the fix: train and time-phases panicked on the trainer's assertion; test,
+// time-forward and train printed 0.00% (0/0) as a result; figures panicked on an index.
+#[test]
+fn a_set_without_images_is_one_line_for_every_command() {
+    let data = fixture_copy();
+    empty_set(data.path(), "train");
+    let out = data.path().join("w.bin");
+    one_line_error(
+        train_cmd(data.path(), &out),
+        &["train-images-idx3-ubyte:", "holds no images, expected at least one"],
+    );
+    assert!(!out.exists(), "nothing written");
+    let cmd = limited(&[os("time-phases"), os("--epochs"), os("1"), os("--data"), data.path().as_os_str()]);
+    one_line_error(cmd, &["train-images-idx3-ubyte:", "holds no images"]);
+
+    let data = fixture_copy();
+    empty_set(data.path(), "t10k");
+    let weights = some_weights(data.path());
+    one_line_error(train_cmd(data.path(), &out), &["t10k-images-idx3-ubyte:", "holds no images"]);
+    assert!(!out.exists(), "the test set is checked before training");
+    one_line_error(test_cmd(data.path(), &weights), &["t10k-images-idx3-ubyte:", "holds no images"]);
+    let mut cmd = limited(&[os("time-forward"), os("--data"), data.path().as_os_str()]);
+    cmd.arg("--weights").arg(&weights);
+    one_line_error(cmd, &["t10k-images-idx3-ubyte:", "holds no images"]);
+    let mut cmd = limited(&[os("figures"), os("--data"), data.path().as_os_str()]);
+    cmd.arg("--weights").arg(&weights).arg("--out").arg(data.path().join("figs"));
+    one_line_error(cmd, &["t10k-images-idx3-ubyte:", "holds no images"]);
+    assert!(!data.path().join("figs").exists());
+}
+
+// Before: bytes overwritten inside a gzipped file's deflate data made the stream run long, and
+// the message blamed the IDX contents ("unexpected bytes after ...") as if the file were sound.
+#[test]
+fn bytes_overwritten_inside_a_gzip_file_are_named_as_possible_corruption() {
+    let data = fixture_copy();
+    let path = data.path().join("t10k-images-idx3-ubyte.gz");
+    let mut bytes = fs::read(&path).unwrap();
+    let middle = bytes.len() / 2;
+    // (This damage makes the deflate data decode to more bytes than the header declares; other
+    // damage fails the gzip checksum, which already said "corrupt".)
+    bytes[middle..middle + 100].fill(0xff);
+    fs::write(&path, bytes).unwrap();
+    let weights = some_weights(data.path());
+    one_line_error(
+        test_cmd(data.path(), &weights),
+        &["t10k-images-idx3-ubyte.gz: the gzip stream holds more than the 392016 bytes", "a corrupt file"],
     );
 }
 

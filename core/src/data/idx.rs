@@ -36,8 +36,22 @@ pub enum IdxError {
     BadDimensions { path: PathBuf, rows: u32, cols: u32 },
     #[error("{}: truncated: the header promises {expected_bytes} bytes, the file has {found_bytes}", path.display())]
     Truncated { path: PathBuf, expected_bytes: u64, found_bytes: u64 },
-    #[error("{}: unexpected bytes after the {expected_bytes} bytes the header describes", path.display())]
-    TrailingBytes { path: PathBuf, expected_bytes: u64 },
+    /// More data than the header describes. In a gzipped file (`gzip`) that is as likely a
+    /// corrupt stream as an honest file with a wrong count: the stream is cut one byte past the
+    /// declared size (see `declare_size`), so its checksum is never reached to tell which.
+    #[error(
+        "{}: {}",
+        path.display(),
+        if *gzip {
+            format!("the gzip stream holds more than the {expected_bytes} bytes the header describes (a corrupt file, or a wrong count in the header)")
+        } else {
+            format!("unexpected bytes after the {expected_bytes} bytes the header describes")
+        }
+    )]
+    TrailingBytes { path: PathBuf, expected_bytes: u64, gzip: bool },
+    /// A header that declares no images: nothing to train on or test.
+    #[error("{}: holds no images, expected at least one", path.display())]
+    NoImages { path: PathBuf },
     #[error("{}: has {label_count} labels, expected {image_count} to match {}", labels.display(), images.display())]
     CountMismatch { images: PathBuf, image_count: usize, labels: PathBuf, label_count: usize },
     /// A FIFO, device, directory… where a data file should be.
@@ -66,6 +80,8 @@ pub struct IdxSource {
     path: PathBuf,
     stream: Box<dyn Read>,
     raw_len: Option<u64>,
+    /// Whether `stream` decompresses a gzip file.
+    gzip: bool,
 }
 
 impl IdxSource {
@@ -85,9 +101,9 @@ impl IdxSource {
             // MultiGzDecoder: `cat a.gz b.gz` is one valid gzip file whose members decompress to
             // the concatenation (RFC 1952 §2.2), and several tools write files that way.
             let stream = BufReader::with_capacity(1 << 16, MultiGzDecoder::new(head.chain(file)));
-            IdxSource { path, stream: Box::new(stream), raw_len: None }
+            IdxSource { path, stream: Box::new(stream), raw_len: None, gzip: true }
         } else {
-            IdxSource { path, stream: Box::new(head.chain(file)), raw_len }
+            IdxSource { path, stream: Box::new(head.chain(file)), raw_len, gzip: false }
         })
     }
 
@@ -123,6 +139,7 @@ struct IdxReader {
     path: PathBuf,
     stream: Box<dyn Read>,
     raw_len: Option<u64>,
+    gzip: bool,
     consumed: u64,
     expected: u64,
 }
@@ -133,6 +150,7 @@ impl IdxReader {
             path: opened.path,
             stream: opened.stream,
             raw_len: opened.raw_len,
+            gzip: opened.gzip,
             consumed: 0,
             expected: header_bytes,
         }
@@ -183,7 +201,9 @@ impl IdxReader {
             Some(len) if len < total => {
                 Err(IdxError::Truncated { path: self.path.clone(), expected_bytes: total, found_bytes: len })
             }
-            Some(len) if len > total => Err(IdxError::TrailingBytes { path: self.path.clone(), expected_bytes: total }),
+            Some(len) if len > total => {
+                Err(IdxError::TrailingBytes { path: self.path.clone(), expected_bytes: total, gzip: false })
+            }
             _ => {
                 let rest = std::mem::replace(&mut self.stream, Box::new(io::empty()));
                 self.stream = Box::new(rest.take(total - self.consumed + 1));
@@ -198,7 +218,11 @@ impl IdxReader {
         let mut probe = [0u8; 1];
         let got = read_full(&mut self.stream, &mut probe).map_err(|e| self.io_error(e))?;
         if got != 0 {
-            return Err(IdxError::TrailingBytes { path: self.path.clone(), expected_bytes: self.expected });
+            return Err(IdxError::TrailingBytes {
+                path: self.path.clone(),
+                expected_bytes: self.expected,
+                gzip: self.gzip,
+            });
         }
         Ok(())
     }
@@ -297,6 +321,9 @@ fn read_labels_body(header: Header, limit: Option<usize>) -> Result<Vec<u8>, Idx
 /// fails at once, whatever size it claims, instead of after reading (or allocating for) it.
 pub fn read_dataset(images: IdxSource, labels: IdxSource, limit: Option<usize>) -> Result<Dataset, IdxError> {
     let images = images_header(images)?;
+    if images.count == 0 {
+        return Err(IdxError::NoImages { path: images.reader.path });
+    }
     let labels = labels_header(labels)?;
     if images.count != labels.count {
         return Err(IdxError::CountMismatch {
