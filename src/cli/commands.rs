@@ -81,7 +81,7 @@ pub const COMMANDS: &[Command] = &[
             Flag {
                 name: "--limit",
                 value: Some("N"),
-                help: "train on the first N training images only (N larger than the set uses the whole set)",
+                help: "train on the first N training images only (N larger than the set uses the whole set) [default: the whole set]",
             },
             SIMD,
             Flag {

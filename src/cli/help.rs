@@ -12,7 +12,11 @@ pub fn overview() -> String {
     for command in COMMANDS {
         text += &format!("  {:width$}  {}\n", command.name, command.summary);
     }
-    text += "  help          this text; 'mnistlearn COMMAND --help' explains a command's flags\n";
+    text += &format!(
+        "  {:width$}  this text; 'mnistlearn help COMMAND' or 'mnistlearn COMMAND --help' explains a command's flags\n",
+        "help"
+    );
+    text += "\nFlags take their value as '--flag VALUE' or '--flag=VALUE'. 'mnistlearn --version' (-V) prints the version.\n";
     text += "\nEvery --simd level and every --threads count gives bit-identical results.\n";
     text
 }

@@ -50,10 +50,17 @@ pub fn run(args: &[OsString]) -> Result<(), Error> {
     let name = first.to_string_lossy();
     match name.as_ref() {
         "help" | "--help" | "-h" => {
-            // `mnistlearn help train` is `mnistlearn train --help`.
-            match rest.first().and_then(|n| find_command(&n.to_string_lossy())) {
-                Some(command) => print_text(&command_help(command)),
+            // `mnistlearn help train` is `mnistlearn train --help`; a name that is no command is
+            // the same error as `mnistlearn bogus`.
+            match rest.first().map(|n| n.to_string_lossy()) {
                 None => print_text(&overview()),
+                Some(name) => match find_command(&name) {
+                    Some(command) => print_text(&command_help(command)),
+                    None => Err(Error::Usage(format!(
+                        "unknown command '{name}': expected one of {} (see 'mnistlearn --help')",
+                        command_names()
+                    ))),
+                },
             }
         }
         "--version" | "-V" => print_text(&format!("mnistlearn {}\n", env!("CARGO_PKG_VERSION"))),

@@ -81,7 +81,8 @@
 //!   `localhost`, `127.0.0.1`, `[::1]` or an `--allow-host` name, and a `POST` from a browser
 //!   only from the page's own origin (DNS rebinding, cross-site requests).
 //! * **Security headers on every answer** of the app: a Content-Security-Policy allowing only
-//!   this origin's own script, style and requests (`frame-ancestors 'none'`: no framing),
+//!   this origin's own script, style and requests (`'wasm-unsafe-eval'` so that the training
+//!   page can compile its own WebAssembly; `frame-ancestors 'none'`: no framing),
 //!   `Referrer-Policy: no-referrer` and `X-Content-Type-Options: nosniff`.
 
 use std::convert::Infallible;

@@ -89,12 +89,21 @@ fn help_and_version() {
         }
     }
     mnistlearn().arg("--version").assert().success().stdout(predicate::str::starts_with("mnistlearn "));
+    mnistlearn().arg("-V").assert().success().stdout(predicate::str::starts_with("mnistlearn "));
+    // The overview names what no command's table can: --version and the '=' form of a value.
+    mnistlearn()
+        .arg("--help")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("--version").and(predicate::str::contains("--flag=VALUE")));
 }
 
 #[test]
 fn usage_errors_exit_2() {
     fails_with(&mut mnistlearn(), 2, &["no command"]);
     fails_with(mnistlearn().arg("fly"), 2, &["unknown command 'fly'"]);
+    // Before: 'help fly' printed the overview and exited 0.
+    fails_with(mnistlearn().args(["help", "fly"]), 2, &["unknown command 'fly'"]);
     fails_with(mnistlearn().args(["train", "--bogus", "1"]), 2, &["unknown flag '--bogus'"]);
     fails_with(mnistlearn().args(["train", "--epochs"]), 2, &["'--epochs' needs a value"]);
     // A flag never swallows the next flag as its value.
