@@ -247,6 +247,22 @@ pub fn run(addr: SocketAddr, weights: &Path, level: SimdLevel) -> Result<(), Err
 /// Serves the drawing page, `POST /predict` and the training page (its MNIST files from
 /// `data_dir`) until Ctrl-C. Requests must name the bound address, `localhost`, `127.0.0.1`,
 /// `[::1]` or one of `allow_hosts` as their `Host`.
+/// A line for the start if `--data` lacks MNIST's files: the training page needs all four (the
+/// drawing app none), and a mistyped directory is better seen now than as the page's 404.
+fn missing_data_note(data_dir: &Path) -> Option<String> {
+    use mnistlearn_core::data::idx::{TEST_IMAGES, TEST_LABELS, TRAIN_IMAGES, TRAIN_LABELS};
+    let missing = [TRAIN_IMAGES, TRAIN_LABELS, TEST_IMAGES, TEST_LABELS]
+        .into_iter()
+        .filter(|name| !data_dir.join(name).exists() && !data_dir.join(format!("{name}.gz")).exists())
+        .count();
+    (missing > 0).then(|| {
+        format!(
+            "Note: {missing} of MNIST's four files are not in {} (raw or .gz): the drawing app works, the training page cannot start (pass --data DIR)",
+            data_dir.display()
+        )
+    })
+}
+
 pub fn run_with_limits(
     addr: SocketAddr,
     weights: &Path,
@@ -274,6 +290,9 @@ pub fn run_with_limits(
         let bound = listener.local_addr().map_err(|e| Error::io(format!("--addr {addr}"), e))?;
         let mut signals = StopSignals::new();
         say(&format!("Serving http://{bound} (weights: {}, hidden {hidden})", weights.display()));
+        if let Some(note) = missing_data_note(data_dir) {
+            say(&note);
+        }
 
         // The first signal starts the graceful shutdown inside `server`; a second one stops at once.
         let (drain, drained) = tokio::sync::oneshot::channel::<()>();

@@ -423,3 +423,38 @@ fn ctrl_c_stops_the_server_cleanly() {
     assert!(status.success(), "{status:?}");
     assert!(TcpStream::connect(server.addr).is_err(), "the port is closed");
 }
+
+/// The lines `serve ARGS…` prints before it is stopped (SIGTERM once it listens).
+fn start_lines(args: &[&OsStr]) -> Vec<String> {
+    use std::io::BufRead;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mnistlearn"))
+        .arg("serve")
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    assert!(first.starts_with("Serving http://"), "{first}");
+    // SAFETY: a plain signal to our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    child.wait().unwrap();
+    std::iter::once(first).chain(rest).collect()
+}
+
+// From the user trial: `serve --data` naming a directory without MNIST's files started silently,
+// and the training page found out only when its data requests got 404.
+#[test]
+fn serve_says_at_once_when_the_training_data_are_missing() {
+    let dir = tempfile::tempdir().unwrap();
+    let weights = write_weights(dir.path(), &network(16));
+    let absent = dir.path().join("no-such-dir");
+    let addr = [OsStr::new("--addr"), OsStr::new("127.0.0.1:0"), OsStr::new("--weights"), weights.as_os_str()];
+    let lines = start_lines(&[&addr[..], &[OsStr::new("--data"), absent.as_os_str()]].concat());
+    let note = format!("Note: 4 of MNIST's four files are not in {}", absent.display());
+    assert!(lines[1].starts_with(&note) && lines[1].contains("the training page cannot start"), "{lines:?}");
+    let lines = start_lines(&[&addr[..], &[OsStr::new("--data"), common::fixture_dir().as_os_str()]].concat());
+    assert!(!lines.iter().any(|l| l.starts_with("Note:")), "all four files there: no note: {lines:?}");
+}
