@@ -158,8 +158,35 @@ fn over_backdrop(grey: &[u8], alpha: &[u8]) -> Vec<u8> {
 }
 // ANCHOR_END: backdrop
 
+/// A number as a PGM file writes it: its decimal digits, leading zeros dropped (`"0"` stays).
+/// Kept as text so that a number too large for any integer type can still be named in a
+/// message; [`Decimal::value`] is its value when that is small enough to mean anything here.
+#[derive(Clone, Copy)]
+struct Decimal<'a>(&'a [u8]);
+
+impl Decimal<'_> {
+    /// The value, or `None` above 999,999,999 — more than any width, height, maxval or sample
+    /// a valid file within the limits can hold, and small enough that no arithmetic overflows.
+    fn value(self) -> Option<usize> {
+        (self.0.len() <= 9).then(|| self.0.iter().fold(0, |n, &d| n * 10 + (d - b'0') as usize))
+    }
+}
+
+impl std::fmt::Display for Decimal<'_> {
+    /// The digits, or for a number of more than 20 digits its first 12 and the count, so that
+    /// a message naming it stays one short line.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let text = |d: &[u8]| d.iter().map(|&c| c as char).collect::<String>();
+        if self.0.len() <= 20 {
+            f.write_str(&text(self.0))
+        } else {
+            write!(f, "{}… ({} digits)", text(&self.0[..12]), self.0.len())
+        }
+    }
+}
+
 /// Reads the PGM header's next number, skipping whitespace and `#` comments.
-fn pgm_number(bytes: &[u8], at: &mut usize, what: &str) -> Result<usize, String> {
+fn pgm_number<'a>(bytes: &'a [u8], at: &mut usize, what: &str) -> Result<Decimal<'a>, String> {
     loop {
         match bytes.get(*at) {
             Some(c) if c.is_ascii_whitespace() => *at += 1,
@@ -176,10 +203,11 @@ fn pgm_number(bytes: &[u8], at: &mut usize, what: &str) -> Result<usize, String>
         *at += 1;
     }
     let digits = &bytes[start..*at];
-    if digits.is_empty() || digits.len() > 9 {
+    if digits.is_empty() {
         return Err(format!("corrupt PGM: expected the {what} as a decimal number at byte {start}"));
     }
-    Ok(digits.iter().fold(0, |n, &d| n * 10 + (d - b'0') as usize))
+    let first = digits.iter().position(|&d| d != b'0').unwrap_or(digits.len() - 1);
+    Ok(Decimal(&digits[first..]))
 }
 
 // ANCHOR: pgm
@@ -192,10 +220,16 @@ fn decode_pgm(bytes: &[u8]) -> Result<GreyImage, String> {
     let width = pgm_number(bytes, &mut at, "width")?;
     let height = pgm_number(bytes, &mut at, "height")?;
     let maxval = pgm_number(bytes, &mut at, "maxval")?;
+    // Both sides are checked before anything the size implies is allocated; a side too large
+    // to be a number here is too large an image, named as the file writes it.
+    let (Some(width), Some(height)) = (width.value(), height.value()) else {
+        return Err(format!("the image is {width}×{height} pixels, larger than the {MAX_SIDE}×{MAX_SIDE} limit"));
+    };
     check_size(width, height)?;
-    if !(1..=65535).contains(&maxval) {
-        return Err(format!("corrupt PGM: maxval {maxval}, expected 1 to 65535"));
-    }
+    let maxval = match maxval.value() {
+        Some(v @ 1..=65535) => v,
+        _ => return Err(format!("corrupt PGM: maxval {maxval}, expected 1 to 65535")),
+    };
     let scale = |v: usize| -> Result<u8, String> {
         if v > maxval {
             return Err(format!("corrupt PGM: sample {v} is above maxval {maxval}"));
@@ -226,7 +260,10 @@ fn decode_pgm(bytes: &[u8]) -> Result<GreyImage, String> {
         for i in 0..count {
             let v = pgm_number(bytes, &mut at, "sample")
                 .map_err(|_| format!("corrupt or truncated PGM: sample {i} of {count} is missing or not a number"))?;
-            pixels.push(scale(v)?);
+            let Some(value) = v.value() else {
+                return Err(format!("corrupt PGM: sample {v} is above maxval {maxval}"));
+            };
+            pixels.push(scale(value)?);
         }
     }
     GreyImage::new(width, height, pixels)
@@ -322,6 +359,23 @@ mod tests {
         cut.truncate(cut.len() - 20);
         assert!(err(&cut).starts_with("corrupt PNG"), "{}", err(&cut));
         assert!(err(b"").starts_with("not a PNG"));
+    }
+
+    #[test]
+    fn pgm_sides_too_large_for_any_integer_are_named_as_too_large() {
+        let err = |b: &[u8]| decode(b).unwrap_err();
+        let limit = "pixels, larger than the 4096×4096 limit";
+        assert_eq!(err(b"P5\n4000000000 1\n255\n\x00"), format!("the image is 4000000000×1 {limit}"));
+        assert_eq!(err(b"P5 1 4000000000 255\n\x00"), format!("the image is 1×4000000000 {limit}"));
+        assert_eq!(err(b"P2 99999999999999999999 1 255 0"), format!("the image is 99999999999999999999×1 {limit}"));
+        // A number of any length is named in a few dozen bytes.
+        let long = [&b"P5 "[..], &[b'7'; 100_000], b" 1 255\n\x00"].concat();
+        assert_eq!(err(&long), format!("the image is 777777777777… (100000 digits)×1 {limit}"));
+        // Leading zeros are not size: 0003 is 3.
+        let p5 = decode(b"P5 0003 001 0255\n\x00\x80\xff").unwrap();
+        assert_eq!((p5.width(), p5.height(), p5.pixels()), (3, 1, &[0u8, 128, 255][..]));
+        assert_eq!(err(b"P5 1 1 99999999999\n\x00"), "corrupt PGM: maxval 99999999999, expected 1 to 65535");
+        assert_eq!(err(b"P2 1 1 255 99999999999"), "corrupt PGM: sample 99999999999 is above maxval 255");
     }
 
     #[test]
