@@ -98,8 +98,92 @@ fn luma(r: u8, g: u8, b: u8) -> u8 {
     ((299 * r as u32 + 587 * g as u32 + 114 * b as u32 + 500) / 1000) as u8
 }
 
+/// The `png` crate's error as one clean line. Its format errors are an opaque type whose
+/// `Display` is the only handle, and several of those texts print Rust debug output (a chunk
+/// type as `ChunkType { type: IHDR, critical: true, … }`, a deflate error's variant name); so
+/// only texts known to read well are recognised, by their start, and everything else gets a
+/// generic message. A new `png` version can make a message vaguer, never leak a struct dump.
+fn png_error(bytes: &[u8], e: &png::DecodingError) -> String {
+    use png::DecodingError::*;
+    let text = match e {
+        IoError(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+            return "truncated PNG: the file ends before its image data does".into()
+        }
+        LimitsExceeded => {
+            return format!("corrupt PNG: decoding it needs more memory than any image within {MAX_SIDE}×{MAX_SIDE}")
+        }
+        Format(e) => e.to_string(),
+        IoError(_) | Parameter(_) => String::new(),
+    };
+    if text.starts_with("CRC error") {
+        return match bad_crc_chunk(bytes) {
+            Some(name) => format!("corrupt PNG: the {name} chunk's checksum does not match its contents"),
+            None => "corrupt PNG: a chunk's checksum does not match its contents".into(),
+        };
+    }
+    const KNOWN: [(&str, &str); 10] = [
+        ("IDAT or fdAT chunk is missing", "it has no image data (IDAT chunk)"),
+        ("IDAT or fDAT chunk does not have enough data", "its image data ends before the last row"),
+        ("Corrupt deflate stream", "its compressed image data is damaged"),
+        ("Invalid color/depth combination", "its header's colour type and bit depth do not go together"),
+        ("Invalid image dimensions", "its header gives a width or height of 0"),
+        ("Missing palette", "it has a palette colour type but no palette (PLTE chunk)"),
+        ("Not enough palette entries", "its palette (PLTE chunk) is too short"),
+        ("Transparency chunk found", "its transparency (tRNS) chunk does not fit its colour type"),
+        ("Chunk length wrong", "a chunk has the wrong length for its type"),
+        ("Unrecognized critical chunk", "it has a critical chunk this decoder does not know"),
+    ];
+    if let Some((_, message)) = KNOWN.iter().find(|(start, _)| text.starts_with(start)) {
+        return format!("corrupt PNG: {message}");
+    }
+    // These print only numbers: "Invalid bit depth 3." and the like.
+    const NUMBERED: [(&str, &str); 5] = [
+        ("Invalid bit depth ", "bit depth"),
+        ("Invalid color type ", "colour type"),
+        ("Unknown compression method ", "compression method"),
+        ("Unknown filter method ", "filter method"),
+        ("Unknown interlace method ", "interlace method"),
+    ];
+    for (start, what) in NUMBERED {
+        if let Some(n) = text.strip_prefix(start).and_then(|rest| rest.trim_end_matches('.').parse::<u8>().ok()) {
+            return format!("corrupt PNG: invalid {what} {n} in its header");
+        }
+    }
+    "corrupt PNG: its chunks are damaged, misordered or not ones a PNG image can have".into()
+}
+
+/// The name of the first critical chunk (the ones the decoder checks) whose CRC does not match
+/// its type and data, if its name is four ASCII letters.
+fn bad_crc_chunk(bytes: &[u8]) -> Option<String> {
+    let mut at = 8;
+    while let Some(head) = bytes.get(at..at + 8) {
+        let length = u32::from_be_bytes([head[0], head[1], head[2], head[3]]) as usize;
+        let kind = &head[4..8];
+        let body = bytes.get(at + 4..(at + 8).checked_add(length)?)?;
+        let stored = bytes.get(at + 8 + length..at + 12 + length)?;
+        let critical = kind[0].is_ascii_uppercase();
+        if critical && crc32(body).to_be_bytes() != stored {
+            return kind.iter().all(u8::is_ascii_alphabetic).then(|| kind.iter().map(|&c| c as char).collect());
+        }
+        at += 12 + length;
+    }
+    None
+}
+
+/// CRC-32 as PNG chunks use it (ISO 3309, bitwise: only run on a file already found damaged).
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &b in bytes {
+        crc ^= b as u32;
+        for _ in 0..8 {
+            crc = if crc & 1 != 0 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+        }
+    }
+    !crc
+}
+
 fn decode_png(bytes: &[u8]) -> Result<GreyImage, String> {
-    let bad = |e: png::DecodingError| format!("corrupt PNG: {e}");
+    let bad = |e: png::DecodingError| png_error(bytes, &e);
     let mut decoder = png::Decoder::new(std::io::Cursor::new(bytes));
     decoder.set_transformations(png::Transformations::normalize_to_color8());
     // The header is read first: the size is checked before the decoder allocates a frame.
@@ -115,12 +199,13 @@ fn decode_png(bytes: &[u8]) -> Result<GreyImage, String> {
         png::ColorType::GrayscaleAlpha => 2,
         png::ColorType::Rgb => 3,
         png::ColorType::Rgba => 4,
-        other => return Err(format!("PNG colour type {other:?} was not expanded to grey or RGB")),
+        // `normalize_to_color8` expands palettes, so this is a decoder's bug, not the file's.
+        png::ColorType::Indexed => return Err("PNG palette colour was not expanded to grey or RGB".into()),
     };
     if frame.bit_depth != png::BitDepth::Eight || frame.line_size != width * channels {
         return Err(format!(
-            "PNG decoded to {:?} bits, {} bytes a row; expected 8 bits, {}",
-            frame.bit_depth,
+            "PNG decoded to {} bits, {} bytes a row; expected 8 bits, {}",
+            frame.bit_depth as u8,
             frame.line_size,
             width * channels
         ));
@@ -325,18 +410,6 @@ mod tests {
         assert_eq!(p5_16.pixels(), &[255, 128]);
     }
 
-    /// CRC-32 as PNG chunks use it (bitwise; only for building a test header).
-    fn crc32(bytes: &[u8]) -> u32 {
-        let mut crc = !0u32;
-        for &b in bytes {
-            crc ^= b as u32;
-            for _ in 0..8 {
-                crc = if crc & 1 != 0 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
-            }
-        }
-        !crc
-    }
-
     #[test]
     fn bad_files_get_one_line_errors() {
         let err = |b: &[u8]| decode(b).unwrap_err();
@@ -355,9 +428,6 @@ mod tests {
         let crc = crc32(&huge[12..29]);
         huge[29..33].copy_from_slice(&crc.to_be_bytes());
         assert_eq!(err(&huge), "the image is 100000×100000 pixels, larger than the 4096×4096 limit");
-        let mut cut = png_bytes(4, 4, png::ColorType::Grayscale, png::BitDepth::Eight, &[9; 16]);
-        cut.truncate(cut.len() - 20);
-        assert!(err(&cut).starts_with("corrupt PNG"), "{}", err(&cut));
         assert!(err(b"").starts_with("not a PNG"));
     }
 
@@ -376,6 +446,64 @@ mod tests {
         assert_eq!((p5.width(), p5.height(), p5.pixels()), (3, 1, &[0u8, 128, 255][..]));
         assert_eq!(err(b"P5 1 1 99999999999\n\x00"), "corrupt PGM: maxval 99999999999, expected 1 to 65535");
         assert_eq!(err(b"P2 1 1 255 99999999999"), "corrupt PGM: sample 99999999999 is above maxval 255");
+    }
+
+    /// `png` with chunk `kind` at `at` given `data` and a correct CRC; a chunk starts at byte 8.
+    fn with_chunk(png: &[u8], at: usize, kind: &[u8; 4], data: &[u8]) -> Vec<u8> {
+        let mut chunk = (data.len() as u32).to_be_bytes().to_vec();
+        chunk.extend_from_slice(kind);
+        chunk.extend_from_slice(data);
+        chunk.extend_from_slice(&crc32(&chunk[4..]).to_be_bytes());
+        [&png[..at], &chunk[..], &png[at..]].concat()
+    }
+
+    #[test]
+    fn png_errors_are_clean_lines_naming_what_is_wrong() {
+        use png::{BitDepth::Eight, ColorType::Grayscale};
+        let err = |b: &[u8]| decode(b).unwrap_err();
+        let good = png_bytes(4, 4, Grayscale, Eight, &[9; 16]);
+        // The IHDR chunk (bytes 8..33: length, type, 13 bytes of data, CRC) with a wrong CRC.
+        let mut ihdr_crc = good.clone();
+        ihdr_crc[31] ^= 1;
+        // The IDAT chunk (right after IHDR) with a wrong CRC.
+        let idat_len = u32::from_be_bytes(good[33..37].try_into().unwrap()) as usize;
+        assert_eq!(&good[37..41], b"IDAT");
+        let mut idat_crc = good.clone();
+        idat_crc[41 + idat_len] ^= 0x80;
+        // A bit depth of 3 in a header whose CRC matches.
+        let mut depth = good.clone();
+        depth[24] = 3;
+        let crc = crc32(&depth[12..29]);
+        depth[29..33].copy_from_slice(&crc.to_be_bytes());
+        // IDAT's compressed data replaced by bytes that are no deflate stream, CRC recomputed.
+        let garbage = with_chunk(&[&good[..33], &good[45 + idat_len..]].concat(), 33, b"IDAT", &[0xff; 12]);
+        let unknown = with_chunk(&good, 33, b"ZZZZ", b"1234");
+        // A second IHDR: the png crate's text names it as `ChunkType { … }`, so it gets the
+        // generic message.
+        let twice = with_chunk(&good, 33, b"IHDR", &good[16..29]);
+        // An ancillary chunk's bad CRC is skipped, as the decoder does.
+        let mut ancillary = with_chunk(&good, 33, b"tEXt", b"a\0b");
+        ancillary[33 + 12 + 3 - 1] ^= 1;
+        assert_eq!(decode(&ancillary).unwrap().pixels(), &[9; 16]);
+        // ...so it is not the one named when a critical chunk after it is damaged too.
+        let mut ancillary_idat = ancillary.clone();
+        assert_eq!(&ancillary_idat[52..56], b"IDAT");
+        ancillary_idat[56 + idat_len] ^= 0x80;
+        let cases: [(&[u8], &str); 8] = [
+            (&ihdr_crc, "corrupt PNG: the IHDR chunk's checksum does not match its contents"),
+            (&idat_crc, "corrupt PNG: the IDAT chunk's checksum does not match its contents"),
+            (&ancillary_idat, "corrupt PNG: the IDAT chunk's checksum does not match its contents"),
+            (&depth, "corrupt PNG: invalid bit depth 3 in its header"),
+            (&garbage, "corrupt PNG: its compressed image data is damaged"),
+            (&unknown, "corrupt PNG: it has a critical chunk this decoder does not know"),
+            (&good[..good.len() - 20], "truncated PNG: the file ends before its image data does"),
+            (&twice, "corrupt PNG: its chunks are damaged, misordered or not ones a PNG image can have"),
+        ];
+        for (bytes, expected) in cases {
+            let message = err(bytes);
+            assert_eq!(message, expected);
+            assert!(!message.contains(['{', '}', '\n']), "{message}");
+        }
     }
 
     #[test]

@@ -294,12 +294,39 @@ fn predict_answers_the_good_images_then_names_the_bad_ones_on_one_line() {
     let stderr = String::from_utf8(out.get_output().stderr.clone()).unwrap();
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(stderr.contains("2 of 3 images could not be read"), "{stderr}");
-    assert!(stderr.contains(&format!("{}: corrupt PNG", corrupt.display())), "{stderr}");
+    assert!(stderr.contains(&format!("{}: truncated PNG", corrupt.display())), "{stderr}");
     assert!(stderr.contains(&format!("{}: cannot open", missing.display())), "{stderr}");
     let value: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
-    assert!(value[0]["error"].as_str().unwrap().starts_with("corrupt PNG"));
+    assert!(value[0]["error"].as_str().unwrap().starts_with("truncated PNG"));
     assert_eq!(value[1]["digit"], files[0].1 as u64);
     assert!(value[2]["error"].as_str().unwrap().starts_with("cannot open"));
+}
+
+#[test]
+fn predict_names_an_oversized_pgm_and_a_damaged_png_header_in_plain_words() {
+    let (dir, weights, _files) = predict_files();
+    // A width that is a decimal number, just too large for any image (and for a u32).
+    let huge = dir.path().join("huge.pgm");
+    std::fs::write(&huge, b"P5\n4000000000 1\n255\n\x00\x00").unwrap();
+    // A PNG whose IHDR chunk's CRC (bytes 29..33) is off by one bit.
+    let mut png =
+        mnistlearn::io::image::encode_png(2, 2, png::ColorType::Grayscale, png::BitDepth::Eight, &[0; 4]).unwrap();
+    png[30] ^= 1;
+    let bad_crc = dir.path().join("bad-crc.png");
+    std::fs::write(&bad_crc, png).unwrap();
+    let out =
+        mnistlearn().arg("predict").arg("--weights").arg(&weights).arg(&huge).arg(&bad_crc).assert().failure().code(1);
+    let stderr = String::from_utf8(out.get_output().stderr.clone()).unwrap();
+    assert_eq!(
+        stderr,
+        format!(
+            "mnistlearn: error: 2 of 2 images could not be read: \
+             {}: the image is 4000000000×1 pixels, larger than the 4096×4096 limit; \
+             {}: corrupt PNG: the IHDR chunk's checksum does not match its contents\n",
+            huge.display(),
+            bad_crc.display()
+        )
+    );
 }
 
 #[test]
