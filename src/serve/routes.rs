@@ -114,6 +114,15 @@ pub(super) fn too_small_json(extent: usize, least: usize) -> String {
     .to_string()
 }
 
+/// Client text as an error message echoes it: whole up to 40 characters, else its first 40 and
+/// `…`, so that no request can make an error line long.
+pub(super) fn clipped(text: &str) -> String {
+    match text.char_indices().nth(40) {
+        Some((end, _)) => format!("{}…", &text[..end]),
+        None => text.to_string(),
+    }
+}
+
 /// `width` and `height` from a query string such as `width=280&height=280`.
 fn canvas_size(query: &str) -> Result<(usize, usize), String> {
     let expected = format!("expected ?width=W&height=H with whole numbers from 1 to {CLASSIFY_MAX_SIDE}");
@@ -123,11 +132,11 @@ fn canvas_size(query: &str) -> Result<(usize, usize), String> {
         let slot = match name {
             "width" => &mut width,
             "height" => &mut height,
-            _ => return Err(format!("unknown query parameter '{name}': {expected}")),
+            _ => return Err(format!("unknown query parameter '{}': {expected}", clipped(name))),
         };
         match value.parse::<usize>() {
             Ok(n) if (1..=CLASSIFY_MAX_SIDE).contains(&n) => *slot = Some(n),
-            _ => return Err(format!("{name}={value}: {expected}")),
+            _ => return Err(format!("{name}={}: {expected}", clipped(value))),
         }
     }
     match (width, height) {

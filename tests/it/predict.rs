@@ -436,6 +436,19 @@ async fn classify_refuses_bad_sizes_with_one_line_errors() {
         let text = error(res.body());
         assert!(text.contains(message), "{path}: {text}");
     }
+    // A value or name of any length is echoed in at most 40 characters.
+    let (nines, ws) = ("9".repeat(5000), "w".repeat(5000));
+    let long = [
+        (format!("width={nines}&height=4"), format!("width={}…: expected", &nines[..40])),
+        (format!("{ws}=4"), format!("unknown query parameter '{}…'", &ws[..40])),
+    ];
+    for (query, shown) in long {
+        let res =
+            common::request().method("POST").path(&format!("/classify?{query}")).body(vec![0u8; 4]).reply(&api).await;
+        assert_eq!(res.status(), 400, "{}", &query[..50]);
+        let text = error(res.body());
+        assert!(text.len() < 200 && text.contains(&shown), "{text}");
+    }
     // One byte over the limit: 413, not a 400 about the size.
     let res = common::request()
         .method("POST")

@@ -138,6 +138,25 @@ async fn strokes_are_bounded_and_bad_ones_get_a_4xx_naming_the_limit() {
 }
 
 #[tokio::test]
+async fn a_huge_coordinate_or_canvas_is_named_in_a_short_message() {
+    let net = Arc::new(Network::init(32, &mut Rng::from_seed(3)));
+    let api = routes(net, SimdLevel::detect());
+    let cases = [
+        (r#"{"width": 280, "height": 280, "strokes": [[[5, 5], [1e308, -1e308]]]}"#, "[1e308, -1e308]"),
+        (r#"{"width": 1e308, "height": 1e-300, "strokes": [[[5, 5]]]}"#, "got 1e308×1e-300"),
+    ];
+    for (body, named) in cases {
+        let res = common::request().method("POST").path("/strokes").body(body).reply(&api).await;
+        assert_eq!(res.status(), 400, "{body}");
+        let v: Value = serde_json::from_slice(res.body()).unwrap();
+        let message = v["error"].as_str().unwrap();
+        // The whole answer, not just the message, is one short line.
+        assert!(res.body().len() < 200, "{} bytes: {message}", res.body().len());
+        assert!(message.contains(named), "{message}");
+    }
+}
+
+#[tokio::test]
 async fn no_strokes_are_empty_a_tap_is_too_small_and_a_digit_is_answered_like_classify() {
     let net = Arc::new(Network::init(32, &mut Rng::from_seed(3)));
     let api = routes(net.clone(), SimdLevel::detect());

@@ -58,7 +58,11 @@ pub type Point = [f64; 2];
 pub fn check(strokes: &[Vec<Point>], width: f64, height: f64) -> Result<(), String> {
     let canvas_ok = |v: f64| v.is_finite() && (1.0..=MAX_CANVAS).contains(&v);
     if !canvas_ok(width) || !canvas_ok(height) {
-        return Err(format!("the canvas must be 1 to {MAX_CANVAS} pixels on each side, got {width}×{height}"));
+        return Err(format!(
+            "the canvas must be 1 to {MAX_CANVAS} pixels on each side, got {}×{}",
+            compact(width),
+            compact(height)
+        ));
     }
     if strokes.len() > MAX_STROKES {
         return Err(format!("at most {MAX_STROKES} strokes, got {}", strokes.len()));
@@ -74,11 +78,23 @@ pub fn check(strokes: &[Vec<Point>], width: f64, height: f64) -> Result<(), Stri
         if let Some(p) = stroke.iter().find(|p| !p.iter().all(|v| v.is_finite() && v.abs() <= MAX_CANVAS)) {
             return Err(format!(
                 "stroke {i} has the point [{}, {}]: coordinates must be finite and within ±{MAX_CANVAS}",
-                p[0], p[1]
+                compact(p[0]),
+                compact(p[1])
             ));
         }
     }
     Ok(())
+}
+
+/// A number as a message shows it, in at most 24 characters: the shortest digits that read
+/// back to the same f64, positional from 0.0001 up to 10¹⁶ (`20000.5`), in scientific notation
+/// beyond (`1e308`, `-2.5e-300`) — where `{}` alone would print up to 300 zeros.
+fn compact(v: f64) -> String {
+    if v == 0.0 || !v.is_finite() || (1e-4..1e16).contains(&v.abs()) {
+        format!("{v}")
+    } else {
+        format!("{v:e}")
+    }
 }
 
 // ANCHOR: render
@@ -266,5 +282,25 @@ mod tests {
         assert!(check(&[vec![[f64::NAN, 1.0]]], 280.0, 280.0).unwrap_err().contains("finite"));
         assert!(check(&[vec![[1.0, 1e9]]], 280.0, 280.0).unwrap_err().contains("±16384"));
         assert!(check(&ok, 0.0, 280.0).unwrap_err().contains("canvas"));
+    }
+
+    #[test]
+    fn values_in_messages_are_short() {
+        assert_eq!(
+            check(&[vec![[1e308, -1e308]]], 280.0, 280.0).unwrap_err(),
+            "stroke 0 has the point [1e308, -1e308]: coordinates must be finite and within ±16384"
+        );
+        assert_eq!(
+            check(&[vec![[1.0, 2.0]]], 1e-300, 1.7976931348623157e308).unwrap_err(),
+            "the canvas must be 1 to 16384 pixels on each side, got 1e-300×1.7976931348623157e308"
+        );
+        assert_eq!(
+            check(&[vec![[-20000.5, 0.5]]], 280.0, 280.0).unwrap_err(),
+            "stroke 0 has the point [-20000.5, 0.5]: coordinates must be finite and within ±16384"
+        );
+        // The longest a number can be shown: 17 significant digits, a sign, a point, an exponent.
+        for v in [-1.2345678901234567e-300, 1234567890123456.7, -0.00012345678901234567, f64::MIN_POSITIVE] {
+            assert!(compact(v).len() <= 24 && compact(v).parse::<f64>() == Ok(v), "{}", compact(v));
+        }
     }
 }
