@@ -44,6 +44,12 @@ pub fn redact_time(log: &str) -> String {
 /// listens, `Serving http://ADDR (weights: …)`; returns the child and that line. Panics with the
 /// server's stderr if the line never comes.
 pub fn spawn_serve<S: AsRef<OsStr>>(args: &[S]) -> (Child, String) {
+    let (child, line, _rest) = spawn_serve_lines(args);
+    (child, line)
+}
+
+/// [`spawn_serve`], also handing over the lines the server prints after the first, as they come.
+pub fn spawn_serve_lines<S: AsRef<OsStr>>(args: &[S]) -> (Child, String, mpsc::Receiver<String>) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_mnistlearn"))
         .arg("serve")
         .args(args)
@@ -60,7 +66,7 @@ pub fn spawn_serve<S: AsRef<OsStr>>(args: &[S]) -> (Child, String) {
         }
     });
     match rx.recv_timeout(Duration::from_secs(60)) {
-        Ok(line) => (child, line),
+        Ok(line) => (child, line, rx),
         Err(_) => {
             let _ = child.kill();
             let out = child.wait_with_output().unwrap();

@@ -424,24 +424,17 @@ fn ctrl_c_stops_the_server_cleanly() {
     assert!(TcpStream::connect(server.addr).is_err(), "the port is closed");
 }
 
-/// The lines `serve ARGS…` prints before it is stopped (SIGTERM once it listens).
+/// The lines `serve ARGS…` prints before it is stopped (SIGTERM once it listens; each further
+/// line awaited at most a minute).
 fn start_lines(args: &[&OsStr]) -> Vec<String> {
-    use std::io::BufRead;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mnistlearn"))
-        .arg("serve")
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let first = lines.next().unwrap().unwrap();
+    let (mut child, first, rest) = common::spawn_serve_lines(args);
     assert!(first.starts_with("Serving http://"), "{first}");
     // SAFETY: a plain signal to our own child.
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    let lines = std::iter::once(first).chain(std::iter::from_fn(|| rest.recv_timeout(Duration::from_secs(60)).ok()));
+    let lines = lines.collect();
     child.wait().unwrap();
-    std::iter::once(first).chain(rest).collect()
+    lines
 }
 
 // From the user trial: `serve --data` naming a directory without MNIST's files started silently,
