@@ -56,21 +56,13 @@ pub fn run(args: &[OsString]) -> Result<(), Error> {
                 None => print_text(&overview()),
                 Some(name) => match find_command(&name) {
                     Some(command) => print_text(&command_help(command)),
-                    None => Err(Error::Usage(format!(
-                        "unknown command '{name}': expected one of {} (see 'mnistlearn --help')",
-                        command_names()
-                    ))),
+                    None => Err(unknown_command(&name)),
                 },
             }
         }
         "--version" | "-V" => print_text(&format!("mnistlearn {}\n", env!("CARGO_PKG_VERSION"))),
         other => {
-            let command = find_command(other).ok_or_else(|| {
-                Error::Usage(format!(
-                    "unknown command '{other}': expected one of {} (see 'mnistlearn --help')",
-                    command_names()
-                ))
-            })?;
+            let command = find_command(other).ok_or_else(|| unknown_command(other))?;
             // `--help` anywhere before a lone `--` asks for help, whatever else is on the line.
             let before_dashes = rest.iter().take_while(|a| *a != "--");
             if before_dashes.into_iter().any(|a| a == "--help" || a == "-h") {
@@ -83,6 +75,11 @@ pub fn run(args: &[OsString]) -> Result<(), Error> {
 
 fn find_command(name: &str) -> Option<&'static Command> {
     COMMANDS.iter().find(|c| c.name == name)
+}
+
+/// `mnistlearn NAME` and `mnistlearn help NAME` for a NAME that is no command.
+fn unknown_command(name: &str) -> Error {
+    Error::Usage(format!("unknown command '{name}': expected one of {} (see 'mnistlearn --help')", command_names()))
 }
 
 fn command_names() -> String {

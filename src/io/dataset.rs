@@ -8,17 +8,17 @@ use mnistlearn_core::data::Dataset;
 
 use super::file::{open_regular, OpenError};
 
+/// The file [`open_idx`] reads for `path`: `path` itself if it exists, else `path.gz` if that
+/// does.
+pub(crate) fn idx_file(path: &Path) -> Option<PathBuf> {
+    let gz = PathBuf::from(format!("{}.gz", path.display()));
+    [path.to_path_buf(), gz].into_iter().find(|p| p.exists())
+}
+
 /// Opens `path`, or `path.gz` if `path` does not exist; raw or gzipped, either way (the parser
 /// recognises gzip by its magic bytes, not its name).
 pub(crate) fn open_idx(path: &Path) -> Result<IdxSource, IdxError> {
-    let gz = PathBuf::from(format!("{}.gz", path.display()));
-    let chosen = if path.exists() {
-        path.to_path_buf()
-    } else if gz.exists() {
-        gz
-    } else {
-        return Err(IdxError::Missing { path: path.to_path_buf() });
-    };
+    let chosen = idx_file(path).ok_or_else(|| IdxError::Missing { path: path.to_path_buf() })?;
     let io_err = |e| IdxError::Io { path: chosen.clone(), source: e };
     let file = open_regular(&chosen).map_err(|e| match e {
         OpenError::Io(e) => io_err(e),

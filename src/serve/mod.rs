@@ -244,16 +244,13 @@ pub fn run(addr: SocketAddr, weights: &Path, level: SimdLevel) -> Result<(), Err
     run_with_limits(addr, weights, Path::new("data"), level, Limits::default(), &[])
 }
 
-/// Serves the drawing page, `POST /predict` and the training page (its MNIST files from
-/// `data_dir`) until Ctrl-C. Requests must name the bound address, `localhost`, `127.0.0.1`,
-/// `[::1]` or one of `allow_hosts` as their `Host`.
 /// A line for the start if `--data` lacks MNIST's files: the training page needs all four (the
 /// drawing app none), and a mistyped directory is better seen now than as the page's 404.
 fn missing_data_note(data_dir: &Path) -> Option<String> {
     use mnistlearn_core::data::idx::{TEST_IMAGES, TEST_LABELS, TRAIN_IMAGES, TRAIN_LABELS};
     let missing = [TRAIN_IMAGES, TRAIN_LABELS, TEST_IMAGES, TEST_LABELS]
         .into_iter()
-        .filter(|name| !data_dir.join(name).exists() && !data_dir.join(format!("{name}.gz")).exists())
+        .filter(|name| crate::io::dataset::idx_file(&data_dir.join(name)).is_none())
         .count();
     (missing > 0).then(|| {
         format!(
@@ -263,6 +260,9 @@ fn missing_data_note(data_dir: &Path) -> Option<String> {
     })
 }
 
+/// Serves the drawing page, `POST /predict` and the training page (its MNIST files from
+/// `data_dir`) until Ctrl-C. Requests must name the bound address, `localhost`, `127.0.0.1`,
+/// `[::1]` or one of `allow_hosts` as their `Host`.
 pub fn run_with_limits(
     addr: SocketAddr,
     weights: &Path,
