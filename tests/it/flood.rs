@@ -93,7 +93,7 @@ fn a_body_slower_than_the_minimum_rate_is_closed() {
 #[test]
 fn uploads_past_the_body_budget_are_answered_503_until_they_go() {
     let server = serve(&[]);
-    let budget_mib = (mnistlearn::serve::BODY_BUDGET >> 20) as usize;
+    let budget_mib = mnistlearn::serve::BODY_BUDGET >> 20;
     // Each declares 1 MiB and sends 64 KiB: fast enough to stay above the minimum rate for
     // the whole test, and it holds a 1 MiB share of the budget.
     let head = "POST /classify?width=1024&height=1024 HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1048576\r\n\r\n";

@@ -45,6 +45,9 @@ pub fn skeleton(digit: &[u8]) -> Vec<bool> {
                     let b = n.iter().filter(|&&v| v).count();
                     let a = (0..8).filter(|&i| !n[i] && n[(i + 1) % 8]).count();
                     let (p2, p4, p6, p8) = (n[0], n[2], n[4], n[6]);
+                    // Zhang and Suen's conditions as their paper writes them (P2·P4·P6 = 0 and
+                    // P4·P6·P8 = 0), not the merged form clippy would prefer.
+                    #[allow(clippy::nonminimal_bool)]
                     let cond = if pass == 0 {
                         !(p2 && p4 && p6) && !(p4 && p6 && p8)
                     } else {

@@ -141,7 +141,7 @@ mod tests {
     fn bad_input_is_a_status_and_a_message() {
         assert_eq!(run(0, 32, 32, 0.1, 1, 1), 1);
         assert!(String::from_utf8(crate::result()).unwrap().contains("out of range"));
-        assert_eq!(crate::load_data(0, b"nonsense".to_vec(), vec![], 0).is_err(), true);
+        assert!(crate::load_data(0, b"nonsense".to_vec(), vec![], 0).is_err());
         assert_eq!(
             crate::load_data(7, vec![], vec![], 0).unwrap_err(),
             "data slot 7: expected 0 (training) or 1 (test)"

@@ -25,16 +25,18 @@ use mnistlearn_core::nn::update::{sgd_step, sgd_step_scalar, BatchScale};
 
 /// `assert!` that returns the message as an `Err` instead of panicking.
 macro_rules! ensure {
-    ($cond:expr $(,)?) => {
-        if !$cond {
+    ($cond:expr $(,)?) => {{
+        let holds: bool = $cond;
+        if !holds {
             return Err(format!("{}:{}: {}", file!(), line!(), stringify!($cond)));
         }
-    };
-    ($cond:expr, $($fmt:tt)+) => {
-        if !$cond {
+    }};
+    ($cond:expr, $($fmt:tt)+) => {{
+        let holds: bool = $cond;
+        if !holds {
             return Err(format!("{}:{}: {}", file!(), line!(), format!($($fmt)+)));
         }
-    };
+    }};
 }
 
 /// `assert_eq!` that returns the message as an `Err` instead of panicking.
@@ -49,8 +51,11 @@ macro_rules! ensure_eq {
     };
 }
 
+/// A check of the kernels at the given levels: the first difference as an `Err`.
+pub type KernelCheck = fn(&[SimdLevel]) -> Result<(), String>;
+
 /// Every check of the kernels, by name, for a driver that runs them all.
-pub const KERNEL_CHECKS: [(&str, fn(&[SimdLevel]) -> Result<(), String>); 10] = [
+pub const KERNEL_CHECKS: [(&str, KernelCheck); 10] = [
     ("exp, ln, sigmoid", elementwise_kernels_match_scalar_bits_on_every_level),
     ("softmax", softmax_matches_scalar_bits_and_sums_to_one),
     ("weighted sums", weighted_sums_match_scalar_bits_for_every_width),
