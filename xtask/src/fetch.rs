@@ -12,6 +12,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use flate2::read::GzDecoder;
+use flate2::write::GzEncoder;
+use flate2::Compression;
 use sha2::{Digest, Sha256};
 
 /// The official files and the SHA-256 of their decompressed contents.
@@ -119,7 +121,7 @@ pub fn fetch(options: &FetchOptions) -> Result<(), String> {
     Ok(())
 }
 
-/// Writes `name.gz` (or the raw file) from the mirror to `temp`; returns where it came from.
+/// Writes `name.gz` from the mirror to `temp` (a raw file gzipped); returns where it came from.
 fn download(mirror: Option<&str>, name: &str, temp: &Path) -> Result<String, String> {
     if let Some(m) = mirror {
         if m.starts_with("http://") || m.starts_with("https://") {
@@ -139,12 +141,22 @@ fn download(mirror: Option<&str>, name: &str, temp: &Path) -> Result<String, Str
                 "mirror {m}: not a directory (expected a directory or file:// URL holding the MNIST files)"
             ));
         }
-        for candidate in [dir.join(format!("{name}.gz")), dir.join(name)] {
+        for (candidate, raw) in [(dir.join(format!("{name}.gz")), false), (dir.join(name), true)] {
             if candidate.exists() {
-                // A byte copy, not `fs::copy`: that would carry over a read-only mirror's mode.
+                // A byte copy, not `fs::copy`: that would carry over a read-only mirror's mode. A
+                // raw IDX file is gzipped on the way, so `data/NAME.gz` is always gzip (as
+                // `scripts/download_mnist.sh` does it): the NumPy scripts and `gzip -dc` trust
+                // the name.
                 let copy = |e: io::Error| format!("{} → {}: {e}", candidate.display(), temp.display());
-                io::copy(&mut fs::File::open(&candidate).map_err(copy)?, &mut fs::File::create(temp).map_err(copy)?)
-                    .map_err(copy)?;
+                let mut source = fs::File::open(&candidate).map_err(copy)?;
+                let target = fs::File::create(temp).map_err(copy)?;
+                if raw {
+                    let mut gz = GzEncoder::new(io::BufWriter::new(target), Compression::default());
+                    io::copy(&mut source, &mut gz).map_err(copy)?;
+                    gz.finish().and_then(|w| w.into_inner().map_err(|e| e.into_error())).map_err(copy)?;
+                } else {
+                    io::copy(&mut source, &mut { target }).map_err(copy)?;
+                }
                 return Ok(candidate.display().to_string());
             }
         }
@@ -237,6 +249,26 @@ fn curl_reason(exit: Option<i32>, http_code: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_raw_file_from_a_local_mirror_is_stored_gzipped() {
+        let mirror = tempfile::tempdir().unwrap();
+        let contents = b"\0\0\x08\x01\0\0\0\x03\x07\x02\x01";
+        fs::write(mirror.path().join("t10k-labels-idx1-ubyte"), contents).unwrap();
+        let dest = tempfile::tempdir().unwrap();
+        let temp = dest.path().join("part");
+        let source = download(Some(mirror.path().to_str().unwrap()), "t10k-labels-idx1-ubyte", &temp).unwrap();
+        assert!(source.ends_with("t10k-labels-idx1-ubyte"), "{source}");
+        let stored = fs::read(&temp).unwrap();
+        assert_eq!(stored[..2], [0x1f, 0x8b], "a raw mirror file must be gzipped into NAME.gz");
+        let mut unpacked = Vec::new();
+        GzDecoder::new(&stored[..]).read_to_end(&mut unpacked).unwrap();
+        assert_eq!(unpacked, contents);
+        // A .gz file is copied as it is.
+        fs::write(mirror.path().join("t10k-labels-idx1-ubyte.gz"), &stored).unwrap();
+        download(Some(mirror.path().to_str().unwrap()), "t10k-labels-idx1-ubyte", &temp).unwrap();
+        assert_eq!(fs::read(&temp).unwrap(), stored);
+    }
 
     #[test]
     fn hosts_are_named_once_and_equal_reasons_are_merged() {
