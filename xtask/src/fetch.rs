@@ -135,10 +135,11 @@ fn download(mirror: Option<&str>, name: &str, temp: &Path) -> Result<String, Str
                 HttpFailure::Local(message) => message,
             });
         }
-        let dir = PathBuf::from(m.strip_prefix("file://").unwrap_or(m));
+        let dir = local_mirror(m)?;
         if !dir.is_dir() {
             return Err(format!(
-                "mirror {m}: not a directory (expected a directory or file:// URL holding the MNIST files)"
+                "mirror {m}: {} is not a directory (expected a directory or file:// URL holding the MNIST files)",
+                dir.display()
             ));
         }
         for (candidate, raw) in [(dir.join(format!("{name}.gz")), false), (dir.join(name), true)] {
@@ -179,6 +180,24 @@ fn download(mirror: Option<&str>, name: &str, temp: &Path) -> Result<String, Str
         "fetch: {name}.gz: no mirror reachable ({}); offline, set MNIST_MIRROR=DIR to a local copy",
         summarize(&failures)
     ))
+}
+
+/// The directory a local mirror names: a path as it is, or a `file://` URL's path with its
+/// `%XX` escapes decoded (`file:///srv/my%20mirror` is `/srv/my mirror`, as a browser or
+/// `curl` reads it); `file://localhost/PATH` is `/PATH`, and a URL naming another host is refused.
+fn local_mirror(m: &str) -> Result<PathBuf, String> {
+    use std::os::unix::ffi::OsStrExt;
+    let Some(rest) = m.strip_prefix("file://") else {
+        return Ok(PathBuf::from(m));
+    };
+    let path = rest.strip_prefix("localhost").filter(|p| p.starts_with('/')).unwrap_or(rest);
+    if !path.starts_with('/') {
+        return Err(format!(
+            "mirror {m}: a file:// URL on another host (expected file:///PATH, file://localhost/PATH or a directory)"
+        ));
+    }
+    let bytes: Vec<u8> = percent_encoding::percent_decode_str(path).collect();
+    Ok(PathBuf::from(std::ffi::OsStr::from_bytes(&bytes)))
 }
 
 /// `storage.googleapis.com` from `https://storage.googleapis.com/cvdf-datasets/mnist/`.
@@ -249,6 +268,23 @@ fn curl_reason(exit: Option<i32>, http_code: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_file_url_is_decoded_as_a_url() {
+        assert_eq!(local_mirror("/srv/my%20mirror").unwrap(), Path::new("/srv/my%20mirror"));
+        assert_eq!(local_mirror("file:///srv/my%20mirror/").unwrap(), Path::new("/srv/my mirror/"));
+        assert_eq!(local_mirror("file://localhost/srv/m%C3%A9").unwrap(), Path::new("/srv/mé"));
+        assert_eq!(local_mirror("file:///srv/plain").unwrap(), Path::new("/srv/plain"));
+        let other = local_mirror("file://server/share").unwrap_err();
+        assert!(other.contains("another host") && other.contains("file:///PATH"), "{other}");
+        // End to end: a mirror directory with a space, named by its URL.
+        let root = tempfile::tempdir().unwrap();
+        let mirror = root.path().join("my mirror");
+        fs::create_dir(&mirror).unwrap();
+        fs::write(mirror.join("t10k-labels-idx1-ubyte.gz"), b"x").unwrap();
+        let url = format!("file://{}", root.path().join("my%20mirror").display());
+        download(Some(&url), "t10k-labels-idx1-ubyte", &root.path().join("part")).unwrap();
+    }
 
     #[test]
     fn a_raw_file_from_a_local_mirror_is_stored_gzipped() {
