@@ -4,7 +4,9 @@
 //! digit was drawn at, and the width of the page's pen, do not reach the network: a digit drawn
 //! 40 pixels tall in a corner gives the same 28×28 as the same digit drawn across the canvas.
 //!
-//! [`render`] follows MNIST's recipe with a pen of MNIST's width:
+//! [`render`] follows MNIST's recipe with a pen of MNIST's width, on the part of the strokes
+//! that lies on the canvas ([`clip`]: a pointer dragged past the edge still reports points,
+//! which the page does not draw):
 //!
 //! 1. The strokes' **bounding box** (of the points, i.e. the pen's centre line) is scaled so that
 //!    its longer side plus one pen width is [`BOX`] pixels: the *ink* then fits 20×20, as each
@@ -97,9 +99,80 @@ fn compact(v: f64) -> String {
     }
 }
 
+/// The parts of the strokes that lie on the `width × height` canvas: each segment clipped to
+/// `[0, width] × [0, height]` (Liang–Barsky), a stroke that leaves the canvas and comes back
+/// split in two there, a dot off the canvas dropped. A pointer held down keeps reporting
+/// positions past the canvas's edge, where the page draws nothing: without this, ink nobody
+/// sees would widen the digit's box. Strokes that stay on the canvas come back unchanged, bit
+/// for bit.
+pub fn clip(strokes: &[Vec<Point>], width: f64, height: f64) -> Vec<Vec<Point>> {
+    let on_canvas = |p: Point| (0.0..=width).contains(&p[0]) && (0.0..=height).contains(&p[1]);
+    let mut out: Vec<Vec<Point>> = Vec::new();
+    for stroke in strokes {
+        if let [dot] = stroke[..] {
+            if on_canvas(dot) {
+                out.push(vec![dot]);
+            }
+            continue;
+        }
+        let mut piece: Vec<Point> = Vec::new();
+        for pair in stroke.windows(2) {
+            match clip_segment(pair[0], pair[1], width, height) {
+                Some((a, b)) => {
+                    if piece.last() != Some(&a) {
+                        if !piece.is_empty() {
+                            out.push(std::mem::take(&mut piece));
+                        }
+                        piece.push(a);
+                    }
+                    piece.push(b);
+                }
+                None if !piece.is_empty() => out.push(std::mem::take(&mut piece)),
+                None => {}
+            }
+        }
+        if !piece.is_empty() {
+            out.push(piece);
+        }
+    }
+    out
+}
+
+/// The part of the segment `a`–`b` inside `[0, width] × [0, height]`, if any (Liang–Barsky). An
+/// end on the canvas is returned as it is, not recomputed.
+fn clip_segment(a: Point, b: Point, width: f64, height: f64) -> Option<(Point, Point)> {
+    let (dx, dy) = (b[0] - a[0], b[1] - a[1]);
+    let (mut t0, mut t1) = (0.0f64, 1.0f64);
+    for (p, q) in [(-dx, a[0]), (dx, width - a[0]), (-dy, a[1]), (dy, height - a[1])] {
+        if p == 0.0 {
+            if q < 0.0 {
+                return None; // parallel to this edge and outside it
+            }
+        } else {
+            let r = q / p;
+            if p < 0.0 {
+                t0 = t0.max(r);
+            } else {
+                t1 = t1.min(r);
+            }
+        }
+    }
+    if t0 > t1 {
+        return None;
+    }
+    let at = |t: f64| match t {
+        0.0 => a,
+        1.0 => b,
+        _ => [a[0] + t * dx, a[1] + t * dy],
+    };
+    Some((at(t0), at(t1)))
+}
+
 // ANCHOR: render
-/// Draws checked strokes (see [`check`]) on a `width × height` canvas as an MNIST digit.
+/// Draws checked strokes (see [`check`]) on a `width × height` canvas as an MNIST digit; only
+/// what lies on the canvas counts ([`clip`]).
 pub fn render(strokes: &[Vec<Point>], width: f64, height: f64) -> Seen {
+    let strokes = &clip(strokes, width, height);
     let mut points = strokes.iter().flatten();
     let Some(&[fx, fy]) = points.next() else { return Seen::Empty };
     let (mut x0, mut y0, mut x1, mut y1) = (fx, fy, fx, fy);
@@ -268,6 +341,36 @@ mod tests {
         assert!(matches!(render(&scribble, 280.0, 280.0), Seen::TooSmall { .. }));
         // Just over the threshold it is a digit (a short "1").
         assert!(matches!(render(&[vec![[5.0, 5.0], [5.0, 17.0]]], 280.0, 280.0), Seen::Digit(_)));
+    }
+
+    #[test]
+    fn only_what_lies_on_the_canvas_is_drawn() {
+        // A "7" whose bar runs far past the right edge and comes back: what the canvas shows is
+        // a bar to the edge and a diagonal from the edge, and that is what is read.
+        let wild = vec![vec![[60.0, 60.0], [2000.0, 60.0], [100.0, 250.0]]];
+        let clipped = clip(&wild, 280.0, 280.0);
+        assert_eq!(clipped.len(), 2, "{clipped:?}");
+        assert_eq!(clipped[0], vec![[60.0, 60.0], [280.0, 60.0]]);
+        assert_eq!(clipped[1][1], [100.0, 250.0]);
+        assert_eq!(clipped[1][0][0], 280.0);
+        assert!((clipped[1][0][1] - (60.0 + 190.0 * 1720.0 / 1900.0)).abs() < 1e-9, "{clipped:?}");
+        assert_eq!(render(&wild, 280.0, 280.0), render(&clipped, 280.0, 280.0));
+        match render(&wild, 280.0, 280.0) {
+            Seen::Digit(d) => assert_eq!((d.crop.0, d.crop.2), (60, 220), "the box ends at the canvas's edge"),
+            other => panic!("expected a digit, got {other:?}"),
+        }
+        // Strokes on the canvas are unchanged, bit for bit, edges and repeated points included.
+        let on = vec![vec![[0.0, 0.0], [0.1, 0.7], [0.1, 0.7], [280.0, 280.0]], vec![[3.0, 4.0]]];
+        assert_eq!(clip(&on, 280.0, 280.0), on);
+        assert_eq!(clip(&four(), 280.0, 280.0), four());
+        // Off the canvas entirely: nothing was drawn.
+        let outside = vec![vec![[-100.0, -100.0], [-50.0, -300.0]], vec![[500.0, 10.0]]];
+        assert_eq!(render(&outside, 280.0, 280.0), Seen::Empty);
+        // A stroke crossing the canvas from outside to outside keeps its middle.
+        assert_eq!(
+            clip(&[vec![[-10.0, 140.0], [290.0, 140.0]]], 280.0, 280.0),
+            vec![vec![[0.0, 140.0], [280.0, 140.0]]]
+        );
     }
 
     #[test]
