@@ -275,7 +275,8 @@ enum Action {
     Help(String),
     /// Print this on stderr, exit 2: the command line itself is wrong.
     Usage(String),
-    Run(&'static str),
+    /// Run this command with these arguments (checked against its flags, `--flag=V` split).
+    Run(&'static str, Vec<String>),
 }
 
 fn decide(args: &[String]) -> Action {
@@ -291,9 +292,67 @@ fn decide(args: &[String]) -> Action {
     }
     match find(first) {
         Some(command) if rest.iter().any(|a| a == "--help" || a == "-h") => Action::Help(command_help(command)),
-        Some(command) => Action::Run(command.name),
+        Some(command) => match check_flags(command, rest) {
+            Ok(args) => Action::Run(command.name, args),
+            Err(message) => Action::Usage(format!("xtask: error: {message}\n")),
+        },
         None => Action::Usage(unknown(first)),
     }
+}
+
+/// A command's arguments checked against the flags its row of [`COMMANDS`] declares, before it
+/// runs, so that every command answers a wrong command line the same way (one line naming the
+/// argument and what was expected, exit 2): an unknown flag, a flag without its value, a value
+/// given to a switch, a flag given twice, an argument the command does not take. `--flag=VALUE`
+/// is split into `--flag VALUE`. The values themselves are the command's to check.
+fn check_flags(command: &Command, rest: &[String]) -> Result<Vec<String>, String> {
+    let name = command.name;
+    let see = format!("see `cargo xtask {name} --help`");
+    let flags: Vec<&str> = command.flags.iter().map(|(usage, _)| *usage).filter(|u| u.starts_with('-')).collect();
+    let expected = match flags.as_slice() {
+        [] => "no flags".to_string(),
+        [one] => one.to_string(),
+        [init @ .., last] => format!("{} or {last}", init.join(", ")),
+    };
+    let positional = command.flags.iter().any(|(usage, _)| usage.starts_with('['));
+    // The usage of a declared flag: `--mirror M` for `--mirror`.
+    let usage = |flag: &str| flags.iter().copied().find(|u| u.split(' ').next() == Some(flag));
+    let mut out = Vec::new();
+    let mut given: Vec<&str> = Vec::new();
+    let mut it = rest.iter();
+    while let Some(arg) = it.next() {
+        if !arg.starts_with('-') {
+            if !positional {
+                let takes = if flags.is_empty() { "no arguments".to_string() } else { format!("only {expected}") };
+                return Err(format!("{name}: unexpected argument '{arg}': {name} takes {takes} ({see})"));
+            }
+            out.push(arg.clone());
+            continue;
+        }
+        let (flag, inline) = match arg.split_once('=') {
+            Some((flag, value)) => (flag, Some(value)),
+            None => (arg.as_str(), None),
+        };
+        let Some(usage) = usage(flag) else {
+            return Err(format!("{name}: unknown flag '{flag}': expected {expected} ({see})"));
+        };
+        if given.contains(&flag) {
+            return Err(format!("{name}: {flag} is given twice: expected it at most once ({see})"));
+        }
+        given.push(flag);
+        out.push(flag.to_string());
+        let takes_value = usage.contains(' ');
+        match (takes_value, inline) {
+            (true, Some(value)) => out.push(value.to_string()),
+            (true, None) => match it.next() {
+                Some(value) if !value.starts_with("--") => out.push(value.clone()),
+                _ => return Err(format!("{name}: {flag} needs a value: expected {usage} ({see})")),
+            },
+            (false, Some(_)) => return Err(format!("{name}: {flag} takes no value: expected {usage} alone ({see})")),
+            (false, None) => {}
+        }
+    }
+    Ok(out)
 }
 
 fn unknown(name: &str) -> String {
@@ -312,9 +371,9 @@ fn main() -> ExitCode {
             eprint!("{text}");
             ExitCode::from(2)
         }
-        Action::Run(name) => {
+        Action::Run(name, args) => {
             let command = find(name).expect("decide returns known names");
-            match (command.run)(&args[1..]) {
+            match (command.run)(&args) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("xtask: error: {e}");
@@ -394,8 +453,41 @@ mod tests {
 
     #[test]
     fn commands_run_with_their_flags() {
-        assert_eq!(decide(&args(&["bench", "--runs", "7"])), Action::Run("bench"));
-        assert_eq!(decide(&args(&["seeds", "3", "4"])), Action::Run("seeds"));
+        assert_eq!(decide(&args(&["bench", "--runs", "7"])), Action::Run("bench", args(&["--runs", "7"])));
+        assert_eq!(decide(&args(&["seeds", "3", "4"])), Action::Run("seeds", args(&["3", "4"])));
+        assert_eq!(
+            decide(&args(&["fetch", "--mirror=/srv/a b", "--dest", "d"])),
+            Action::Run("fetch", args(&["--mirror", "/srv/a b", "--dest", "d"]))
+        );
+        assert_eq!(decide(&args(&["verify", "--bless"])), Action::Run("verify", args(&["--bless"])));
+    }
+
+    #[test]
+    fn a_wrong_command_line_is_a_usage_error_in_the_same_words_for_every_command() {
+        let usage = |list: &[&str]| match decide(&args(list)) {
+            Action::Usage(text) => {
+                assert_eq!(text.lines().count(), 1, "{text}");
+                assert!(!text.contains("[\""), "no debug output: {text}");
+                text
+            }
+            other => panic!("{list:?}: expected a usage error, got {other:?}"),
+        };
+        for command in COMMANDS {
+            let text = usage(&[command.name, "--bogus"]);
+            assert!(text.contains(&format!("{}: unknown flag '--bogus': expected ", command.name)), "{text}");
+            assert!(text.contains(&format!("(see `cargo xtask {} --help`)", command.name)), "{text}");
+        }
+        assert!(usage(&["fetch", "--bogus"]).contains("expected --mirror M or --dest DIR"));
+        assert!(usage(&["bench", "--bogus"]).contains("expected --runs N, --skip-numpy or --serve-only"));
+        assert!(usage(&["ci", "--bogus"]).contains("expected no flags"));
+        assert!(usage(&["fuzz", "--bogus", "3"]).contains("unknown flag '--bogus'"));
+        assert!(usage(&["fuzz", "--count"]).contains("fuzz: --count needs a value: expected --count N"));
+        assert!(usage(&["fuzz", "--count", "--seed", "3"]).contains("--count needs a value"));
+        assert!(usage(&["verify", "--bless", "--bless"]).contains("verify: --bless is given twice"));
+        assert!(usage(&["verify", "--bless=yes"]).contains("--bless takes no value"));
+        assert!(usage(&["verify", "now"]).contains("verify: unexpected argument 'now': verify takes only --bless"));
+        assert!(usage(&["cross", "x"]).contains("cross takes no arguments"));
+        assert!(usage(&["flood", "--binary"]).contains("flood: --binary needs a value: expected --binary FILE"));
     }
 
     #[test]
