@@ -48,7 +48,13 @@ impl Guard {
     /// `Ok` if the request may reach the app; otherwise the status and the JSON error.
     pub(super) fn check<B>(&self, request: &warp::http::Request<B>) -> Result<(), (StatusCode, String)> {
         let headers = request.headers();
-        let host = headers.get(HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
+        // A request in absolute form (`GET http://name/ HTTP/1.1`, as sent to a proxy) names its
+        // host in the target, and that is the host it is for, whatever its `Host` header says
+        // (RFC 9112, section 3.2.2).
+        let host = match request.uri().authority() {
+            Some(authority) => authority.as_str(),
+            None => headers.get(HOST).and_then(|h| h.to_str().ok()).unwrap_or(""),
+        };
         if !self.names.iter().any(|name| *name == host_name(host).to_ascii_lowercase()) {
             let message = format!(
                 "Host '{}' is not this server: expected one of {} (with any port); \
@@ -114,6 +120,11 @@ mod tests {
             )
         );
         assert!(guard.check(&warp::http::Request::get("/").header(HOST, "MY.LAN:8080").body(()).unwrap()).is_ok());
+        // A request in absolute form is for the host its target names, not its Host header's.
+        let absolute = |uri: &str| warp::http::Request::get(uri).header(HOST, "localhost").body(()).unwrap();
+        let (status, _) = loopback.check(&absolute("http://evil.com/")).unwrap_err();
+        assert_eq!(status, StatusCode::MISDIRECTED_REQUEST);
+        assert!(loopback.check(&absolute("http://127.0.0.1:8080/")).is_ok());
         // A long Host is echoed in 40 characters.
         let long = "a".repeat(5000);
         assert!(refusal(&loopback, &long).starts_with(&format!("Host '{}…' is not this server", &long[..40])));
