@@ -24,9 +24,18 @@ use mnistlearn_core::data::preprocess::GreyImage;
 /// long side; a digit needs far fewer, and the preprocessing shrinks it to 20×20 anyway.
 pub const MAX_SIDE: usize = 4096;
 
-/// The largest file read: a PGM `P2` of the largest size, every sample "65535 " — anything
-/// longer cannot be a valid image within the limits.
-const MAX_FILE_BYTES: u64 = (MAX_SIDE * MAX_SIDE * 6 + 4096) as u64;
+/// The largest PGM: a `P2` of the largest size, every sample "65535 ".
+const MAX_PGM_BYTES: u64 = (MAX_SIDE * MAX_SIDE * 6 + 4096) as u64;
+/// The largest PNG: the largest size in 16-bit RGBA stored without compression (a filter byte
+/// and 8 bytes a pixel in each row), plus 1/256 of that for the deflate blocks' and IDAT chunks'
+/// headers (libpng's 8 KiB chunks need 1/680) and 1 MiB for metadata (an ICC profile, EXIF).
+const MAX_PNG_BYTES: u64 = {
+    let raw = (MAX_SIDE * (1 + MAX_SIDE * 8)) as u64;
+    raw + raw / 256 + (1 << 20)
+};
+/// The largest file read: anything longer cannot be a valid image within the limits (short of a
+/// PNG split into absurdly many chunks).
+const MAX_FILE_BYTES: u64 = if MAX_PNG_BYTES > MAX_PGM_BYTES { MAX_PNG_BYTES } else { MAX_PGM_BYTES };
 
 /// Why an image file could not be read. Prints as one line naming the file (its control
 /// characters escaped, see [`printable`]).
@@ -65,7 +74,7 @@ pub fn load(path: &Path) -> Result<GreyImage, ImageError> {
     file.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes).map_err(|e| fail(format!("cannot read: {e}")))?;
     if bytes.len() as u64 > MAX_FILE_BYTES {
         return Err(fail(format!(
-            "file too large: no PNG or PGM image within {MAX_SIDE}×{MAX_SIDE} pixels is over {MAX_FILE_BYTES} bytes"
+            "file too large: a PNG or PGM image within {MAX_SIDE}×{MAX_SIDE} pixels, even uncompressed, is at most {MAX_FILE_BYTES} bytes"
         )));
     }
     decode(&bytes).map_err(fail)

@@ -329,6 +329,51 @@ fn predict_names_an_oversized_pgm_and_a_damaged_png_header_in_plain_words() {
     );
 }
 
+// Failed before the fix: files over 100,667,392 bytes (the largest P2) were refused as "file too
+// large: no PNG or PGM image within 4096×4096 pixels is over" that, but a 4096×4096 16-bit RGBA
+// PNG stored without compression (as some encoders do at level 0) is 134 MB.
+#[test]
+fn the_largest_png_within_the_limits_stored_uncompressed_is_read_within_the_memory_bound() {
+    use std::io::Write;
+    let (dir, weights, _files) = predict_files();
+    let path = dir.path().join("rgba16-stored.png");
+    let side = mnistlearn::io::image::MAX_SIDE;
+    {
+        let file = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
+        let mut encoder = png::Encoder::new(file, side as u32, side as u32);
+        encoder.set_color(png::ColorType::Rgba);
+        encoder.set_depth(png::BitDepth::Sixteen);
+        encoder.set_compression(png::Compression::NoCompression);
+        encoder.set_filter(png::Filter::NoFilter);
+        let mut writer = encoder.write_header().unwrap().into_stream_writer().unwrap();
+        // White paper, opaque, and a black bar down the middle third: a "1".
+        let (white, black) = ([0xffu8; 8], [0, 0, 0, 0, 0, 0, 0xff, 0xff]);
+        for y in 0..side {
+            let row: Vec<u8> = (0..side)
+                .flat_map(
+                    |x| if (side / 4..side * 3 / 4).contains(&y) && (x * 20 / side) == 10 { black } else { white },
+                )
+                .collect();
+            writer.write_all(&row).unwrap();
+        }
+        writer.finish().unwrap();
+    }
+    let size = std::fs::metadata(&path).unwrap().len();
+    assert!(size > 134_000_000, "{size} bytes: the test needs an uncompressed file");
+    let out = crate::harden::limited(&[
+        crate::harden::os("predict"),
+        crate::harden::os("--weights"),
+        weights.as_os_str(),
+        path.as_os_str(),
+    ])
+    .output()
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.starts_with(&format!("{}: 1 (", path.display())) && stdout.ends_with("%)\n"), "{stdout}");
+}
+
 #[test]
 fn predict_usage_errors() {
     let (_dir, weights, _files) = predict_files();
