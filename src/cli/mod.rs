@@ -60,7 +60,13 @@ pub fn run(args: &[OsString]) -> Result<(), Error> {
                 },
             }
         }
-        "--version" | "-V" => print_text(&format!("mnistlearn {}\n", env!("CARGO_PKG_VERSION"))),
+        "--version" | "-V" => match rest.first() {
+            None => print_text(&format!("mnistlearn {}\n", env!("CARGO_PKG_VERSION"))),
+            Some(extra) => Err(Error::Usage(format!(
+                "{name} takes no arguments, got '{}' (see 'mnistlearn --help')",
+                extra.to_string_lossy()
+            ))),
+        },
         other => {
             let command = find_command(other).ok_or_else(|| unknown_command(other))?;
             // `--help` anywhere before a lone `--` asks for help, whatever else is on the line.

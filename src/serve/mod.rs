@@ -285,7 +285,20 @@ pub fn run_with_limits(
         .map_err(|e| Error::io("serve: cannot start the async runtime", e))?;
 
     runtime.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| Error::io(format!("--addr {addr}"), e))?;
+        let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
+            // The usual cause, a server already running there, named with what to do about it.
+            let e = match e.kind() {
+                std::io::ErrorKind::AddrInUse => std::io::Error::new(
+                    e.kind(),
+                    format!(
+                        "{e}: another program is listening there; stop it, or pass --addr {}:PORT with a free port",
+                        addr.ip()
+                    ),
+                ),
+                _ => e,
+            };
+            Error::io(format!("--addr {addr}"), e)
+        })?;
         // With `--addr …:0` the OS picks the port; print the real one so the URL works.
         let bound = listener.local_addr().map_err(|e| Error::io(format!("--addr {addr}"), e))?;
         let mut signals = StopSignals::new();

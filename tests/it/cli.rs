@@ -90,6 +90,14 @@ fn help_and_version() {
     }
     mnistlearn().arg("--version").assert().success().stdout(predicate::str::starts_with("mnistlearn "));
     mnistlearn().arg("-V").assert().success().stdout(predicate::str::starts_with("mnistlearn "));
+    // It takes nothing after it: a word there is a usage error, not ignored.
+    mnistlearn()
+        .args(["--version", "extra"])
+        .assert()
+        .code(2)
+        .stdout("")
+        .stderr("mnistlearn: error: --version takes no arguments, got 'extra' (see 'mnistlearn --help')\n");
+    mnistlearn().args(["-V", "--verbose"]).assert().code(2).stderr(predicate::str::contains("-V takes no arguments"));
     // The overview names what no command's table can: --version and the '=' form of a value.
     mnistlearn()
         .arg("--help")

@@ -402,6 +402,10 @@ fn a_busy_port_is_one_line_naming_the_address() {
     let addr = taken.local_addr().unwrap().to_string();
     let stderr = serve_fails(&["--addr".as_ref(), addr.as_ref(), "--weights".as_ref(), weights.as_os_str()]);
     assert!(stderr.contains(&format!("--addr {addr}: ")), "{stderr}");
+    // ... and says what to do about it.
+    assert!(stderr.contains("another program is listening there"), "{stderr}");
+    assert!(stderr.trim_end().ends_with("pass --addr 127.0.0.1:PORT with a free port"), "{stderr}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
 }
 
 #[cfg(unix)]
