@@ -127,16 +127,17 @@ pub(super) fn clipped(text: &str) -> String {
 fn canvas_size(query: &str) -> Result<(usize, usize), String> {
     let expected = format!("expected ?width=W&height=H with whole numbers from 1 to {CLASSIFY_MAX_SIDE}");
     let (mut width, mut height) = (None, None);
-    for pair in query.split('&').filter(|p| !p.is_empty()) {
-        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-        let slot = match name {
+    // Decoded as a form would encode it (`%32` is `2`, `+` a space), as any other server reads a
+    // query string.
+    for (name, value) in form_urlencoded::parse(query.as_bytes()) {
+        let slot = match name.as_ref() {
             "width" => &mut width,
             "height" => &mut height,
-            _ => return Err(format!("unknown query parameter '{}': {expected}", clipped(name))),
+            _ => return Err(format!("unknown query parameter '{}': {expected}", clipped(&name))),
         };
         match value.parse::<usize>() {
             Ok(n) if (1..=CLASSIFY_MAX_SIDE).contains(&n) => *slot = Some(n),
-            _ => return Err(format!("{name}={}: {expected}", clipped(value))),
+            _ => return Err(format!("{name}={}: {expected}", clipped(&value))),
         }
     }
     match (width, height) {

@@ -481,6 +481,19 @@ async fn classify_refuses_bad_sizes_with_one_line_errors() {
         let text = error(res.body());
         assert!(text.contains(message), "{path}: {text}");
     }
+    // The query is decoded as a URL's: `%32%38` is 28, and an escaped bad value is named decoded.
+    for (query, status, message) in [
+        ("width=%32&height=%32", 200, ""),
+        ("%77idth=2&height=2", 200, ""),
+        ("width=2&height=%78", 400, "height=x: expected"),
+    ] {
+        let res =
+            common::request().method("POST").path(&format!("/classify?{query}")).body(vec![0u8; 4]).reply(&api).await;
+        assert_eq!(res.status(), status, "{query}: {:?}", res.body());
+        if status != 200 {
+            assert!(error(res.body()).contains(message), "{query}: {:?}", res.body());
+        }
+    }
     // A value or name of any length is echoed in at most 40 characters.
     let (nines, ws) = ("9".repeat(5000), "w".repeat(5000));
     let long = [
