@@ -304,7 +304,8 @@ fn decide(args: &[String]) -> Action {
 /// runs, so that every command answers a wrong command line the same way (one line naming the
 /// argument and what was expected, exit 2): an unknown flag, a flag without its value, a value
 /// given to a switch, a flag given twice, an argument the command does not take. `--flag=VALUE`
-/// is split into `--flag VALUE`. The values themselves are the command's to check.
+/// is split into `--flag VALUE`. The numbers the placeholders promise are checked too
+/// ([`check_value`]); other values (paths, URLs) are the command's to check.
 fn check_flags(command: &Command, rest: &[String]) -> Result<Vec<String>, String> {
     let name = command.name;
     let see = format!("see `cargo xtask {name} --help`");
@@ -314,7 +315,8 @@ fn check_flags(command: &Command, rest: &[String]) -> Result<Vec<String>, String
         [one] => one.to_string(),
         [init @ .., last] => format!("{} or {last}", init.join(", ")),
     };
-    let positional = command.flags.iter().any(|(usage, _)| usage.starts_with('['));
+    // The placeholder of the arguments the command takes, if any: `SEED` for `[SEED …]`.
+    let positional = command.flags.iter().find_map(|(usage, _)| usage.strip_prefix('[')?.split([' ', ']']).next());
     // The usage of a declared flag: `--mirror M` for `--mirror`.
     let usage = |flag: &str| flags.iter().copied().find(|u| u.split(' ').next() == Some(flag));
     let mut out = Vec::new();
@@ -322,10 +324,11 @@ fn check_flags(command: &Command, rest: &[String]) -> Result<Vec<String>, String
     let mut it = rest.iter();
     while let Some(arg) = it.next() {
         if !arg.starts_with('-') {
-            if !positional {
+            let Some(placeholder) = positional else {
                 let takes = if flags.is_empty() { "no arguments".to_string() } else { format!("only {expected}") };
                 return Err(format!("{name}: unexpected argument '{arg}': {name} takes {takes} ({see})"));
-            }
+            };
+            check_value(name, placeholder, &format!("a {}", placeholder.to_lowercase()), arg)?;
             out.push(arg.clone());
             continue;
         }
@@ -342,10 +345,17 @@ fn check_flags(command: &Command, rest: &[String]) -> Result<Vec<String>, String
         given.push(flag);
         out.push(flag.to_string());
         let takes_value = usage.contains(' ');
+        let placeholder = usage.split(' ').nth(1).unwrap_or("");
         match (takes_value, inline) {
-            (true, Some(value)) => out.push(value.to_string()),
+            (true, Some(value)) => {
+                check_value(name, placeholder, flag, value)?;
+                out.push(value.to_string())
+            }
             (true, None) => match it.next() {
-                Some(value) if !value.starts_with("--") => out.push(value.clone()),
+                Some(value) if !value.starts_with("--") => {
+                    check_value(name, placeholder, flag, value)?;
+                    out.push(value.clone())
+                }
                 _ => return Err(format!("{name}: {flag} needs a value: expected {usage} ({see})")),
             },
             (false, Some(_)) => return Err(format!("{name}: {flag} takes no value: expected {usage} alone ({see})")),
@@ -353,6 +363,20 @@ fn check_flags(command: &Command, rest: &[String]) -> Result<Vec<String>, String
         }
     }
     Ok(out)
+}
+
+/// The numbers [`COMMANDS`]' placeholders promise, checked with the rest of the command line (a
+/// usage error, exit 2): `N` a whole number from 1, `S` and `SEED` any unsigned 64-bit integer.
+/// Other placeholders (`FILE`, `DIR`, `M`) are the command's to check.
+fn check_value(command: &str, placeholder: &str, what: &str, value: &str) -> Result<(), String> {
+    let expected = match placeholder {
+        "N" if !value.parse::<u64>().is_ok_and(|n| n > 0) => "a whole number from 1",
+        "S" | "SEED" if value.parse::<u64>().is_err() => "a whole number from 0 to 18446744073709551615",
+        _ => return Ok(()),
+    };
+    let shown: String = value.chars().take(40).collect();
+    let more = if value.chars().count() > 40 { "…" } else { "" };
+    Err(format!("{command}: {what} '{shown}{more}': expected {expected} (see `cargo xtask {command} --help`)"))
 }
 
 fn unknown(name: &str) -> String {
@@ -488,6 +512,17 @@ mod tests {
         assert!(usage(&["verify", "now"]).contains("verify: unexpected argument 'now': verify takes only --bless"));
         assert!(usage(&["cross", "x"]).contains("cross takes no arguments"));
         assert!(usage(&["flood", "--binary"]).contains("flood: --binary needs a value: expected --binary FILE"));
+        // The numbers the placeholders promise are checked here too, in the same words.
+        assert!(usage(&["bench", "--runs", "abc"]).contains("bench: --runs 'abc': expected a whole number from 1"));
+        assert!(usage(&["bench", "--runs=0"]).contains("bench: --runs '0': expected a whole number from 1"));
+        assert!(usage(&["fuzz", "--count", "-3"]).contains("fuzz: --count '-3': expected a whole number from 1"));
+        assert!(usage(&["fuzz", "--seed", "x"]).contains("fuzz: --seed 'x': expected a whole number from 0 to"));
+        assert!(usage(&["seeds", "1", "two"]).contains("seeds: a seed 'two': expected a whole number from 0 to"));
+        assert!(usage(&["soak", "--seconds", &"9".repeat(99)]).contains(&format!("'{}…'", "9".repeat(40))));
+        assert_eq!(
+            decide(&args(&["fuzz", "--seed", "0", "--count=7"])),
+            Action::Run("fuzz", args(&["--seed", "0", "--count", "7"]))
+        );
     }
 
     #[test]
