@@ -102,7 +102,15 @@ if [[ -n "${MNIST_MIRROR:-}" ]]; then
             MIRRORS=("${MNIST_MIRROR%/}/")
             ;;
         file://*)
+            # A file URL's path, as a browser or curl reads it: file://localhost/P is /P, and
+            # %XX escapes are decoded (file:///srv/my%20mirror is "/srv/my mirror").
             LOCAL_MIRROR="${MNIST_MIRROR#file://}"
+            case "$LOCAL_MIRROR" in localhost/*) LOCAL_MIRROR="${LOCAL_MIRROR#localhost}" ;; esac
+            if [[ "$LOCAL_MIRROR" != /* ]]; then
+                die "MNIST_MIRROR=$MNIST_MIRROR names another host (expected file:///PATH, file://localhost/PATH or a directory)"
+            fi
+            LOCAL_MIRROR="${LOCAL_MIRROR//\\/\\\\}"
+            LOCAL_MIRROR="$(printf '%b' "${LOCAL_MIRROR//%/\\x}")"
             ;;
         *)
             LOCAL_MIRROR="$MNIST_MIRROR"

@@ -1,5 +1,6 @@
 //! `cargo xtask ci`: everything CI checks after `cargo test --workspace`, in order — the full
 //! reproduction (`verify`), the redrawn test set with the weights it trained (`redrawn`), the
+//! cargo-free download script on the files `verify` fetched (offline, through a `file://` URL), the
 //! book (`book`), the drawing app in a real browser (`browser`), a short seeded fuzz run
 //! (`fuzz --count 150`: the same first 150 cases every time), and the same bits on aarch64 and
 //! wasm32 (`cross`: the committed wasm modules rebuilt byte for byte, the kernel and trainer
@@ -12,6 +13,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
     for (name, step) in [
         ("verify", crate::verify::run as fn(&[String]) -> Result<(), String>),
         ("redrawn", crate::redrawn::run),
+        ("download script (scripts/download_mnist.sh)", crate::fetch::check_download_script),
         ("book", crate::book::run),
         ("browser", crate::browser::run),
         ("fuzz --count 150", |_| crate::fuzz::run(&["--count".into(), "150".into()])),

@@ -183,7 +183,7 @@ pub const COMMANDS: &[Command] = &[
     },
     Command {
         name: "ci",
-        summary: "what .ci/run runs after the tests: verify, redrawn, book, browser, fuzz, cross",
+        summary: "CI after the tests: verify, redrawn, download_mnist.sh, book, browser, fuzz, cross",
         details: "",
         flags: &[],
         run: ci::run,
