@@ -87,11 +87,18 @@ pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// A file already in `dest` (raw or .gz) with the right contents, if any.
+/// A file already in `dest` (raw, or gzipped as `.gz`) with the right contents, if any. A raw
+/// file under the `.gz` name (as `fetch` before 71f5e0c stored a raw mirror's files) does not
+/// count: the NumPy scripts and `gzip -dc` trust the name, so it is fetched again, and replaced.
 fn existing_good(dest: &Path, name: &str, sha: &str) -> Option<PathBuf> {
-    [dest.join(name), dest.join(format!("{name}.gz"))]
+    let gzipped = |p: &Path| {
+        let mut head = [0u8; 2];
+        fs::File::open(p).and_then(|mut f| f.read_exact(&mut head)).is_ok() && head == [0x1f, 0x8b]
+    };
+    [(dest.join(name), false), (dest.join(format!("{name}.gz")), true)]
         .into_iter()
-        .find(|p| p.exists() && content_sha256(p).map(|h| h == sha).unwrap_or(false))
+        .find(|(p, gz)| p.exists() && (!gz || gzipped(p)) && content_sha256(p).map(|h| h == sha).unwrap_or(false))
+        .map(|(p, _)| p)
 }
 
 pub fn fetch(options: &FetchOptions) -> Result<(), String> {
@@ -326,6 +333,24 @@ mod tests {
         fs::write(mirror.join("t10k-labels-idx1-ubyte.gz"), b"x").unwrap();
         let url = format!("file://{}", root.path().join("my%20mirror").display());
         download(Some(&url), "t10k-labels-idx1-ubyte", &root.path().join("part")).unwrap();
+    }
+
+    #[test]
+    fn a_raw_file_under_the_gz_name_is_not_taken_as_present() {
+        let dest = tempfile::tempdir().unwrap();
+        let contents = b"\0\0\x08\x01\0\0\0\x03\x07\x02\x01";
+        let sha = hex(&Sha256::digest(contents));
+        let name = "t10k-labels-idx1-ubyte";
+        let gz = dest.path().join(format!("{name}.gz"));
+        fs::write(&gz, contents).unwrap();
+        assert_eq!(existing_good(dest.path(), name, &sha), None, "raw bytes named .gz");
+        let mut packed = GzEncoder::new(Vec::new(), Compression::default());
+        io::Write::write_all(&mut packed, contents).unwrap();
+        fs::write(&gz, packed.finish().unwrap()).unwrap();
+        assert_eq!(existing_good(dest.path(), name, &sha), Some(gz.clone()));
+        fs::remove_file(&gz).unwrap();
+        fs::write(dest.path().join(name), contents).unwrap();
+        assert_eq!(existing_good(dest.path(), name, &sha), Some(dest.path().join(name)), "a raw file by its raw name");
     }
 
     #[test]
