@@ -11,15 +11,15 @@ pub fn run(args: &[String]) -> Result<(), String> {
         return Err(format!("ci: unexpected arguments {args:?}: ci takes none"));
     }
     for (name, step) in [
-        ("verify", crate::verify::run as fn(&[String]) -> Result<(), String>),
-        ("redrawn", crate::redrawn::run),
-        ("download script (scripts/download_mnist.sh)", crate::fetch::check_download_script),
-        ("book", crate::book::run),
-        ("browser", crate::browser::run),
-        ("fuzz --count 150", |_| crate::fuzz::run(&["--count".into(), "150".into()])),
-        ("cross", crate::cross::run),
+        ("cargo xtask verify", crate::verify::run as fn(&[String]) -> Result<(), String>),
+        ("cargo xtask redrawn", crate::redrawn::run),
+        ("scripts/download_mnist.sh, offline through a file:// URL", crate::fetch::check_download_script),
+        ("cargo xtask book", crate::book::run),
+        ("cargo xtask browser", crate::browser::run),
+        ("cargo xtask fuzz --count 150", |_| crate::fuzz::run(&["--count".into(), "150".into()])),
+        ("cargo xtask cross", crate::cross::run),
     ] {
-        println!("\n==> cargo xtask {name}");
+        println!("\n==> {name}");
         step(&[]).map_err(|e| format!("{name}: {e}"))?;
     }
     println!("\nci: all steps passed");
