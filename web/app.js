@@ -4,11 +4,11 @@
 //
 // Flow: pointer strokes paint white on a black 280×280 canvas, and their points are recorded →
 // the strokes (points in canvas pixels) are POSTed as JSON to /strokes → the server draws them
-// the way MNIST's digits were made (core/src/data/strokes.rs: the strokes' box fitted to 20×20,
-// MNIST's pen width, anti-aliased, centred by centre of mass) and classifies the result → the
-// page shows the 28×28 image the network saw, its hidden units lit by their activations, and
-// the ten probabilities as bars. The pen on the page is only for the eye: a digit drawn small
-// reaches the network as thin as one drawn large.
+// the way MNIST's digits were made (core/src/data/strokes.rs: the box of their part on the
+// canvas fitted to 20×20, MNIST's pen width, anti-aliased, centred by centre of mass) and
+// classifies the result → the page shows the 28×28 image the network saw, its hidden units lit
+// by their activations, and the ten probabilities as bars. The pen on the page is only for the
+// eye: a digit drawn small reaches the network as thin as one drawn large.
 //
 // There is deliberately no drawing for the network here: one implementation, in Rust, serves
 // the page and the tests, so the page cannot drift from what was measured.
