@@ -344,22 +344,22 @@ fn check_flags(command: &Command, rest: &[String]) -> Result<Vec<String>, String
         }
         given.push(flag);
         out.push(flag.to_string());
-        let takes_value = usage.contains(' ');
-        let placeholder = usage.split(' ').nth(1).unwrap_or("");
-        match (takes_value, inline) {
-            (true, Some(value)) => {
+        // `--runs N` takes a value, its kind named by the placeholder; `--bless` takes none.
+        let placeholder = usage.split_once(' ').map(|(_, p)| p);
+        match (placeholder, inline) {
+            (Some(placeholder), Some(value)) => {
                 check_value(name, placeholder, flag, value)?;
                 out.push(value.to_string())
             }
-            (true, None) => match it.next() {
+            (Some(placeholder), None) => match it.next() {
                 Some(value) if !value.starts_with("--") => {
                     check_value(name, placeholder, flag, value)?;
                     out.push(value.clone())
                 }
                 _ => return Err(format!("{name}: {flag} needs a value: expected {usage} ({see})")),
             },
-            (false, Some(_)) => return Err(format!("{name}: {flag} takes no value: expected {usage} alone ({see})")),
-            (false, None) => {}
+            (None, Some(_)) => return Err(format!("{name}: {flag} takes no value: expected {usage} alone ({see})")),
+            (None, None) => {}
         }
     }
     Ok(out)
